@@ -1,0 +1,46 @@
+# Sayso: `make run` opens the studio, `make test` runs the whole test suite.
+# Both install everything first: system packages (apt-get, as root) and a Python
+# venv kept outside the clone, keyed by a hash of pyproject.toml, so reruns are fast.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV_HOME ?= $(HOME)/.cache/sayso
+VENV_KEY := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+VENV := $(VENV_HOME)/venv-$(VENV_KEY)
+PY := .venv/bin/python
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test setup system-deps bench base-model screenshot clean-venv
+
+run: setup
+	$(PY) -m app $(ARGS)
+
+test: setup
+	@scripts/virtual_mic.sh start
+	@set +e; . scripts/virtual_mic.env; QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  scripts/virtual_mic.sh stop; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
+
+setup: system-deps .venv/.installed
+
+system-deps:
+	@scripts/system_deps.sh
+
+.venv/.installed: pyproject.toml
+	@if [ ! -x "$(VENV)/bin/python" ] || [ ! -f "$(VENV)/.complete" ]; then \
+	  echo "Creating the venv in $(VENV) (torch is large: this takes a few minutes once)"; \
+	  rm -rf "$(VENV)" && $(PYTHON) -m venv "$(VENV)" && \
+	  "$(VENV)/bin/pip" install -q --upgrade pip setuptools wheel && \
+	  "$(VENV)/bin/pip" install -q -e ".[test]" && touch "$(VENV)/.complete"; \
+	else "$(VENV)/bin/pip" install -q --no-deps --no-build-isolation -e . ; fi
+	@ln -sfn "$(VENV)" .venv
+	@touch .venv/.installed
+
+bench: setup
+	$(PY) benchmarks/wer.py
+	$(PY) benchmarks/transcribe_rtf.py
+
+base-model: setup
+	.venv/bin/pip install -q -e ".[recipes]"
+	$(PY) -m engine.recipes.base $(ARGS)
+
+clean-venv:
+	rm -rf "$(VENV)" .venv

@@ -1,0 +1,265 @@
+"""Offline recognition with the cross-modal model.
+
+Decoding (Watanabe et al. 2017, joint CTC/attention): candidates come from a
+CTC prefix beam search (open vocabulary) or, with a :class:`Vocabulary`, from
+the listed phrases plus a lexicon-constrained beam search. Every candidate is
+then scored as ``w·log p_ctc(y|x) + (1−w)·log p_att(y|x)`` (exact CTC forward
+score and teacher-forced attention decoder score) and the best one wins.
+
+Audio longer than ``window_s`` is cut at its quietest point near each window
+end and decoded window by window, so a long file never enters the model whole.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.audio.features import LogMel
+from engine.audio.io import SAMPLE_RATE, check_audio, load_audio
+from engine.decode.alignment import TokenTiming, WordTiming, align_tokens, words_from_tokens
+from engine.decode.ctc import greedy, prefix_beam_search
+from engine.decode.vocabulary import LexiconSearch, Vocabulary
+from engine.model.audio_encoder import FRAME_SHIFT_S
+from engine.model.cross_modal import CrossModalModel
+from engine.text.tokenizer import BLANK, SOS_EOS, CharTokenizer
+from engine.train.checkpoint import load_checkpoint
+
+BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
+"""The base model that ships with Sayso."""
+
+
+@dataclass
+class Segment:
+    """One decoded window: ``start``/``end`` in seconds."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Recognition:
+    """What the recognizer heard.
+
+    Attributes:
+        text: the transcript (normalized: lowercase words).
+        confidence: geometric-mean token probability under the attention
+            decoder, in [0, 1].
+        tokens, words: timings in seconds from CTC forced alignment.
+        attention: decoder cross-attention ``(layers, heads, tokens, frames)``;
+            rows are the transcript's characters plus ``<eos>``, columns are
+            encoder frames of ``frame_shift`` seconds from the audio start.
+        attention_tokens: the row labels.
+        audio_embedding, text_embedding: ``(embed_dim,)`` L2-normalized points
+            in the shared space (their dot product is the audio–text similarity).
+        duration: audio seconds; decode_seconds: wall time spent decoding.
+    """
+
+    text: str
+    confidence: float
+    tokens: list[TokenTiming]
+    words: list[WordTiming]
+    attention: np.ndarray | None
+    attention_tokens: list[str]
+    audio_embedding: np.ndarray
+    text_embedding: np.ndarray
+    duration: float
+    decode_seconds: float
+    model: str
+    segments: list[Segment] = field(default_factory=list)
+    frame_shift: float = FRAME_SHIFT_S
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: decode seconds per audio second."""
+        return self.decode_seconds / max(self.duration, 1e-9)
+
+    @property
+    def similarity(self) -> float:
+        """Cosine similarity of the audio and text embeddings."""
+        return float(np.dot(self.audio_embedding, self.text_embedding))
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text, "confidence": round(self.confidence, 4), "model": self.model,
+            "duration": round(self.duration, 3), "rtf": round(self.rtf, 4),
+            "audio_text_similarity": round(self.similarity, 4),
+            "words": [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
+                       "confidence": round(w.confidence, 4)} for w in self.words],
+            "tokens": [{"token": t.token, "start": round(t.start, 3), "end": round(t.end, 3)} for t in self.tokens],
+            "segments": [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text} for s in self.segments],
+        }
+
+
+class Recognizer:
+    """A loaded model with its decoding settings.
+
+    >>> rec = Recognizer.from_checkpoint(BUNDLED_MODEL)      # doctest: +SKIP
+    >>> rec.transcribe_file("resources/samples/sc_yes.wav").text  # doctest: +SKIP
+    'yes'
+    """
+
+    def __init__(self, model: CrossModalModel, tokenizer: CharTokenizer, name: str = "model",
+                 ctc_weight: float = 0.5, beam_size: int = 8, window_s: float = 20.0) -> None:
+        self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.ctc_weight, self.beam_size, self.window_s = ctc_weight, beam_size, window_s
+        self.frontend = LogMel()
+        self._lexicons: dict[tuple[str, ...], LexiconSearch] = {}
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path = BUNDLED_MODEL, **kwargs) -> "Recognizer":
+        """Load a checkpoint folder.
+
+        Raises:
+            engine.train.checkpoint.CheckpointError: missing or unreadable checkpoint.
+        """
+        model, tokenizer, meta = load_checkpoint(path)
+        return cls(model, tokenizer, name=meta.get("name", Path(path).name), **kwargs)
+
+    def transcribe_file(self, path: str | Path, vocabulary: Vocabulary | None = None, attention: bool = True) -> Recognition:
+        """Read and transcribe an audio file (see :meth:`transcribe`).
+
+        Raises:
+            engine.audio.errors.AudioError: unreadable, empty, too short or too long.
+        """
+        return self.transcribe(load_audio(path), vocabulary, attention)
+
+    @torch.inference_mode()
+    def transcribe(self, audio: np.ndarray, vocabulary: Vocabulary | None = None, attention: bool = True) -> Recognition:
+        """Transcribe ``(samples,)`` float32 audio at 16 kHz.
+
+        Args:
+            audio: mono samples in [-1, 1].
+            vocabulary: constrain the result to these words and phrases.
+            attention: also compute the cross-attention maps.
+
+        Raises:
+            engine.audio.errors.AudioError: empty or shorter than 0.1 s.
+        """
+        t0 = time.perf_counter()
+        audio = check_audio(audio)
+        n_frames = int(np.ceil(len(audio) / SAMPLE_RATE / FRAME_SHIFT_S)) + 1
+        texts, tokens, segments, att_blocks, att_tokens, audio_embs, confs = [], [], [], [], [], [], []
+        for start, stop in split_windows(audio, self.window_s):
+            offset = start / SAMPLE_RATE
+            r = self._decode_window(audio[start:stop], vocabulary, attention, offset)
+            if r["text"]:
+                texts.append(r["text"])
+                if tokens:
+                    tokens.append(TokenTiming(" ", tokens[-1].end, r["tokens"][0].start if r["tokens"] else offset, 1.0))
+                tokens.extend(r["tokens"])
+            confs.append((r["confidence"], len(r["text"]) + 1))
+            segments.append(Segment(offset, stop / SAMPLE_RATE, r["text"]))
+            audio_embs.append(r["audio_embedding"] * (stop - start))
+            if attention:
+                att_blocks.append((int(round(offset / FRAME_SHIFT_S)), r["attention"]))
+                att_tokens.extend(r["attention_tokens"])
+        text = " ".join(texts)
+        att = None
+        if attention:
+            layers, heads = att_blocks[0][1].shape[:2]
+            att = np.zeros((layers, heads, len(att_tokens), n_frames), dtype=np.float32)
+            row = 0
+            for col, block in att_blocks:
+                n_tok, n_fr = block.shape[2], min(block.shape[3], n_frames - col)
+                att[:, :, row: row + n_tok, col: col + n_fr] = block[..., :n_fr]
+                row += n_tok
+        audio_emb = np.sum(audio_embs, axis=0)
+        audio_emb /= np.linalg.norm(audio_emb) + 1e-9
+        conf = float(np.exp(sum(np.log(max(c, 1e-9)) * n for c, n in confs) / sum(n for _, n in confs)))
+        return Recognition(
+            text=text, confidence=conf, tokens=tokens, words=words_from_tokens(tokens), attention=att,
+            attention_tokens=att_tokens, audio_embedding=audio_emb, text_embedding=self.embed_text(text),
+            duration=len(audio) / SAMPLE_RATE, decode_seconds=time.perf_counter() - t0, model=self.name,
+            segments=segments,
+        )
+
+    @torch.inference_mode()
+    def embed_text(self, text: str) -> np.ndarray:
+        """``(embed_dim,)`` L2-normalized text embedding of a normalized transcript."""
+        ids = self.tokenizer.encode(text) or [self.tokenizer.space_id]
+        emb = self.model.text_embedding(torch.tensor([ids]), torch.tensor([len(ids)]))
+        return emb[0].numpy()
+
+    def _decode_window(self, audio: np.ndarray, vocabulary: Vocabulary | None, attention: bool, offset: float) -> dict:
+        feats, lengths = self.frontend(torch.from_numpy(np.ascontiguousarray(audio)))
+        enc = self.model.encode(feats, lengths)
+        log_probs = enc.ctc_log_probs[0, : int(enc.lengths[0])]  # (frames, vocab)
+
+        if vocabulary is None:
+            candidates = [list(ids) for ids, _ in prefix_beam_search(log_probs, self.beam_size)]
+            ids, _ = greedy(log_probs)
+            if ids not in candidates:
+                candidates.append(ids)
+        else:
+            key = tuple(vocabulary.phrases)
+            if key not in self._lexicons:
+                self._lexicons = {key: LexiconSearch(vocabulary, self.tokenizer)}
+            texts = list(dict.fromkeys(vocabulary.phrases + self._lexicons[key](log_probs)))
+            candidates = [self.tokenizer.encode(t) for t in texts]
+
+        scores, att_lp = self._joint_scores(enc, log_probs, candidates)
+        best = int(torch.argmax(scores))
+        ids = candidates[best]
+        text = self.tokenizer.decode(ids).strip()
+        ids = self.tokenizer.encode(text)
+        result = {
+            "text": text,
+            "confidence": float(np.exp(att_lp[best] / (len(ids) + 1))),
+            "tokens": align_tokens(log_probs, ids, self.tokenizer, FRAME_SHIFT_S, offset),
+            "audio_embedding": self.model.audio_embedding(enc)[0].numpy(),
+        }
+        if attention:
+            target = torch.tensor([ids or [BLANK]])[:, : len(ids)]
+            _, maps = self.model.decode_teacher_forced(enc, target, torch.tensor([len(ids)]), return_attention=True)
+            result["attention"] = maps[:, 0].numpy()  # (layers, heads, tokens + 1, frames)
+            result["attention_tokens"] = [self.tokenizer.symbols[i] for i in ids] + ["<eos>"]
+        return result
+
+    def _joint_scores(self, enc, log_probs: torch.Tensor, candidates: list[list[int]]) -> tuple[torch.Tensor, list[float]]:
+        """``w·log p_ctc + (1−w)·log p_att`` per candidate, and the attention log-probs alone."""
+        n = len(candidates)
+        lengths = torch.tensor([len(c) for c in candidates])
+        targets = torch.zeros(n, max(1, int(lengths.max())), dtype=torch.long)
+        for i, c in enumerate(candidates):
+            targets[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+        T = log_probs.shape[0]
+        ctc = -F.ctc_loss(log_probs.unsqueeze(1).expand(T, n, -1), targets, torch.full((n,), T), lengths,
+                          blank=BLANK, reduction="none", zero_infinity=False)
+        ctc = torch.nan_to_num(ctc, neginf=-1e4)
+        enc_n = type(enc)(enc.states.expand(n, -1, -1), enc.lengths.expand(n), enc.ctc_log_probs.expand(n, -1, -1))
+        logits, _ = self.model.decode_teacher_forced(enc_n, targets, lengths)
+        lp = logits.log_softmax(-1)  # (n, tokens + 1, vocab)
+        eos_targets = torch.cat([targets, torch.zeros(n, 1, dtype=torch.long)], dim=1)
+        eos_targets[torch.arange(n), lengths] = SOS_EOS
+        tok_lp = lp.gather(2, eos_targets.unsqueeze(-1)).squeeze(-1)
+        valid = torch.arange(eos_targets.shape[1])[None, :] <= lengths[:, None]
+        att = (tok_lp * valid).sum(1)
+        return self.ctc_weight * ctc + (1 - self.ctc_weight) * att, att.tolist()
+
+
+def split_windows(audio: np.ndarray, window_s: float, search_s: float = 4.0) -> list[tuple[int, int]]:
+    """Cut ``(samples,)`` audio into windows of at most ``window_s`` seconds.
+
+    Each cut falls at the quietest 50 ms frame within the last ``search_s``
+    seconds of a window. Returns ``(start, stop)`` sample indices.
+    """
+    win, search, hop = int(window_s * SAMPLE_RATE), int(search_s * SAMPLE_RATE), SAMPLE_RATE // 20
+    out, start = [], 0
+    while len(audio) - start > win:
+        lo = start + win - search
+        seg = audio[lo: start + win]
+        energy = np.convolve(seg ** 2, np.ones(hop), mode="valid")[::hop // 4]
+        cut = lo + int(np.argmin(energy)) * (hop // 4) + hop // 2
+        out.append((start, cut))
+        start = cut
+    out.append((start, len(audio)))
+    if len(out) > 1 and out[-1][1] - out[-1][0] < SAMPLE_RATE * 0.1:  # fold a sliver into the previous window
+        out[-2] = (out[-2][0], out[-1][1])
+        out.pop()
+    return out

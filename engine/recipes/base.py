@@ -1,0 +1,140 @@
+"""Recipe for the bundled base model: ``sayso train --recipe base`` or ``python -m engine.recipes.base``.
+
+1. Real speech from ``../shared/data``, split by speaker
+   (:func:`engine.recipes.datasets.real_splits`).
+2. Synthetic speech from many TTS voices (:mod:`engine.recipes.synth`), a few
+   voices held out for testing.
+3. Joint CTC/attention/contrastive training (:class:`engine.train.trainer.Trainer`)
+   with speed, noise, channel and SpecAugment augmentation.
+4. Evaluation on held-out speakers and voices, open-vocabulary and
+   vocabulary-constrained; the best checkpoint, its figures and a model card
+   go to ``resources/models/base``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+from engine.data.manifest import Utterance, read_manifest, write_manifest
+from engine.decode.vocabulary import Vocabulary
+from engine.recipes.datasets import COMMANDS, DIGITS, FSDD_TEST_SPEAKER, background_noises, real_splits
+from engine.train.trainer import TrainConfig, Trainer
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
+SYNTH_TEST_VOICES = ("flite-awb", "festival-ked", "espeak-en-us+klatt3", "espeak-en-gb-x-gbcwmd+f1", "espeak-en-029+f2")
+"""Synthetic voices held out for testing: one per engine family and accent group.
+(piper-joe, the one neural voice, stays in training.)"""
+
+log = logging.getLogger("sayso.recipe")
+
+
+def synthetic_splits(work: Path, n_clips: int) -> tuple[list[Utterance], list[Utterance]]:
+    """Generate (or reuse) the synthetic set; returns ``(train, held-out voices)``."""
+    from engine.recipes.synth import speaker_of, synthesize
+
+    manifest = synthesize(work / "synth", n_clips, seed=0)
+    utts = read_manifest(manifest)
+    # Voices built from one recorded speaker (flite-slt, festival-slt) are held out together.
+    held = {speaker_of(v) for v in SYNTH_TEST_VOICES}
+    test = [u for u in utts if speaker_of(u.speaker) in held]
+    train = [u for u in utts if speaker_of(u.speaker) not in held]
+    return train, test
+
+
+def heldout_sets(work: Path | None = None) -> dict[str, tuple[list[Utterance], Vocabulary | None]]:
+    """The evaluation sets every reported figure uses, with their vocabulary (``None``: open).
+
+    - ``fsdd-heldout``: the held-out FSDD speaker, open and with the 10 digits;
+    - ``sc-commands-heldout``: held-out Speech Commands speakers saying the 10
+      commands, open and with the 10 commands;
+    - ``sc-all-heldout``: every word of those speakers, open vocabulary;
+    - ``synth-heldout``: held-out TTS voices, open vocabulary (if generated).
+    """
+    splits = real_splits()
+    fsdd, sc = splits.test["fsdd-heldout"], splits.test["sc-heldout"]
+    commands = [u for u in sc if u.text in COMMANDS]
+    sets = {
+        "fsdd-heldout (open)": (fsdd, None),
+        "fsdd-heldout (10 digits)": (fsdd, Vocabulary(DIGITS)),
+        "sc-commands-heldout (open)": (commands, None),
+        "sc-commands-heldout (10 commands)": (commands, Vocabulary(COMMANDS)),
+        "sc-all-heldout (open)": (sc, None),
+    }
+    work = work or Path(user_cache_dir("sayso")) / "recipes" / "base"
+    synth_test = work / "synth-test.jsonl"
+    if synth_test.exists():
+        sets["synth-heldout-voices (open)"] = (read_manifest(synth_test), None)
+    return sets
+
+
+def evaluate_all(checkpoint: Path, work: Path | None = None) -> dict[str, dict]:
+    """WER/CER/RTF of ``checkpoint`` on every :func:`heldout_sets` entry."""
+    import torch
+
+    from engine.decode.evaluate import evaluate
+    from engine.decode.recognizer import Recognizer
+
+    torch.set_num_threads(2)
+    rec = Recognizer.from_checkpoint(checkpoint)
+    out = {}
+    for name, (utts, vocab) in heldout_sets(work).items():
+        r = evaluate(rec, utts, vocab)
+        out[name] = {"wer": round(r.wer, 4), "cer": round(r.cer, 4), "rtf": round(r.rtf, 4),
+                     "utterances": len(utts), "speakers": len({u.speaker for u in utts})}
+        log.warning("%-36s WER %6.2f%%  CER %6.2f%%  (%d utterances)", name, 100 * r.wer, 100 * r.cer, len(utts))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m engine.recipes.base", description=__doc__.splitlines()[0])
+    p.add_argument("--work", type=Path, default=Path(user_cache_dir("sayso")) / "recipes" / "base",
+                   help="cache for generated data and checkpoints")
+    p.add_argument("--synth-clips", type=int, default=5000)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--out", type=Path, default=RESOURCES, help="where the bundled model goes")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    t0 = time.time()
+
+    splits = real_splits()
+    synth_train, synth_test = synthetic_splits(args.work, args.synth_clips)
+    write_manifest(args.work / "synth-test.jsonl", synth_test)
+    train = splits.train + synth_train
+    dev = splits.dev
+    write_manifest(args.work / "train.jsonl", train)
+    write_manifest(args.work / "dev.jsonl", dev)
+    log.info("train: %d utterances (%d real, %d synthetic), dev: %d", len(train), len(splits.train), len(synth_train), len(dev))
+
+    cfg = TrainConfig(epochs=args.epochs)
+    trainer = Trainer(cfg, args.work / "run")
+    history = trainer.fit(train, dev, background_noises(), resume=args.resume)
+    best = args.work / "run" / "best"
+    figures = evaluate_all(best, args.work)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for f in ("model.safetensors", "config.json"):
+        shutil.copy2(best / f, args.out / f)
+    config = json.loads((args.out / "config.json").read_text())
+    config["meta"].update({
+        "name": "sayso-base", "figures": figures, "train_minutes": round((time.time() - t0) / 60, 1),
+        "data": {"train_utterances": len(train), "real": len(splits.train), "synthetic": len(synth_train),
+                 "synthetic_voices": sorted({u.speaker for u in synth_train}),
+                 "heldout_voices": sorted({u.speaker for u in synth_test}),
+                 "fsdd_heldout_speaker": FSDD_TEST_SPEAKER},
+        "history": [h.__dict__ for h in history],
+    })
+    (args.out / "config.json").write_text(json.dumps(config, indent=2))
+    log.info("wrote %s in %.0f min", args.out, (time.time() - t0) / 60)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

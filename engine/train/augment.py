@@ -1,0 +1,92 @@
+"""Data augmentation for training.
+
+Waveform level (one utterance at a time, numpy/torchaudio):
+speed perturbation (Ko et al. 2015, factors 0.9/1.0/1.1), additive background
+noise at a random SNR in dB, channel simulation (band limits, telephone-band
+resampling, gain). Feature level: SpecAugment frequency and time masks (Park
+et al. 2019) through ``torchaudio.transforms``.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torchaudio.functional as AF
+import torchaudio.transforms as T
+
+from engine.audio.io import SAMPLE_RATE
+
+
+@dataclass
+class AugmentConfig:
+    speed_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
+    noise_prob: float = 0.5
+    snr_db: tuple[float, float] = (5.0, 30.0)
+    lowpass_prob: float = 0.25
+    telephone_prob: float = 0.15
+    highpass_prob: float = 0.2
+    gain_db: tuple[float, float] = (-12.0, 6.0)
+    freq_masks: int = 2
+    freq_mask_width: int = 15
+    time_masks: int = 2
+    time_mask_width: int = 20
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class WaveAugment:
+    """Random speed, noise and channel for one ``(samples,)`` float32 16 kHz waveform."""
+
+    def __init__(self, cfg: AugmentConfig, noises: list[np.ndarray] | None = None, seed: int = 0) -> None:
+        self.cfg = cfg
+        self.noises = noises or []
+        self.rng = random.Random(seed)
+
+    def __call__(self, wav: np.ndarray) -> np.ndarray:
+        cfg, rng = self.cfg, self.rng
+        x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
+        factor = rng.choice(cfg.speed_factors)
+        if factor != 1.0:  # play back faster/slower: pitch and tempo change together
+            x = AF.resample(x, int(SAMPLE_RATE * factor), SAMPLE_RATE)
+        if rng.random() < cfg.telephone_prob:
+            x = AF.resample(AF.resample(x, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
+        elif rng.random() < cfg.lowpass_prob:
+            x = AF.lowpass_biquad(x, SAMPLE_RATE, rng.uniform(3000.0, 7000.0))
+        if rng.random() < cfg.highpass_prob:
+            x = AF.highpass_biquad(x, SAMPLE_RATE, rng.uniform(80.0, 400.0))
+        x = x.numpy()
+        if self.noises and rng.random() < cfg.noise_prob:
+            x = add_noise(x, self.noises[rng.randrange(len(self.noises))], rng.uniform(*cfg.snr_db), rng)
+        gain = 10 ** (rng.uniform(*cfg.gain_db) / 20)
+        return np.clip(x * gain, -1.0, 1.0).astype(np.float32)
+
+
+def add_noise(x: np.ndarray, noise: np.ndarray, snr_db: float, rng: random.Random) -> np.ndarray:
+    """Mix ``noise`` (tiled or cropped to length) into ``x`` at ``snr_db`` dB SNR."""
+    if noise.size < x.size:
+        noise = np.tile(noise, int(np.ceil(x.size / max(noise.size, 1))))
+    start = rng.randrange(0, noise.size - x.size + 1)
+    n = noise[start: start + x.size]
+    px, pn = float(np.mean(x ** 2)) + 1e-10, float(np.mean(n ** 2)) + 1e-10
+    return x + n * np.sqrt(px / (pn * 10 ** (snr_db / 10)))
+
+
+class SpecAugment(torch.nn.Module):
+    """Frequency and time masks on ``(batch, frames, n_mels)``, independent per utterance."""
+
+    def __init__(self, cfg: AugmentConfig) -> None:
+        super().__init__()
+        self.freq = T.FrequencyMasking(cfg.freq_mask_width, iid_masks=True)
+        self.time = T.TimeMasking(cfg.time_mask_width, iid_masks=True, p=0.2)
+        self.n_freq, self.n_time = cfg.freq_masks, cfg.time_masks
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        x = feats.transpose(1, 2).unsqueeze(1)  # (batch, 1, n_mels, frames)
+        for _ in range(self.n_freq):
+            x = self.freq(x)
+        for _ in range(self.n_time):
+            x = self.time(x)
+        return x.squeeze(1).transpose(1, 2)

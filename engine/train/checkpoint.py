@@ -1,0 +1,152 @@
+"""Checkpoints: safetensors weights + JSON config, written atomically. No pickle.
+
+A checkpoint is a folder::
+
+    model.safetensors   model weights (safetensors, Hugging Face)
+    config.json         {"model": ModelConfig, "tokenizer": {...}, "meta": {...}}
+    trainer.safetensors optimizer tensors (only in training checkpoints)
+    trainer.json        epoch, step, scheduler, optimizer hyper-parameters, metrics
+
+It is written to a temporary sibling folder and renamed into place, so a
+kill or a full disk leaves either the old checkpoint or the new one, never a
+mix.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from engine.model.config import ModelConfig
+from engine.model.cross_modal import CrossModalModel
+from engine.text.tokenizer import CharTokenizer
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that is missing, incomplete or does not fit the model."""
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: CrossModalModel,
+    tokenizer: CharTokenizer,
+    meta: dict | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    trainer_state: dict | None = None,
+) -> Path:
+    """Write a checkpoint folder atomically and return its path.
+
+    Raises:
+        OSError: disk full or not writable; any earlier checkpoint at
+            ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
+    try:
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        # The decoder and text encoder share the embedding; store it once.
+        state = {k: v for k, v in state.items() if not k.startswith(("decoder.embedding.", "text_encoder.embedding."))}
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        _write_json(tmp / "config.json", {
+            "model": model.cfg.to_json(), "tokenizer": tokenizer.to_json(), "meta": meta or {},
+        })
+        if optimizer is not None:
+            tensors, opt_json = _flatten_optimizer(optimizer)
+            save_file(tensors, str(tmp / "trainer.safetensors"))
+            _write_json(tmp / "trainer.json", {"optimizer": opt_json, **(trainer_state or {})})
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[CrossModalModel, CharTokenizer, dict]:
+    """Load ``(model in eval mode, tokenizer, meta)`` from a checkpoint folder.
+
+    Raises:
+        CheckpointError: the folder, ``config.json`` or ``model.safetensors`` is
+            missing or unreadable, or the weights do not fit the config.
+    """
+    path = Path(path)
+    _recover(path)
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        cfg = ModelConfig.from_json(config["model"])
+        tokenizer = CharTokenizer.from_json(config["tokenizer"])
+        state = load_file(str(path / "model.safetensors"))
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: not a Sayso checkpoint ({Path(exc.filename).name} is missing).") from None
+    except Exception as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({exc}).") from None
+    model = CrossModalModel(cfg)
+    if "embedding.weight" in state:
+        state["decoder.embedding.weight"] = state["embedding.weight"]
+        state["text_encoder.embedding.weight"] = state["embedding.weight"]
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise CheckpointError(f"{path}: weights do not match the config ({str(exc).splitlines()[1].strip()}).") from None
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]}).")
+    model.eval()
+    return model, tokenizer, config.get("meta", {})
+
+
+def load_trainer_state(path: str | os.PathLike, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore the optimizer from a training checkpoint; returns ``trainer.json`` (epoch, step, …).
+
+    Raises:
+        CheckpointError: the checkpoint holds no trainer state.
+    """
+    path = Path(path)
+    try:
+        info = json.loads((path / "trainer.json").read_text(encoding="utf-8"))
+        tensors = load_file(str(path / "trainer.safetensors"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: holds no trainer state to resume from.") from None
+    state = {"state": {}, "param_groups": info["optimizer"]["param_groups"]}
+    for key, value in tensors.items():
+        _, idx, name = key.split(".", 2)
+        state["state"].setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict(state)
+    return info
+
+
+def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    sd = optimizer.state_dict()
+    tensors = {}
+    for idx, st in sd["state"].items():
+        for name, value in st.items():
+            tensors[f"state.{idx}.{name}"] = torch.as_tensor(value).detach().clone().contiguous()
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _recover(path: Path) -> None:
+    """Finish a swap that a kill interrupted between the two renames."""
+    old = path.with_name(f".{path.name}.old")
+    if not path.exists() and old.exists():
+        os.replace(old, path)
