@@ -16,7 +16,7 @@ run: setup
 
 test: setup
 	@scripts/virtual_mic.sh start
-	@set +e; . scripts/virtual_mic.env; QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@set +e; eval "$$(scripts/virtual_mic.sh env)"; QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  scripts/virtual_mic.sh stop; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
 
 setup: system-deps .venv/.installed

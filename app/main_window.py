@@ -1,0 +1,367 @@
+"""The studio's main window: layout and wiring only.
+
+Plots (waveform, log-mel spectrogram, cross-attention) are stacked on the
+left and share one time axis in seconds; the transcript panel is on the
+right of a splitter. Recognition runs in a worker process via
+:class:`app.jobs.TranscriptionJob`; recording via
+:class:`app.recorder.controller.RecorderController`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QIcon
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QToolBar, QToolButton
+
+from app.jobs import TranscriptionJob
+from app.model_choice import model_problem
+from app.recorder.controller import RecorderController
+from app.settings import StudioSettings
+from app.shortcuts import Command, ShortcutsDialog, key_sequences, native_text, shortcut
+from app.transcribe.panel import TranscriptPanel
+from app.widgets.attention_view import AttentionView
+from app.widgets.level_meter import LevelMeter
+from app.widgets.spectrogram_view import SpectrogramView
+from app.widgets.waveform_view import WaveformView
+from engine.audio.errors import AudioError
+from engine.audio.features import log_mel_db
+from engine.audio.io import SAMPLE_RATE, load_audio, write_audio
+
+TITLE = "Sayso studio"
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg);;All files (*)"
+ICONS = Path(__file__).resolve().parents[1] / "resources" / "icons"
+DEFAULT_SIZE = QSize(1280, 860)
+
+
+def icon(name: str) -> QIcon:
+    path = ICONS / f"{name}.svg"
+    return QIcon(str(path)) if path.exists() else QIcon()
+
+
+class MainWindow(QMainWindow):
+    """One window: record or open audio, look at it, transcribe it.
+
+    Args:
+        model_path: checkpoint folder for recognition (see :mod:`app.model_choice`).
+        preload_model: start the worker (and load the model) right away.
+    """
+
+    def __init__(self, model_path: Path, preload_model: bool = False) -> None:
+        super().__init__()
+        self.setWindowTitle(TITLE)
+        self.setAcceptDrops(True)
+        self.settings = StudioSettings()
+        self.audio: np.ndarray | None = None
+        self.audio_name = ""
+        self._submitted_audio: np.ndarray | None = None
+        self.model_path = Path(model_path)
+        self.model_error = model_problem(self.model_path)
+
+        self.waveform = WaveformView()
+        self.spectrogram = SpectrogramView()
+        self.attention = AttentionView()
+        for view in (self.spectrogram, self.attention.plot):
+            view.setXLink(self.waveform)
+        self.panel = TranscriptPanel()
+        self.level_meter = LevelMeter()
+        self.recorder = RecorderController(self)
+        self.jobs = None if self.model_error else TranscriptionJob(self.model_path, parent=self)
+
+        self._build_actions()
+        self._build_layout()
+        self._connect()
+        self._restore_settings()
+        self.recorder.check_devices()
+        self._update_actions()
+        if self.jobs is not None and preload_model:
+            self.jobs.warm_up()
+
+    # -- construction --------------------------------------------------------
+    def _action(self, command: Command, text: str, slot, icon_name: str | None = None) -> QAction:
+        action = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
+        action.setShortcuts(key_sequences(command))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        sc = shortcut(command)
+        action.setToolTip(f"{sc.description} ({native_text(sc.keys)})")
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.record_action = self._action(Command.RECORD, "Record", self.recorder.toggle, "record")
+        self.record_action.setCheckable(True)
+        self.open_action = self._action(Command.OPEN, "Open…", self.choose_file, "open")
+        self.save_action = self._action(Command.SAVE, "Save audio…", self.choose_save_path, "save")
+        self.transcribe_action = self._action(Command.TRANSCRIBE, "Transcribe", self.transcribe, "transcribe")
+        self.vocab_action = self._action(Command.LOAD_VOCABULARY, "Load vocabulary…", self.panel.choose_vocabulary)
+        self.zoom_action = self._action(Command.ZOOM_FIT, "Zoom to fit", self.waveform.zoom_to_fit)
+        self.help_action = self._action(Command.SHORTCUTS, "Keyboard shortcuts", self.show_shortcuts)
+        self.quit_action = self._action(Command.QUIT, "Quit", self.close)
+        self.rescan_action = QAction("Rescan input devices", self)
+        self.rescan_action.triggered.connect(self.recorder.rescan)
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addActions([self.open_action, self.save_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        menus.addMenu("&Record").addActions([self.record_action, self.rescan_action])
+        menus.addMenu("&Transcribe").addActions([self.transcribe_action, self.vocab_action])
+        menus.addMenu("&View").addAction(self.zoom_action)
+        menus.addMenu("&Help").addAction(self.help_action)
+
+        bar = QToolBar("Main", self)
+        bar.setObjectName("main_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.setIconSize(QSize(20, 20))
+        bar.addActions([self.record_action, self.open_action, self.save_action])
+        bar.addSeparator()
+        bar.addAction(self.transcribe_action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Input "))
+        bar.addWidget(self.level_meter)
+        for button in bar.findChildren(QToolButton):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space belongs to Record, not to a focused button
+        self.addToolBar(bar)
+
+    def _build_layout(self) -> None:
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.waveform)
+        plots.addWidget(self.spectrogram)
+        plots.addWidget(self.attention)
+        plots.setSizes([240, 240, 280])
+        plots.setChildrenCollapsible(False)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(plots)
+        self.splitter.addWidget(self.panel)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([900, 360])
+        self.setCentralWidget(self.splitter)
+
+        self.device_label = QLabel()
+        self.device_label.setStyleSheet("color: #b00020")
+        self.model_label = QLabel()
+        status = self.statusBar()
+        status.addPermanentWidget(self.device_label)
+        status.addPermanentWidget(self.model_label)
+        if self.model_error:
+            self.model_label.setText("Model: none")
+            self.model_label.setStyleSheet("color: #b00020")
+            self.model_label.setToolTip(self.model_error)
+            self.panel.set_idle_message(f"Transcription is off. {self.model_error}\n\n"
+                                        "Recording, opening and viewing audio still work.")
+            status.showMessage(self.model_error)
+        else:
+            self.model_label.setText(f"Model: {self.model_path.name}")
+            self.model_label.setToolTip(str(self.model_path))
+
+    def _connect(self) -> None:
+        rec = self.recorder
+        rec.recording_changed.connect(self._on_recording_changed)
+        rec.samples_arrived.connect(self.waveform.append)
+        rec.level.connect(self.level_meter.set_level)
+        rec.recorded.connect(self._on_recorded)
+        rec.error.connect(self._on_record_error)
+        rec.availability_changed.connect(self._on_availability)
+        if self.jobs is not None:
+            self.jobs.started.connect(self._on_job_started)
+            self.jobs.finished.connect(self._on_recognition)
+            self.jobs.failed.connect(self._on_job_failed)
+        self.attention.view_changed.connect(lambda v: setattr(self.settings, "attention_view", v))
+        self.panel.vocabulary_changed.connect(self._on_vocabulary_changed)
+
+    # -- settings ------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        s = self.settings
+        if s.geometry is None or not self.restoreGeometry(s.geometry):
+            self.resize(DEFAULT_SIZE)
+        if s.window_state is not None:
+            self.restoreState(s.window_state)
+        if s.splitter is not None:
+            self.splitter.restoreState(s.splitter)
+        self.panel.folder = s.last_folder
+        self.attention.set_view(s.attention_view)
+        if s.vocabulary_path:
+            self.panel.load_vocabulary(s.vocabulary_path, use=s.use_vocabulary, quiet=True)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.geometry = self.saveGeometry()
+        s.window_state = self.saveState()
+        s.splitter = self.splitter.saveState()
+        s.attention_view = self.attention.wanted_view
+        s.sync()
+
+    def _on_vocabulary_changed(self, path: str, enabled: bool) -> None:
+        self.settings.vocabulary_path = path
+        self.settings.use_vocabulary = enabled
+        self._update_actions()
+
+    # -- audio ---------------------------------------------------------------
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open audio", self.settings.last_folder, AUDIO_FILTER)
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str | Path) -> bool:
+        """Load and show a WAV/FLAC/OGG file; an ``AudioError`` becomes a warning box. True on success."""
+        path = Path(path)
+        if self.recorder.is_recording:
+            self.recorder.stop()
+        try:
+            audio = load_audio(path)
+        except AudioError as exc:
+            QMessageBox.warning(self, "Cannot open audio", str(exc))
+            return False
+        self.settings.last_folder = str(path.parent)
+        self.set_audio(audio, path.name)
+        return True
+
+    def set_audio(self, audio: np.ndarray, name: str) -> None:
+        """Show ``(samples,)`` float32 16 kHz audio in all views and forget the previous transcript."""
+        self.audio, self.audio_name = audio, name
+        self.waveform.set_audio(audio)
+        self.spectrogram.set_features(log_mel_db(audio) if len(audio) else np.zeros((0, 80), np.float32))
+        self.attention.clear_attention()
+        self.panel.clear()
+        self.setWindowTitle(f"{name} — {TITLE}")
+        self.statusBar().showMessage(f"{name}: {len(audio) / SAMPLE_RATE:.2f} s", 5000)
+        self._update_actions()
+
+    def choose_save_path(self) -> None:
+        if self.audio is None:
+            return
+        stem = Path(self.audio_name).stem or "recording"
+        path, _ = QFileDialog.getSaveFileName(self, "Save audio", str(Path(self.settings.last_folder) / f"{stem}.wav"),
+                                              "WAV (*.wav);;FLAC (*.flac)")
+        if not path:
+            return
+        try:
+            write_audio(path, self.audio)
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot save audio", f"{Path(path).name}: {exc.strerror or exc}")
+            return
+        self.settings.last_folder = str(Path(path).parent)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_file(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = self._dropped_file(event)
+        if path is not None:
+            event.acceptProposedAction()
+            self.open_file(path)
+
+    @staticmethod
+    def _dropped_file(event) -> Path | None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        files = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+        return next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES), None)
+
+    # -- recording -----------------------------------------------------------
+    def _on_availability(self, available: bool, reason: str) -> None:
+        self.device_label.setText("" if available else "No microphone")
+        self.device_label.setToolTip(reason)
+        if not available:
+            self.statusBar().showMessage(reason)
+        self._update_actions()
+
+    def _on_recording_changed(self, recording: bool) -> None:
+        self.record_action.setChecked(recording)
+        self.record_action.setText("Stop" if recording else "Record")
+        self.record_action.setIcon(icon("stop" if recording else "record"))
+        if recording:
+            self.waveform.clear_audio()
+            self.spectrogram.clear_features()
+            self.attention.clear_attention()
+            self.panel.clear()
+            self.audio = None
+            self.statusBar().showMessage("Recording…")
+        else:
+            self.level_meter.reset()
+        self._update_actions()
+
+    def _on_recorded(self, audio: np.ndarray) -> None:
+        if len(audio) == 0:
+            self.statusBar().showMessage("Nothing was recorded.", 5000)
+            return
+        self.set_audio(audio, "recording")
+
+    def _on_record_error(self, message: str) -> None:
+        self.record_action.setChecked(self.recorder.is_recording)
+        self.statusBar().showMessage(message)
+        QMessageBox.warning(self, "Recording", message)
+
+    # -- recognition ---------------------------------------------------------
+    def transcribe(self) -> None:
+        """Send the current audio to the worker (no-op while busy or without audio or model)."""
+        if self.jobs is None:
+            self.statusBar().showMessage(self.model_error or "No model.")
+            return
+        if self.audio is None or self.jobs.busy or self.recorder.is_recording:
+            return
+        vocab = self.panel.active_vocabulary()
+        self._submitted_audio = self.audio
+        self.jobs.submit(self.audio, vocab.phrases if vocab else None)
+
+    def _on_job_started(self) -> None:
+        self.panel.set_busy(True)
+        self.statusBar().showMessage("Transcribing…")
+        self._update_actions()
+
+    def _on_recognition(self, rec) -> None:
+        self.panel.set_busy(False)
+        self._update_actions()
+        if self._submitted_audio is not self.audio:  # opened or recorded something else meanwhile
+            self.statusBar().showMessage("The audio changed while transcribing; press Transcribe again.", 8000)
+            return
+        self.panel.show_recognition(rec)
+        self.waveform.set_words(rec.words)
+        self.attention.set_attention(rec.attention, rec.attention_tokens, rec.frame_shift)
+        self.model_label.setText(f"Model: {rec.model}")
+        self.statusBar().showMessage(f"Transcribed {rec.duration:.2f} s in {rec.decode_seconds:.2f} s "
+                                     f"(RTF {rec.rtf:.3f})", 8000)
+
+    def _on_job_failed(self, message: str) -> None:
+        self.panel.set_busy(False)
+        self.panel.show_error(message)
+        self.statusBar().showMessage(message.splitlines()[0], 10000)
+        self._update_actions()
+
+    # -- state ---------------------------------------------------------------
+    def _update_actions(self) -> None:
+        recording = self.recorder.is_recording
+        busy = self.jobs is not None and self.jobs.busy
+        self.record_action.setEnabled(self.recorder.available or recording)
+        self.record_action.setToolTip(
+            self.recorder.unavailable_reason or f"Start or stop recording ({native_text(shortcut(Command.RECORD).keys)})")
+        self.save_action.setEnabled(self.audio is not None and not recording)
+        can = self.jobs is not None and self.audio is not None and not busy and not recording
+        self.transcribe_action.setEnabled(can)
+        if self.model_error:
+            self.transcribe_action.setToolTip(self.model_error)
+        elif busy:
+            self.transcribe_action.setToolTip("Transcribing…")
+        elif self.audio is None:
+            self.transcribe_action.setToolTip("Record or open audio first")
+        else:
+            self.transcribe_action.setToolTip(f"Transcribe the current audio "
+                                              f"({native_text(shortcut(Command.TRANSCRIBE).keys)})")
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).exec()
+
+    def closeEvent(self, event) -> None:
+        if self.recorder.is_recording:
+            self.recorder.stop()
+        self.save_settings()
+        if self.jobs is not None:
+            self.jobs.shutdown()
+        super().closeEvent(event)

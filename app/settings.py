@@ -1,0 +1,102 @@
+"""Persistent studio settings (QSettings, organization "Sayso", application "Sayso studio").
+
+The file format and location follow ``QSettings.defaultFormat()`` and
+``QSettings.setPath``, so tests can redirect everything to a temporary folder.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANIZATION = "Sayso"
+APPLICATION = "Sayso studio"
+
+
+class StudioSettings:
+    """Typed access to the keys the studio stores."""
+
+    GEOMETRY = "window/geometry"
+    STATE = "window/state"
+    SPLITTER = "window/splitter"
+    LAST_FOLDER = "files/last_folder"
+    VOCABULARY_PATH = "vocabulary/path"
+    USE_VOCABULARY = "vocabulary/enabled"
+    ATTENTION_VIEW = "attention/view"
+
+    def __init__(self) -> None:
+        self.qsettings = QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+    def _bytes(self, key: str) -> QByteArray | None:
+        value = self.qsettings.value(key)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def _str(self, key: str, default: str = "") -> str:
+        value = self.qsettings.value(key, default)
+        return value if isinstance(value, str) else default
+
+    # window -----------------------------------------------------------------
+    @property
+    def geometry(self) -> QByteArray | None:
+        return self._bytes(self.GEOMETRY)
+
+    @geometry.setter
+    def geometry(self, value: QByteArray) -> None:
+        self.qsettings.setValue(self.GEOMETRY, value)
+
+    @property
+    def window_state(self) -> QByteArray | None:
+        return self._bytes(self.STATE)
+
+    @window_state.setter
+    def window_state(self, value: QByteArray) -> None:
+        self.qsettings.setValue(self.STATE, value)
+
+    @property
+    def splitter(self) -> QByteArray | None:
+        return self._bytes(self.SPLITTER)
+
+    @splitter.setter
+    def splitter(self, value: QByteArray) -> None:
+        self.qsettings.setValue(self.SPLITTER, value)
+
+    # files ------------------------------------------------------------------
+    @property
+    def last_folder(self) -> str:
+        """The folder of the last opened or saved file ("" = home)."""
+        folder = self._str(self.LAST_FOLDER)
+        return folder if folder and Path(folder).is_dir() else str(Path.home())
+
+    @last_folder.setter
+    def last_folder(self, value: str | Path) -> None:
+        self.qsettings.setValue(self.LAST_FOLDER, str(value))
+
+    # vocabulary -------------------------------------------------------------
+    @property
+    def vocabulary_path(self) -> str:
+        return self._str(self.VOCABULARY_PATH)
+
+    @vocabulary_path.setter
+    def vocabulary_path(self, value: str | Path) -> None:
+        self.qsettings.setValue(self.VOCABULARY_PATH, str(value))
+
+    @property
+    def use_vocabulary(self) -> bool:
+        return str(self.qsettings.value(self.USE_VOCABULARY, "false")).lower() == "true"
+
+    @use_vocabulary.setter
+    def use_vocabulary(self, value: bool) -> None:
+        self.qsettings.setValue(self.USE_VOCABULARY, "true" if value else "false")
+
+    # attention --------------------------------------------------------------
+    @property
+    def attention_view(self) -> str:
+        """``"average"`` or ``"layer L head H"`` (1-based)."""
+        return self._str(self.ATTENTION_VIEW, "average")
+
+    @attention_view.setter
+    def attention_view(self, value: str) -> None:
+        self.qsettings.setValue(self.ATTENTION_VIEW, value)
+
+    def sync(self) -> None:
+        self.qsettings.sync()

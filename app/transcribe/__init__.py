@@ -1,0 +1,1 @@
+"""The transcript side of the studio: result display and vocabulary."""

@@ -1,0 +1,147 @@
+"""The cross-attention heatmap: decoder tokens × encoder frames on the shared time axis."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.widgets import style_plot
+
+AVERAGE = "average"
+_HEAD = re.compile(r"layer (\d+) head (\d+)")
+
+
+def view_names(layers: int, heads: int) -> list[str]:
+    """Combo entries: ``"average"`` then ``"layer L head H"`` (1-based)."""
+    return [AVERAGE] + [f"layer {l + 1} head {h + 1}" for l in range(layers) for h in range(heads)]
+
+
+def select_map(attention: np.ndarray, view: str) -> np.ndarray:
+    """``(layers, heads, tokens, frames)`` → the ``(tokens, frames)`` map named by ``view``.
+
+    ``"average"`` (or an unknown or out-of-range name) averages all layers and heads.
+    """
+    m = _HEAD.fullmatch(view)
+    if m:
+        layer, head = int(m.group(1)) - 1, int(m.group(2)) - 1
+        if 0 <= layer < attention.shape[0] and 0 <= head < attention.shape[1]:
+            return attention[layer, head]
+    return attention.mean(axis=(0, 1))
+
+
+def token_label(token: str) -> str:
+    """How a token is written on the y axis (a space is shown as ␣)."""
+    return "␣" if token == " " else token
+
+
+class AttentionView(QWidget):
+    """Heatmap of one cross-attention map with a layer/head chooser.
+
+    Colours span the shown map's own minimum to maximum weight over the
+    encoded frames (attention spread over many frames is faint, so fixed
+    0–1 levels would hide it).
+
+    Row ``t`` is the ``t``-th decoded token (first at the top); column ``i``
+    spans ``[i·frame_shift, (i+1)·frame_shift)`` seconds, so the plot lines
+    up with the waveform and spectrogram when X-linked.
+
+    Signals:
+        view_changed(str): the chooser moved to ``"average"`` or ``"layer L head H"``.
+    """
+
+    view_changed = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.combo = QComboBox(self)
+        self.combo.setToolTip("Which cross-attention map to show")
+        self.combo.addItem(AVERAGE)
+        self.combo.setEnabled(False)
+        self.combo.currentTextChanged.connect(self._on_view)
+        self.plot = pg.PlotWidget(self)
+        style_plot(self.plot, "token")
+        self.plot.invertY(True)
+        self.image = pg.ImageItem(axisOrder="row-major")  # image[row=token, col=frame]
+        self.image.setColorMap(pg.colormap.get("viridis"))
+        self.plot.addItem(self.image)
+        self.placeholder = pg.TextItem("cross-attention appears after Transcribe", color=(150, 150, 150))
+        self.plot.addItem(self.placeholder)
+
+        header = QHBoxLayout()
+        header.setContentsMargins(4, 0, 4, 0)
+        header.addWidget(QLabel("Cross-attention:"))
+        header.addWidget(self.combo)
+        header.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(header)
+        layout.addWidget(self.plot, 1)
+
+        self.attention: np.ndarray | None = None
+        self.tokens: list[str] = []
+        self.frame_shift = 0.04
+        self.wanted_view = AVERAGE
+
+    @property
+    def current_view(self) -> str:
+        return self.combo.currentText()
+
+    def set_view(self, view: str) -> None:
+        """Choose ``"average"`` or ``"layer L head H"``; remembered until a map with that head arrives."""
+        self.wanted_view = view
+        index = self.combo.findText(view)
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+
+    def clear_attention(self) -> None:
+        self.attention, self.tokens = None, []
+        self.image.clear()
+        self.plot.getAxis("left").setTicks([[]])
+        self.placeholder.setVisible(True)
+
+    def set_attention(self, attention: np.ndarray | None, tokens: list[str], frame_shift: float) -> None:
+        """Show ``(layers, heads, tokens, frames)`` weights; ``tokens`` label the rows; ``frame_shift`` in s."""
+        if attention is None or attention.size == 0:
+            self.clear_attention()
+            return
+        self.attention, self.tokens, self.frame_shift = attention, list(tokens), frame_shift
+        wanted = self.wanted_view
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItems(view_names(*attention.shape[:2]))
+        self.combo.blockSignals(False)
+        self.combo.setEnabled(True)
+        self.set_view(wanted if self.combo.findText(wanted) >= 0 else AVERAGE)
+        self.wanted_view = wanted
+        self.placeholder.setVisible(False)
+        self._draw()
+
+    @property
+    def shown_map(self) -> np.ndarray | None:
+        """The ``(tokens, frames)`` map on screen, or ``None``."""
+        return None if self.attention is None else select_map(self.attention, self.current_view)
+
+    def _on_view(self, view: str) -> None:
+        if not view:
+            return
+        self.wanted_view = view
+        self._draw()
+        self.view_changed.emit(view)
+
+    def _draw(self) -> None:
+        m = self.shown_map
+        if m is None:
+            return
+        n_tokens, n_frames = m.shape
+        used = m[:, m.sum(axis=0) > 0]  # columns past the encoder's last frame are all zero
+        lo, hi = (float(used.min()), float(used.max())) if used.size else (0.0, 1.0)
+        self.image.setImage(m, levels=(lo, max(hi, lo + 1e-6)), autoLevels=False)  # stretch: weights are small
+        self.image.setRect(QRectF(0.0, 0.0, n_frames * self.frame_shift, float(n_tokens)))
+        self.plot.setYRange(0, n_tokens, padding=0.0)
+        ticks = [(i + 0.5, token_label(t)) for i, t in enumerate(self.tokens)]
+        step = max(1, int(np.ceil(len(ticks) / 40)))  # long transcripts: label every step-th row first
+        self.plot.getAxis("left").setTicks([ticks[::step], [t for i, t in enumerate(ticks) if i % step]])

@@ -1,0 +1,285 @@
+"""Recognition in a persistent worker process (headless, no Qt).
+
+The worker is a ``multiprocessing`` *spawn* process that loads the model once
+with :meth:`Recognizer.from_checkpoint` and then serves requests from a queue
+until it is closed. The caller never blocks on it: :meth:`InferenceWorker.submit`
+returns a request id at once and :meth:`InferenceWorker.poll` returns whatever
+has arrived (or ``None``).
+
+Every request gets exactly one answer:
+
+- :class:`InferenceResult` with the :class:`~engine.decode.recognizer.Recognition`
+  (a dataclass of picklable fields, sent as is), or
+- :class:`InferenceFailure` whose ``kind`` is one of :data:`FailureKind` and
+  whose ``message`` is meant for a user (an ``AudioError``,
+  ``CheckpointError`` or ``VocabularyError`` message, or "worker crashed").
+
+If the process dies (killed, out of memory, a crash in native code), the
+pending requests fail with kind ``"crashed"`` and the next :meth:`submit`
+starts a fresh process.
+
+>>> worker = InferenceWorker("/path/to/checkpoint")        # doctest: +SKIP
+>>> rid = worker.submit(audio)                              # doctest: +SKIP
+>>> answer = worker.wait(rid, timeout=60)                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+import queue
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Union
+
+import numpy as np
+
+FailureKind = Literal["audio", "checkpoint", "vocabulary", "crashed", "internal"]
+"""Why a request failed: bad audio, bad model, bad vocabulary, the process died, or a bug."""
+
+PARENT_CHECK_S = 1.0
+"""An idle worker checks this often (seconds) whether its parent is still alive."""
+CRASHED_MESSAGE = "The recognition worker crashed{detail}; it restarts on the next request."
+
+
+@dataclass(frozen=True)
+class InferenceRequest:
+    """One job: ``audio`` is ``(samples,)`` float32 at 16 kHz; ``vocabulary`` lists phrases or is ``None``."""
+
+    request_id: int
+    audio: np.ndarray
+    vocabulary: tuple[str, ...] | None = None
+    attention: bool = True
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    """A finished job; ``recognition`` is an :class:`engine.decode.recognizer.Recognition`."""
+
+    request_id: int
+    recognition: object
+
+
+@dataclass(frozen=True)
+class InferenceFailure:
+    """A failed job with a message a user understands (never a traceback, except kind ``"internal"``)."""
+
+    request_id: int
+    kind: FailureKind
+    message: str
+
+
+Answer = Union[InferenceResult, InferenceFailure]
+
+
+# --------------------------------------------------------------------------
+# child process
+# --------------------------------------------------------------------------
+def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int) -> None:
+    """Worker main loop: load the model once, answer requests until ``None`` arrives."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set
+        pass
+    from engine.audio.errors import AudioError
+    from engine.decode.recognizer import Recognizer
+    from engine.decode.vocabulary import Vocabulary, VocabularyError
+    from engine.train.checkpoint import CheckpointError
+
+    recognizer, load_error = None, None
+    try:
+        recognizer = Recognizer.from_checkpoint(checkpoint)
+    except CheckpointError as exc:
+        load_error = str(exc)
+    except Exception as exc:  # a broken install, out of memory, …
+        load_error = f"{checkpoint}: the model could not be loaded ({type(exc).__name__}: {exc})."
+
+    vocabularies: dict[tuple[str, ...], Vocabulary] = {}
+    parent = mp.parent_process()
+    while True:
+        try:
+            req = requests.get(timeout=PARENT_CHECK_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():  # the app died without closing us
+                return
+            continue
+        if req is None:
+            return
+        rid = req.request_id
+        if recognizer is None:
+            results.put(InferenceFailure(rid, "checkpoint", load_error))
+            continue
+        try:
+            vocab = None
+            if req.vocabulary:
+                if req.vocabulary not in vocabularies:
+                    vocabularies = {req.vocabulary: Vocabulary(list(req.vocabulary))}
+                vocab = vocabularies[req.vocabulary]
+            rec = recognizer.transcribe(req.audio, vocabulary=vocab, attention=req.attention)
+            results.put(InferenceResult(rid, rec))
+        except AudioError as exc:
+            results.put(InferenceFailure(rid, "audio", str(exc)))
+        except VocabularyError as exc:
+            results.put(InferenceFailure(rid, "vocabulary", str(exc)))
+        except Exception as exc:
+            tb = traceback.format_exc(limit=6)
+            results.put(InferenceFailure(rid, "internal", f"Recognition failed ({type(exc).__name__}: {exc}).\n{tb}"))
+
+
+# --------------------------------------------------------------------------
+# parent side
+# --------------------------------------------------------------------------
+class InferenceWorker:
+    """Owns the worker process and its queues; use from one thread.
+
+    Args:
+        checkpoint: a checkpoint folder for :meth:`Recognizer.from_checkpoint`.
+        threads: torch CPU threads inside the worker.
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike, threads: int = 2) -> None:
+        self.checkpoint = str(Path(checkpoint))
+        self.threads = threads
+        self._ctx = mp.get_context("spawn")
+        self._process: mp.process.BaseProcess | None = None
+        self._requests: mp.Queue | None = None
+        self._results: mp.Queue | None = None
+        self._ids = itertools.count(1)
+        self._pending: list[int] = []
+        self._backlog: list[Answer] = []  # answers recovered from a dead process, then its failures
+        self.restarts = 0
+        """How many times a dead worker was replaced."""
+
+    # -- lifecycle ---------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id, or ``None`` before it starts."""
+        return self._process.pid if self._process is not None else None
+
+    def is_alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> None:
+        """Start the process (it then loads the model) unless it is running."""
+        if self.is_alive():
+            return
+        if self._process is not None:
+            self._reap()
+            self.restarts += 1
+        # Fresh queues: a process killed mid-write may leave a half message in the old pipe.
+        self._requests, self._results = self._ctx.Queue(), self._ctx.Queue()
+        self._process = self._ctx.Process(
+            target=_serve, args=(self.checkpoint, self._requests, self._results, self.threads),
+            name="sayso-inference", daemon=True,
+        )
+        self._process.start()
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Ask the worker to exit; kill it if it does not within ``timeout`` seconds."""
+        if self._process is None:
+            return
+        if self._process.is_alive():
+            try:
+                self._requests.put(None)
+            except (OSError, ValueError):
+                pass
+            self._process.join(timeout)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(1.0)
+        self._reap()
+        self._process = None
+        self._pending.clear()
+
+    def _reap(self) -> None:
+        for q in (self._requests, self._results):
+            if q is not None:
+                q.cancel_join_thread()
+                q.close()
+        if self._process is not None and not self._process.is_alive():
+            self._process.join(0)
+        self._requests = self._results = None
+
+    # -- requests ----------------------------------------------------------
+    @property
+    def pending(self) -> tuple[int, ...]:
+        """Ids of requests not answered yet."""
+        return tuple(self._pending)
+
+    def submit(self, audio: np.ndarray, vocabulary: list[str] | tuple[str, ...] | None = None,
+               attention: bool = True) -> int:
+        """Queue ``(samples,)`` float32 16 kHz audio; returns the request id.
+
+        Starts (or restarts) the worker if needed. ``vocabulary`` lists
+        phrases as in :class:`engine.decode.vocabulary.Vocabulary`.
+        """
+        self._check_crash()
+        self.start()
+        rid = next(self._ids)
+        vocab = tuple(vocabulary) if vocabulary else None
+        self._requests.put(InferenceRequest(rid, np.ascontiguousarray(audio, dtype=np.float32), vocab, attention))
+        self._pending.append(rid)
+        return rid
+
+    def poll(self, timeout: float = 0.0) -> Answer | None:
+        """The next answer, or ``None`` if none arrives within ``timeout`` seconds."""
+        if self._backlog:
+            return self._backlog.pop(0)
+        if self._results is None:
+            return None
+        try:
+            answer = self._results.get(timeout=timeout) if timeout > 0 else self._results.get_nowait()
+        except queue.Empty:
+            self._check_crash()
+            return self._backlog.pop(0) if self._backlog else None
+        except (EOFError, OSError, ValueError):  # a torn message from a dying process
+            self._check_crash()
+            return self._backlog.pop(0) if self._backlog else None
+        if answer.request_id in self._pending:
+            self._pending.remove(answer.request_id)
+        return answer
+
+    def wait(self, request_id: int, timeout: float = 120.0) -> Answer:
+        """Block until ``request_id`` is answered (for scripts and tests).
+
+        Raises:
+            TimeoutError: no answer within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.poll(timeout=0.05)
+            if answer is not None and answer.request_id == request_id:
+                return answer
+        raise TimeoutError(f"no answer to request {request_id} within {timeout:.0f} s")
+
+    def _check_crash(self) -> None:
+        """Turn every pending request of a dead process into a "crashed" failure."""
+        if self._process is None or self._process.is_alive():
+            return
+        code = self._process.exitcode
+        if self._results is not None:  # answers written before the death are still valid
+            try:
+                while True:
+                    answer = self._results.get_nowait()
+                    if answer.request_id in self._pending:
+                        self._pending.remove(answer.request_id)
+                        self._backlog.append(answer)
+            except (queue.Empty, EOFError, OSError, ValueError):
+                pass
+        detail = f" (exit code {code})" if code is not None else ""
+        for rid in self._pending:
+            self._backlog.append(InferenceFailure(rid, "crashed", CRASHED_MESSAGE.format(detail=detail)))
+        self._pending.clear()
+        if self._requests is not None:
+            self._reap()
+
+    def __enter__(self) -> "InferenceWorker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,24 @@
+"""Shared fixtures. Audio device: the PulseAudio virtual microphone (tests/audio_device.py)."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def virtual_mic():
+    """A real capture device: PulseAudio's ``sayso_mic`` pipe source, seen by PortAudio as ``pulse``.
+
+    Starts ``scripts/virtual_mic.sh`` if the daemon is not running (and stops it
+    at the end of the session only then; a private daemon if another test
+    process is already feeding the shared one), keeps silence flowing into the FIFO,
+    and yields a :class:`tests.audio_device.VirtualMic` (``.device`` index,
+    ``.device_name``, ``.play(clip)``). Skips when PulseAudio is not installed.
+    """
+    from tests.audio_device import pulseaudio_missing_reason, start_virtual_mic, stop_virtual_mic
+
+    reason = pulseaudio_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    mic = start_virtual_mic()
+    yield mic
+    stop_virtual_mic(mic)

@@ -1,0 +1,80 @@
+"""The bundled model on real clips from speakers it never heard."""
+import numpy as np
+import pytest
+
+from engine.audio.errors import AudioError
+from engine.audio.io import SAMPLE_RATE, load_audio
+from engine.decode.recognizer import Recognizer
+from engine.decode.vocabulary import Vocabulary
+from engine.recipes.datasets import COMMANDS, DIGITS
+from tests.helpers import SAMPLES, bundled_model
+
+
+def _expected(path) -> str:
+    kind, word = path.stem.split("_")[:2]
+    return DIGITS[int(word)] if kind == "fsdd" else word
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return Recognizer.from_checkpoint(bundled_model())
+
+
+def test_constrained_decoding_gets_held_out_samples_right(rec):
+    vocab = Vocabulary(DIGITS + COMMANDS)
+    paths = sorted(SAMPLES.glob("*.wav"))
+    right = [rec.transcribe_file(p, vocab).text == _expected(p) for p in paths]
+    assert sum(right) >= len(paths) - 1, list(zip([p.name for p in paths], right))
+
+
+def test_recognition_carries_times_attention_and_embeddings(rec):
+    audio = load_audio(SAMPLES / "sc_yes_03401e93.wav")
+    r = rec.transcribe(audio, Vocabulary(COMMANDS))
+    assert r.text == "yes"
+    assert 0 < r.confidence <= 1
+    n_frames = int(np.ceil(len(audio) / SAMPLE_RATE / 0.04)) + 1
+    layers = rec.model.cfg.decoder_layers
+    assert r.attention.shape == (layers, rec.model.cfg.decoder_heads, len("yes") + 1, n_frames)
+    assert np.allclose(r.attention.sum(-1), 1.0, atol=1e-3)
+    assert r.attention_tokens == ["y", "e", "s", "<eos>"]
+    assert [t.token for t in r.tokens] == ["y", "e", "s"]
+    starts = [t.start for t in r.tokens]
+    assert starts == sorted(starts) and 0 <= starts[0] and r.tokens[-1].end <= r.duration + 0.04
+    assert [w.word for w in r.words] == ["yes"]
+    assert np.linalg.norm(r.audio_embedding) == pytest.approx(1, abs=1e-4)
+    assert np.linalg.norm(r.text_embedding) == pytest.approx(1, abs=1e-4)
+    assert r.rtf < 1.0
+    assert set(r.to_json()) >= {"text", "confidence", "words", "tokens", "model", "rtf"}
+
+
+def test_audio_text_space_prefers_the_right_transcript(rec):
+    wins = 0
+    paths = sorted(SAMPLES.glob("sc_*.wav"))
+    texts = np.stack([rec.embed_text(c) for c in COMMANDS])
+    for p in paths:
+        r = rec.transcribe_file(p, attention=False)
+        wins += COMMANDS[int(np.argmax(texts @ r.audio_embedding))] == _expected(p)
+    assert wins >= len(paths) - 2
+
+
+def test_long_audio_is_decoded_in_windows_with_absolute_times(rec):
+    rec_small = Recognizer(rec.model, rec.tokenizer, window_s=3.0)
+    words = ["yes", "left", "stop", "go"]
+    files = {w: next(SAMPLES.glob(f"sc_{w}_*.wav")) for w in words}
+    pause = np.zeros(int(1.5 * SAMPLE_RATE), np.float32)
+    audio = np.concatenate([x for w in words for x in (load_audio(files[w]), pause)])
+    r = rec_small.transcribe(audio, Vocabulary(COMMANDS))
+    assert len(r.segments) >= 3
+    assert r.segments[-1].end == pytest.approx(len(audio) / SAMPLE_RATE)
+    assert r.text.split() == words
+    for w, timing in zip(words, r.words):
+        onset = words.index(w) * (1.0 + 1.5)
+        assert onset - 0.1 <= timing.start <= onset + 1.0
+    assert r.attention.shape[2] == sum(len(s.text) + 1 for s in r.segments)
+
+
+def test_bad_audio_raises_audio_error(rec):
+    with pytest.raises(AudioError, match="too short"):
+        rec.transcribe(np.zeros(100, np.float32))
+    with pytest.raises(AudioError, match="empty"):
+        rec.transcribe(np.zeros(0, np.float32))

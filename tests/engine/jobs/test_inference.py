@@ -1,0 +1,105 @@
+"""The recognition worker process: real model, real clip, errors, crash and restart."""
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from engine.audio.io import SAMPLE_RATE, load_audio
+from engine.decode.recognizer import Recognition
+from engine.jobs.inference import InferenceFailure, InferenceResult, InferenceWorker
+
+TIMEOUT = 180.0  # first answer includes spawning Python, importing torch and loading the model
+
+
+@pytest.fixture(scope="module")
+def worker(model_path):
+    w = InferenceWorker(model_path, threads=1)
+    yield w
+    w.close()
+
+
+def test_transcribes_a_real_clip(worker, speech_clip):
+    audio = load_audio(speech_clip)
+    answer = worker.wait(worker.submit(audio), timeout=TIMEOUT)
+    assert isinstance(answer, InferenceResult), answer
+    rec = answer.recognition
+    assert isinstance(rec, Recognition)
+    assert isinstance(rec.text, str)  # no specific words: the model is still training
+    assert 0.0 <= rec.confidence <= 1.0
+    assert rec.duration == pytest.approx(len(audio) / SAMPLE_RATE)
+    layers, heads, tokens, frames = rec.attention.shape
+    assert tokens == len(rec.attention_tokens) and rec.attention_tokens[-1] == "<eos>"
+    assert frames == pytest.approx(rec.duration / rec.frame_shift, abs=2)
+    assert worker.pending == ()
+
+
+def test_vocabulary_request(worker, speech_clip):
+    answer = worker.wait(worker.submit(load_audio(speech_clip), vocabulary=["yes", "no"]), timeout=TIMEOUT)
+    assert isinstance(answer, InferenceResult), answer
+    assert answer.recognition.text in {"yes", "no"}
+
+
+def test_bad_audio_returns_the_audio_error_message(worker):
+    too_short = np.zeros(SAMPLE_RATE // 100, dtype=np.float32)  # 10 ms
+    answer = worker.wait(worker.submit(too_short), timeout=TIMEOUT)
+    assert isinstance(answer, InferenceFailure)
+    assert answer.kind == "audio"
+    assert "too short" in answer.message and "Traceback" not in answer.message
+    assert worker.is_alive()  # an error in a request does not take the worker down
+
+
+def test_killed_worker_reports_crash_and_restarts(worker, speech_clip):
+    audio = load_audio(speech_clip)
+    assert isinstance(worker.wait(worker.submit(audio), timeout=TIMEOUT), InferenceResult)  # model loaded
+    pid = worker.pid
+    long_audio = np.tile(audio, 30)  # 30 s: still decoding when the kill lands
+    rid = worker.submit(long_audio)
+    os.kill(pid, signal.SIGKILL)
+    answer = worker.wait(rid, timeout=30)
+    assert isinstance(answer, InferenceFailure)
+    assert answer.kind == "crashed" and "crashed" in answer.message
+    assert not worker.is_alive()
+
+    answer = worker.wait(worker.submit(audio), timeout=TIMEOUT)
+    assert isinstance(answer, InferenceResult), answer
+    assert worker.pid != pid and worker.restarts == 1
+
+
+def test_missing_checkpoint_is_a_typed_error(tmp_path, speech_clip):
+    with InferenceWorker(tmp_path / "no-model", threads=1) as w:
+        answer = w.wait(w.submit(load_audio(speech_clip)), timeout=TIMEOUT)
+    assert isinstance(answer, InferenceFailure)
+    assert answer.kind == "checkpoint" and "no-model" in answer.message
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_worker_exits_when_its_parent_dies(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    # The parent starts a worker, prints its pid, then dies without closing it (like a killed app).
+    script = ("import os, sys; from engine.jobs.inference import InferenceWorker\n"
+              "if __name__ == '__main__':\n"
+              f"    w = InferenceWorker({str(tmp_path / 'no-model')!r}); w.start(); print(w.pid, flush=True)\n"
+              "    os._exit(0)\n")
+    out = tmp_path / "pid.txt"
+    with open(out, "w") as fh:  # a file, not a pipe: the orphan inherits stdout and would keep a pipe open
+        subprocess.run([sys.executable, "-c", script], stdout=fh, timeout=60,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    pid = int(out.read_text().split()[0])
+    deadline = time.monotonic() + 60  # the orphan first finishes importing torch, then notices
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(pid)
