@@ -1,7 +1,27 @@
-"""Shared fixtures. Audio device: the PulseAudio virtual microphone (tests/audio_device.py)."""
+"""Shared fixtures: the bundled model, real clips, and the PulseAudio virtual microphone (tests/audio_device.py)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+from tests.helpers import bundled_model, shared_data
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """``$SAYSO_TEST_MODEL`` if set, else the bundled base model (which ships, so it must exist)."""
+    env = os.environ.get("SAYSO_TEST_MODEL")
+    return Path(env) if env else bundled_model()
+
+
+@pytest.fixture(scope="session")
+def speech_clip() -> Path:
+    """A real 1 s, 16 kHz Speech Commands clip of "yes"."""
+    clips = sorted((shared_data() / "speech_commands" / "yes").glob("*.wav"))
+    assert clips, "no Speech Commands clips in the shared data"
+    return clips[0]
 
 
 @pytest.fixture(scope="session")

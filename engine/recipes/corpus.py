@@ -37,8 +37,11 @@ from __future__ import annotations
 
 import random
 import re
-import unicodedata
 from typing import Callable
+
+from num2words import num2words
+
+from engine.text.normalize import normalize_text
 
 __all__ = [
     "DIGITS",
@@ -89,39 +92,16 @@ _TENS = (
     "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
     "eighty", "ninety",
 )
-_SCALES = ("", "thousand", "million", "billion", "trillion")
-
-_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
-_NOT_ALLOWED = re.compile(r"[^a-z' ]+")
 _NORMALIZED_RE = re.compile(r"^[a-z']+(?: [a-z']+)*$")
 
 
-def _below_hundred(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    tens, ones = divmod(n, 10)
-    return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-
-
-def _below_thousand(n: int, use_and: bool) -> str:
-    hundreds, rest = divmod(n, 100)
-    parts = []
-    if hundreds:
-        parts.append(f"{_ONES[hundreds]} hundred")
-    if rest:
-        if hundreds and use_and:
-            parts.append("and")
-        parts.append(_below_hundred(rest))
-    return " ".join(parts)
-
-
 def number_to_words(n: int, use_and: bool = True) -> str:
-    """Spell a non-negative integer in English words, normalized.
+    """Spell a non-negative integer in normalized English words (num2words).
 
     ``use_and=True`` gives the British/num2words style that
     :func:`engine.text.normalize.normalize_text` produces for digits
-    ("three hundred and twelve", "two thousand and twenty four");
-    ``use_and=False`` the American one ("three hundred twelve").
+    ("three hundred and twelve"); ``use_and=False`` the American one
+    ("three hundred twelve").
 
     Raises:
         ValueError: if ``n`` is negative or not below 10**15.
@@ -134,59 +114,12 @@ def number_to_words(n: int, use_and: bool = True) -> str:
     n = int(n)
     if n < 0 or n >= 10 ** 15:
         raise ValueError(f"number out of range: {n}")
-    if n == 0:
-        return "zero"
-    groups = []
-    while n:
-        n, g = divmod(n, 1000)
-        groups.append(g)
-    words = []
-    for scale in range(len(groups) - 1, -1, -1):
-        g = groups[scale]
-        if not g:
-            continue
-        part = _below_thousand(g, use_and)
-        if scale == 0 and g < 100 and len(groups) > 1 and use_and:
-            part = "and " + part
-        words.append(part + (f" {_SCALES[scale]}" if scale else ""))
-    return " ".join(words)
+    words = normalize_text(num2words(n))
+    return words if use_and else " ".join(w for w in words.split() if w != "and")
 
 
-def _number_match(match: re.Match) -> str:
-    text = match.group(0)
-    if "." in text:
-        whole, frac = text.split(".", 1)
-        words = number_to_words(int(whole)) + " point " + " ".join(_ONES[int(d)] for d in frac)
-    elif len(text) > 15:
-        words = " ".join(_ONES[int(d)] for d in text)
-    else:
-        words = number_to_words(int(text))
-    return f" {words} "
-
-
-def normalize(text: str) -> str:
-    """Normalize free text to the recognizer's transcript alphabet.
-
-    Lowercases, strips accents, spells digits as words, turns ``-``, ``_``,
-    ``/`` and ``,`` into spaces, maps ``&`` to "and" and ``%`` to "percent",
-    drops every other character outside ``a-z``, apostrophe and space, strips
-    apostrophes at word edges and collapses whitespace. Compatible with (and
-    idempotent under) :func:`engine.text.normalize.normalize_text`.
-
-    >>> normalize("Set a timer for 15 minutes!")
-    'set a timer for fifteen minutes'
-    >>> normalize("  It's 3.5% -- ROCK & roll ")
-    "it's three point five percent rock and roll"
-    """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.lower().replace("\u2019", "'").replace("`", "'")
-    text = text.replace("&", " and ").replace("%", " percent ")
-    text = _NUMBER_RE.sub(_number_match, text)
-    for ch in "-_/,":
-        text = text.replace(ch, " ")
-    text = _NOT_ALLOWED.sub(" ", text)
-    return " ".join(w.strip("'") for w in text.split() if w.strip("'"))
+normalize = normalize_text
+"""Free text → the recognizer's transcript alphabet (the project's one normalizer)."""
 
 
 def is_normalized(text: str) -> bool:

@@ -1,8 +1,10 @@
 """Transcript normalization.
 
-Lowercase; numbers written with digits become words ("7" → "seven",
-"42" → "forty-two" → "forty two") using num2words; punctuation other than the
-apostrophe is dropped; whitespace is collapsed. The result uses only the
+Lowercase; accents stripped; numbers written with digits become words
+("7" → "seven", "42" → "forty-two" → "forty two", "3.5" → "three point
+five") using num2words; "&" → "and", "%" → "percent"; other punctuation than
+the apostrophe is dropped (apostrophes at word edges too); whitespace is
+collapsed. The result uses only the
 characters of :data:`engine.text.tokenizer.CHARACTERS`.
 """
 from __future__ import annotations
@@ -36,9 +38,10 @@ def normalize_text(text: str) -> str:
     """
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.lower().replace("’", "'").replace("`", "'")
+    text = text.lower().replace("’", "'").replace("`", "'").replace("&", " and ").replace("%", " percent ")
     text = _NUMBER.sub(_number_to_words, text)
-    text = text.replace("-", " ").replace(",", " ")
+    for ch in "-_/,":
+        text = text.replace(ch, " ")
     text = _NOT_ALLOWED.sub(" ", text)
     text = " ".join(w.strip("'") for w in text.split())
     return _SPACES.sub(" ", text).strip()

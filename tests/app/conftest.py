@@ -1,13 +1,12 @@
 """Fixtures for the studio tests: isolated QSettings, real clips, a real checkpoint."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
-from tests.helpers import BUNDLED, shared_data
+from tests.helpers import shared_data
 
 
 @pytest.fixture(autouse=True)
@@ -22,31 +21,12 @@ def temp_settings(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def speech_clip() -> Path:
-    """A real 1 s, 16 kHz Speech Commands clip."""
-    clips = sorted((shared_data() / "speech_commands" / "yes").glob("*.wav"))
-    if not clips:
-        pytest.skip("no Speech Commands clips in the shared data")
-    return clips[0]
-
-
-@pytest.fixture(scope="session")
 def fsdd_clip() -> Path:
     """A real 8 kHz spoken digit (FSDD); the studio resamples it to 16 kHz."""
     clips = sorted((shared_data() / "fsdd" / "recordings").glob("7_*.wav"))
     if not clips:
         pytest.skip("no FSDD recordings in the shared data")
     return clips[0]
-
-
-@pytest.fixture(scope="session")
-def model_path() -> Path:
-    """``$SAYSO_TEST_MODEL``, else the bundled base model, else the development run ``/tmp/learnrun/best``."""
-    env = os.environ.get("SAYSO_TEST_MODEL")
-    for path in [Path(env)] if env else [BUNDLED, Path("/tmp/learnrun/best")]:
-        if (path / "model.safetensors").exists() and (path / "config.json").exists():
-            return path
-    pytest.skip("no checkpoint: set SAYSO_TEST_MODEL or build resources/models/base")
 
 
 @pytest.fixture
