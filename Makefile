@@ -8,6 +8,8 @@ VENV_KEY := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 VENV := $(VENV_HOME)/venv-$(VENV_KEY)
 PY := .venv/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# pip's notes about index folders this machine's pip config names but lacks, and setuptools' banners
+QUIET_PIP := { grep -vE "^WARNING: Location|BuildBackendWarning|^ +(!!|\*+|$$)|^  +[A-Z].*|corresp\(|with strategy" || true; }
 
 .PHONY: run test setup system-deps bench base-model screenshot clean-venv
 
@@ -25,12 +27,12 @@ system-deps:
 	@scripts/system_deps.sh
 
 .venv/.installed: pyproject.toml
-	@if [ ! -x "$(VENV)/bin/python" ] || [ ! -f "$(VENV)/.complete" ]; then \
+	@set -o pipefail; if [ ! -x "$(VENV)/bin/python" ] || [ ! -f "$(VENV)/.complete" ]; then \
 	  echo "Creating the venv in $(VENV) (torch is large: this takes a few minutes once)"; \
 	  rm -rf "$(VENV)" && $(PYTHON) -m venv "$(VENV)" && \
-	  "$(VENV)/bin/pip" install -q --upgrade pip setuptools wheel && \
-	  "$(VENV)/bin/pip" install -q -e ".[test]" && touch "$(VENV)/.complete"; \
-	else "$(VENV)/bin/pip" install -q --no-deps --no-build-isolation -e . ; fi
+	  "$(VENV)/bin/pip" install -q --upgrade pip setuptools wheel 2>&1 | $(QUIET_PIP) && \
+	  "$(VENV)/bin/pip" install -q -e ".[test]" 2>&1 | $(QUIET_PIP) && touch "$(VENV)/.complete"; \
+	else "$(VENV)/bin/pip" install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP); fi
 	@ln -sfn "$(VENV)" .venv
 	@touch .venv/.installed
 
