@@ -119,6 +119,7 @@ class Recognizer:
             engine.train.checkpoint.CheckpointError: missing or unreadable checkpoint.
         """
         model, tokenizer, meta = load_checkpoint(path)
+        kwargs = {**meta.get("decode", {}), **kwargs}  # decoding settings tuned by the recipe, if any
         return cls(model, tokenizer, name=meta.get("name", Path(path).name), **kwargs)
 
     def transcribe_file(self, path: str | Path, vocabulary: Vocabulary | None = None, attention: bool = True) -> Recognition:

@@ -116,6 +116,9 @@ scratch on this project's own recipe, on CPU.
   {model['embed_dim']}-dimensional joint audio–text space. **{n_params / 1e6:.2f}M parameters.**
 - **Loss:** λ·CTC + (1−λ)·attention CE + μ·symmetric InfoNCE (λ = {meta['train']['loss']['ctc_weight']},
   μ = {meta['train']['loss']['contrastive_weight']}).
+- **Decoding:** candidates from CTC prefix beam search (or the vocabulary), rescored by
+  w·log p_CTC + (1−w)·log p_attention with w = {meta.get('decode', {}).get('ctc_weight', 0.5)}, chosen on the
+  validation speakers.
 - **Tokens:** characters (a–z, space, apostrophe) with CTC blank and `<sos/eos>`.
 - **Recipe:** `sayso train --recipe base` (or `make base-model`): {len(meta['history'])} epochs in all
   (a second, lower-rate stage with stronger channel augmentation follows the first); the
@@ -151,6 +154,34 @@ open-vocabulary character decoding. Reproduce with `python benchmarks/wer.py`.
 English only; trained on single words, digits, short commands and short synthetic sentences, so
 open-vocabulary accuracy on long natural speech is low. Fine-tune it on your own voice and words.
 """, encoding="utf-8")
+
+
+def tune_ctc_weight(checkpoint: Path, dev: list[Utterance], weights=(0.0, 0.3, 0.5, 0.7)) -> float:
+    """Pick the decoder's CTC weight on the validation set (never on test speakers).
+
+    Scores dev utterances of digits and commands decoded with that 20-word
+    vocabulary, and all dev utterances open-vocabulary; returns the weight
+    with the lowest summed WER.
+    """
+    from engine.decode.evaluate import evaluate
+    from engine.decode.recognizer import Recognizer
+
+    rec = Recognizer.from_checkpoint(checkpoint)
+    words = Vocabulary(DIGITS + COMMANDS)
+    closed = [u for u in dev if u.text in DIGITS + COMMANDS]
+    scores = {}
+    for w in weights:
+        rec.ctc_weight = w
+        scores[w] = evaluate(rec, closed, words).wer + evaluate(rec, dev, None).wer
+        log.info("ctc weight %.1f: dev WER sum %.4f", w, scores[w])
+    return min(scores, key=scores.get)
+
+
+def _set_meta(checkpoint: Path, update: dict) -> None:
+    path = checkpoint / "config.json"
+    config = json.loads(path.read_text())
+    config["meta"].update(update)
+    path.write_text(json.dumps(config, indent=2))
 
 
 def _dev_wer(checkpoint: Path) -> float:
@@ -195,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         if _dev_wer(args.work / "run2" / "best") <= _dev_wer(best):
             best = args.work / "run2" / "best"
     log.info("selected %s (dev WER %.2f%%)", best, 100 * _dev_wer(best))
+    ctc_weight = tune_ctc_weight(best, dev)
+    _set_meta(best, {"decode": {"ctc_weight": ctc_weight}})
     figures = evaluate_all(best, args.work)
 
     args.out.mkdir(parents=True, exist_ok=True)
