@@ -739,6 +739,13 @@ def synthesize(
                 if progress:
                     progress(n_clips, n_clips)
                 return manifest
+            # Never overwrite a finished set made with other settings: its clips may be in use.
+            missing = sorted(set(meta.get("voices", [])) - set(chosen))
+            raise RuntimeError(
+                f"{out_dir} already holds a synthetic set made with other settings "
+                f"(seed {meta.get('seed')}, {meta.get('n_clips')} clips"
+                + (f"; voices now missing: {', '.join(missing)}" if missing else "")
+                + "). Install the missing TTS engines (pip install -e '.[recipes]') or choose another folder.")
         elif _count_lines(manifest) == n_clips:
             log.info("manifest %s has %d lines: reusing it", manifest, n_clips)
             if progress:
