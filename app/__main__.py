@@ -26,9 +26,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def display_problem(environ: dict | None = None) -> str | None:
+    """Why no window can open (no X11/Wayland display and no Qt platform chosen), or ``None``."""
+    import os
+
+    env = os.environ if environ is None else environ
+    if sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM")):
+        return ("no display to open the studio on. Run it from a desktop session, or on a headless "
+                "machine with `xvfb-run -a make run`; the headless commands (`sayso transcribe`, "
+                "`sayso eval`, `sayso train`) need no display.")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the studio until its window closes; returns the exit status."""
     args, qt_args = parse_args(sys.argv[1:] if argv is None else argv), sys.argv[:1]
+    problem = display_problem()
+    if problem:
+        print(f"sayso: error: {problem}", file=sys.stderr)
+        return 2
 
     import torch
     from PySide6.QtCore import QTimer
