@@ -9,12 +9,12 @@ All samples are ``float32`` in [-1, 1]; all times are in seconds.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from engine.atomic import atomic_write
 from engine.audio.errors import AudioError
 
 SAMPLE_RATE = 16_000
@@ -150,18 +150,9 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = S
             destination is then left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            sf.write(fh, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16",
-                     format=path.suffix.lstrip(".").upper() or "WAV")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as fh:
+        sf.write(fh, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16",
+                 format=path.suffix.lstrip(".").upper() or "WAV")
     return path
 
 

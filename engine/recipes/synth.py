@@ -99,6 +99,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
+
+from engine.atomic import atomic_write
 import soundfile as sf
 
 from engine.recipes import corpus
@@ -670,12 +672,8 @@ def _chunks(specs: list[dict]) -> list[list[dict]]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _count_lines(path: Path) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from engine.atomic import atomic_write
 from engine.model.config import ModelConfig
 from engine.model.cross_modal import CrossModalModel
 from engine.text.tokenizer import CharTokenizer
@@ -139,10 +140,8 @@ def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         json.dump(data, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _recover(path: Path) -> None:
