@@ -29,6 +29,8 @@ from engine.model.cross_modal import CrossModalModel
 from engine.text.tokenizer import BLANK, SOS_EOS, CharTokenizer
 from engine.train.checkpoint import load_checkpoint
 
+SILENCE_DBFS = -65.0
+"""Windows quieter than this (RMS, dBFS) are taken as silence and not decoded."""
 BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
 """The base model that ships with Sayso."""
 
@@ -192,7 +194,9 @@ class Recognizer:
         enc = self.model.encode(feats, lengths)
         log_probs = enc.ctc_log_probs[0, : int(enc.lengths[0])]  # (frames, vocab)
 
-        if vocabulary is None:
+        if rms_dbfs(audio) < SILENCE_DBFS:
+            candidates = [[]]  # nothing but (near-)digital silence: nothing was said
+        elif vocabulary is None:
             candidates = [list(ids) for ids, _ in prefix_beam_search(log_probs, self.beam_size)]
             ids, _ = greedy(log_probs)
             if ids not in candidates:
@@ -202,7 +206,7 @@ class Recognizer:
             if key not in self._lexicons:
                 self._lexicons = {key: LexiconSearch(vocabulary, self.tokenizer)}
             texts = list(dict.fromkeys(vocabulary.phrases + self._lexicons[key](log_probs)))
-            candidates = [self.tokenizer.encode(t) for t in texts]
+            candidates = [self.tokenizer.encode(t) for t in texts] + [[]]  # [] : nothing was said
 
         scores, att_lp = self._joint_scores(enc, log_probs, candidates)
         best = int(torch.argmax(scores))
@@ -244,13 +248,20 @@ class Recognizer:
         return self.ctc_weight * ctc + (1 - self.ctc_weight) * att, att.tolist()
 
 
+def rms_dbfs(audio: np.ndarray) -> float:
+    """RMS level of ``(samples,)`` audio in dBFS (-inf for all zeros)."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    return 20 * np.log10(rms) if rms > 0 else -np.inf
+
+
 def split_windows(audio: np.ndarray, window_s: float, search_s: float = 4.0) -> list[tuple[int, int]]:
     """Cut ``(samples,)`` audio into windows of at most ``window_s`` seconds.
 
     Each cut falls at the quietest 50 ms frame within the last ``search_s``
-    seconds of a window. Returns ``(start, stop)`` sample indices.
+    seconds (at most half the window) of a window. Returns ``(start, stop)`` sample indices.
     """
-    win, search, hop = int(window_s * SAMPLE_RATE), int(search_s * SAMPLE_RATE), SAMPLE_RATE // 20
+    win, hop = int(window_s * SAMPLE_RATE), SAMPLE_RATE // 20
+    search = int(min(search_s, window_s / 2) * SAMPLE_RATE)
     out, start = [], 0
     while len(audio) - start > win:
         lo = start + win - search

@@ -61,8 +61,9 @@ def test_long_audio_is_decoded_in_windows_with_absolute_times(rec):
     rec_small = Recognizer(rec.model, rec.tokenizer, window_s=3.0)
     words = ["yes", "left", "stop", "go"]
     files = {w: next(SAMPLES.glob(f"sc_{w}_*.wav")) for w in words}
-    pause = np.zeros(int(1.5 * SAMPLE_RATE), np.float32)
-    audio = np.concatenate([x for w in words for x in (load_audio(files[w]), pause)])
+    rng = np.random.default_rng(0)
+    pauses = [rng.normal(0, 0.002, int(1.5 * SAMPLE_RATE)).astype(np.float32) for _ in words]  # quiet room noise
+    audio = np.concatenate([x for w, pause in zip(words, pauses) for x in (load_audio(files[w]), pause)])
     r = rec_small.transcribe(audio, Vocabulary(COMMANDS))
     assert len(r.segments) >= 3
     assert r.segments[-1].end == pytest.approx(len(audio) / SAMPLE_RATE)
@@ -78,3 +79,8 @@ def test_bad_audio_raises_audio_error(rec):
         rec.transcribe(np.zeros(100, np.float32))
     with pytest.raises(AudioError, match="empty"):
         rec.transcribe(np.zeros(0, np.float32))
+
+
+def test_digital_silence_is_not_decoded(rec):
+    r = rec.transcribe(np.zeros(2 * SAMPLE_RATE, np.float32), Vocabulary(COMMANDS))
+    assert r.text == "" and r.words == [] and r.attention_tokens == ["<eos>"]
