@@ -6,8 +6,11 @@ the listed phrases plus a lexicon-constrained beam search. Every candidate is
 then scored as ``w·log p_ctc(y|x) + (1−w)·log p_att(y|x)`` (exact CTC forward
 score and teacher-forced attention decoder score) and the best one wins.
 
-Audio longer than ``window_s`` is cut at its quietest point near each window
-end and decoded window by window, so a long file never enters the model whole.
+Audio is cut in the middle of pauses between spoken words or phrases (WebRTC
+VAD), and stretches longer than ``window_s`` at their quietest point near each
+window end; each piece is decoded on its own, so a long file never enters the
+model whole and isolated commands are decoded as the isolated words the model
+learned from.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 
 from engine.audio.features import LogMel
 from engine.audio.io import SAMPLE_RATE, check_audio, load_audio
+from engine.audio.vad import speech_regions
 from engine.decode.alignment import TokenTiming, WordTiming, align_tokens, words_from_tokens
 from engine.decode.ctc import greedy, prefix_beam_search
 from engine.decode.vocabulary import LexiconSearch, Vocabulary
@@ -29,6 +33,10 @@ from engine.model.cross_modal import CrossModalModel
 from engine.text.tokenizer import BLANK, SOS_EOS, CharTokenizer
 from engine.train.checkpoint import load_checkpoint
 
+SPLIT_MIN_S = 2.0
+"""Recordings up to this long (seconds) are decoded as one utterance."""
+UNIT_PAD_S = 0.25
+"""Seconds of context kept around each stretch of speech in a long recording."""
 SILENCE_DBFS = -65.0
 """Windows quieter than this (RMS, dBFS) are taken as silence and not decoded."""
 BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
@@ -148,9 +156,9 @@ class Recognizer:
         audio = check_audio(audio)
         n_frames = int(np.ceil(len(audio) / SAMPLE_RATE / FRAME_SHIFT_S)) + 1
         texts, tokens, segments, att_blocks, att_tokens, audio_embs, confs = [], [], [], [], [], [], []
-        for start, stop in split_windows(audio, self.window_s):
+        for start, stop, has_speech in self.segment(audio):
             offset = start / SAMPLE_RATE
-            r = self._decode_window(audio[start:stop], vocabulary, attention, offset)
+            r = self._decode_window(audio[start:stop], vocabulary if has_speech else (), attention, offset)
             if r["text"]:
                 texts.append(r["text"])
                 if tokens:
@@ -182,6 +190,31 @@ class Recognizer:
             segments=segments,
         )
 
+    def segment(self, audio: np.ndarray) -> list[tuple[int, int, bool]]:
+        """Decoding units as ``(start, stop, has_speech)`` in samples.
+
+        A recording up to :data:`SPLIT_MIN_S` long (one command, one phrase) is
+        one unit, always decoded. A longer one is split into its stretches of
+        speech (WebRTC VAD) with :data:`UNIT_PAD_S` of context on each side,
+        never past the middle of a pause; stretches longer than ``window_s``
+        are cut into windows at their quietest points. Pauses are not decoded,
+        so the model hears speech much as it did in training, and a recording
+        with no speech at all yields units marked ``has_speech=False``.
+        """
+        windows = lambda a, b: [(a + s, a + e) for s, e in split_windows(audio[a:b], self.window_s)]  # noqa: E731
+        if len(audio) <= SPLIT_MIN_S * SAMPLE_RATE:
+            return [(a, b, True) for a, b in windows(0, len(audio))]
+        regions = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in speech_regions(audio)]
+        if not regions:
+            return [(a, b, False) for a, b in windows(0, len(audio))]
+        mids = [(a_end + b_start) // 2 for (_, a_end), (b_start, _) in zip(regions, regions[1:])]
+        lows, highs = [0] + mids, mids + [len(audio)]
+        pad = int(UNIT_PAD_S * SAMPLE_RATE)
+        units = []
+        for (rs, re), lo, hi in zip(regions, lows, highs):
+            units += [(a, b, True) for a, b in windows(max(lo, rs - pad), min(hi, re + pad))]
+        return units
+
     @torch.inference_mode()
     def embed_text(self, text: str) -> np.ndarray:
         """``(embed_dim,)`` L2-normalized text embedding of a normalized transcript."""
@@ -194,8 +227,8 @@ class Recognizer:
         enc = self.model.encode(feats, lengths)
         log_probs = enc.ctc_log_probs[0, : int(enc.lengths[0])]  # (frames, vocab)
 
-        if rms_dbfs(audio) < SILENCE_DBFS:
-            candidates = [[]]  # nothing but (near-)digital silence: nothing was said
+        if vocabulary == () or rms_dbfs(audio) < SILENCE_DBFS:
+            candidates = [[]]  # no speech found, or (near-)digital silence: nothing was said
         elif vocabulary is None:
             candidates = [list(ids) for ids, _ in prefix_beam_search(log_probs, self.beam_size)]
             ids, _ = greedy(log_probs)
