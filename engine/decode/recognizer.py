@@ -158,7 +158,7 @@ class Recognizer:
         texts, tokens, segments, att_blocks, att_tokens, audio_embs, confs = [], [], [], [], [], [], []
         for start, stop, has_speech in self.segment(audio):
             offset = start / SAMPLE_RATE
-            r = self._decode_window(audio[start:stop], vocabulary if has_speech else (), attention, offset)
+            r = self._decode_window(audio[start:stop], vocabulary, attention, offset, has_speech)
             if r["text"]:
                 texts.append(r["text"])
                 if tokens:
@@ -222,12 +222,13 @@ class Recognizer:
         emb = self.model.text_embedding(torch.tensor([ids]), torch.tensor([len(ids)]))
         return emb[0].numpy()
 
-    def _decode_window(self, audio: np.ndarray, vocabulary: Vocabulary | None, attention: bool, offset: float) -> dict:
+    def _decode_window(self, audio: np.ndarray, vocabulary: Vocabulary | None, attention: bool, offset: float,
+                       has_speech: bool = True) -> dict:
         feats, lengths = self.frontend(torch.from_numpy(np.ascontiguousarray(audio)))
         enc = self.model.encode(feats, lengths)
         log_probs = enc.ctc_log_probs[0, : int(enc.lengths[0])]  # (frames, vocab)
 
-        if vocabulary == () or rms_dbfs(audio) < SILENCE_DBFS:
+        if not has_speech or rms_dbfs(audio) < SILENCE_DBFS:
             candidates = [[]]  # no speech found, or (near-)digital silence: nothing was said
         elif vocabulary is None:
             candidates = [list(ids) for ids, _ in prefix_beam_search(log_probs, self.beam_size)]
