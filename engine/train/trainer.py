@@ -10,7 +10,6 @@ CPU); only rank 0 validates and writes checkpoints.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
