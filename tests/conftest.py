@@ -34,7 +34,11 @@ def virtual_mic():
     and yields a :class:`tests.audio_device.VirtualMic` (``.device`` index,
     ``.device_name``, ``.play(clip)``). Skips when PulseAudio is not installed.
     """
-    from tests.audio_device import pulseaudio_missing_reason, start_virtual_mic, stop_virtual_mic
+    from tests.audio_device import (
+        pulseaudio_missing_reason,
+        start_virtual_mic,
+        stop_virtual_mic,
+    )
 
     reason = pulseaudio_missing_reason()
     if reason:

@@ -25,7 +25,12 @@ import torch.nn.functional as F
 from engine.audio.features import LogMel
 from engine.audio.io import SAMPLE_RATE, check_audio, load_audio
 from engine.audio.vad import speech_regions
-from engine.decode.alignment import TokenTiming, WordTiming, align_tokens, words_from_tokens
+from engine.decode.alignment import (
+    TokenTiming,
+    WordTiming,
+    align_tokens,
+    words_from_tokens,
+)
 from engine.decode.ctc import greedy, prefix_beam_search
 from engine.decode.vocabulary import LexiconSearch, Vocabulary
 from engine.model.audio_encoder import FRAME_SHIFT_S

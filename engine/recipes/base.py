@@ -24,7 +24,13 @@ from platformdirs import user_cache_dir
 
 from engine.data.manifest import Utterance, read_manifest, write_manifest
 from engine.decode.vocabulary import Vocabulary
-from engine.recipes.datasets import COMMANDS, DIGITS, FSDD_TEST_SPEAKER, background_noises, real_splits
+from engine.recipes.datasets import (
+    COMMANDS,
+    DIGITS,
+    FSDD_TEST_SPEAKER,
+    background_noises,
+    real_splits,
+)
 from engine.train.augment import AugmentConfig
 from engine.train.trainer import TrainConfig, Trainer
 

@@ -99,10 +99,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
-
-from engine.atomic import atomic_write
 import soundfile as sf
 
+from engine.atomic import atomic_write
 from engine.recipes import corpus
 
 __all__ = [

@@ -1,7 +1,7 @@
 import pytest
 
 from engine.text.normalize import normalize_text
-from engine.text.tokenizer import BLANK, CharTokenizer, SOS_EOS
+from engine.text.tokenizer import BLANK, SOS_EOS, CharTokenizer
 
 
 @pytest.mark.parametrize("raw,norm", [

@@ -6,7 +6,12 @@ import torch
 from engine.model.config import ModelConfig
 from engine.model.cross_modal import CrossModalModel
 from engine.text.tokenizer import CharTokenizer
-from engine.train.checkpoint import CheckpointError, load_checkpoint, load_trainer_state, save_checkpoint
+from engine.train.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_trainer_state,
+    save_checkpoint,
+)
 
 SMALL = ModelConfig(d_model=64, encoder_layers=1, decoder_layers=1, text_encoder_layers=1,
                     encoder_ffn=64, decoder_ffn=64, embed_dim=16)

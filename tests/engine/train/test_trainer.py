@@ -1,11 +1,11 @@
 """A tiny real training run on real FSDD clips: the loss falls, checkpoints resume."""
 import pytest
 
+from engine.data.manifest import Utterance
 from engine.model.config import ModelConfig
 from engine.recipes.datasets import fsdd
 from engine.train.checkpoint import load_checkpoint
 from engine.train.trainer import TrainConfig, Trainer, TrainingError
-from engine.data.manifest import Utterance
 from tests.helpers import shared_data
 
 
