@@ -15,6 +15,7 @@ from engine.audio.errors import AudioError
 from engine.data.manifest import ManifestError, read_manifest
 from engine.decode.vocabulary import Vocabulary, VocabularyError
 from engine.train.checkpoint import CheckpointError
+from engine.train.trainer import TrainingError
 
 
 def _recognizer(args):
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (AudioError, ManifestError, VocabularyError, CheckpointError, FileNotFoundError) as exc:
+    except (AudioError, ManifestError, VocabularyError, CheckpointError, TrainingError, FileNotFoundError) as exc:
         print(f"sayso: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -51,3 +51,25 @@ def test_eval_reports_wer_worst_first(tmp_path):
     manifest.write_text('{"text": "no audio path"}\n')
     out = sayso("eval", manifest)
     assert out.returncode == 2 and "line 1" in out.stderr
+
+
+def test_train_headless_then_resume(tmp_path):
+    from tests.helpers import shared_data
+
+    clips = sorted((shared_data() / "fsdd" / "recordings").glob("*_jackson_1*.wav"))[:12]
+    manifest = tmp_path / "m.jsonl"
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    manifest.write_text("".join(
+        json.dumps({"audio_filepath": str(c), "text": words[int(c.name[0])], "duration": 0.5}) + "\n" for c in clips))
+    out = sayso("train", "--train", manifest, "--dev", manifest, "--out", tmp_path / "run", "--epochs", "1")
+    assert out.returncode == 0, out.stderr
+    assert "best dev WER" in out.stdout and (tmp_path / "run" / "best" / "model.safetensors").exists()
+    out = sayso("train", "--train", manifest, "--dev", manifest, "--out", tmp_path / "run", "--epochs", "2", "--resume")
+    assert out.returncode == 0, out.stderr
+    assert "resumed" in (tmp_path / "run" / "train.log").read_text()
+    out = sayso("train", "--train", tmp_path / "missing.jsonl", "--dev", manifest, "--out", tmp_path / "x")
+    assert out.returncode == 2 and "sayso: error:" in out.stderr and "Traceback" not in out.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(manifest.read_text() + json.dumps({"audio_filepath": str(clips[0]), "text": "!!", "duration": 0.5}) + "\n")
+    out = sayso("train", "--train", bad, "--dev", manifest, "--out", tmp_path / "y")
+    assert out.returncode == 2 and "empty transcript" in out.stderr and "Traceback" not in out.stderr
