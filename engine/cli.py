@@ -15,6 +15,7 @@ from engine.audio.errors import AudioError
 from engine.data.manifest import ManifestError, read_manifest
 from engine.decode.vocabulary import Vocabulary, VocabularyError
 from engine.train.checkpoint import CheckpointError
+from engine.train.progress import progress_printer
 from engine.train.trainer import TrainingError
 
 
@@ -85,32 +86,11 @@ def cmd_train(args) -> int:
         noises = background_noises()
     except FileNotFoundError:
         noises = []
-    history = Trainer(cfg, args.out, on_event=_progress_printer()).fit(
+    history = Trainer(cfg, args.out, on_event=progress_printer()).fit(
         read_manifest(args.train), read_manifest(args.dev), noises, resume=args.resume)
     if history:
         print(f"best dev WER {min(h.dev_wer for h in history):.2%}; checkpoints in {args.out}/best and {args.out}/last")
     return 0
-
-
-def _progress_printer():
-    from tqdm import tqdm
-
-    state = {"bar": None}
-
-    def on_event(e: dict) -> None:
-        if e["type"] == "progress" and e.get("stage") == "train":
-            bar = state["bar"]
-            if bar is None or bar.desc != f"epoch {e['epoch']}/{e['epochs']}":
-                if bar is not None:
-                    bar.close()
-                bar = state["bar"] = tqdm(total=e["total"], desc=f"epoch {e['epoch']}/{e['epochs']}", unit="batch")
-            bar.n = e["done"]
-            bar.set_postfix(loss=f"{e['loss']:.2f}", refresh=False)
-            bar.refresh()
-        elif e["type"] == "log":
-            tqdm.write(e["message"])
-
-    return on_event
 
 
 def build_parser() -> argparse.ArgumentParser:

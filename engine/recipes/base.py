@@ -32,6 +32,7 @@ from engine.recipes.datasets import (
     real_splits,
 )
 from engine.train.augment import AugmentConfig
+from engine.train.progress import progress_printer
 from engine.train.trainer import TrainConfig, Trainer
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
     noises = background_noises()
     cfg = TrainConfig(epochs=args.epochs)
-    history = Trainer(cfg, args.work / "run").fit(train, dev, noises, resume=args.resume)
+    history = Trainer(cfg, args.work / "run", on_event=progress_printer(log_lines=False)).fit(train, dev, noises, resume=args.resume)
     best = args.work / "run" / "best"
     if args.stage2_epochs:
         # Stage 2: continue at a lower rate with stronger channel and speed augmentation
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg2 = TrainConfig(epochs=args.stage2_epochs, peak_lr=5e-4, warmup_steps=100, init_from=str(best),
                            augment=AugmentConfig(speed_factors=(0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15),
                                                  telephone_prob=0.35, lowpass_prob=0.3))
-        history += Trainer(cfg2, args.work / "run2").fit(train, dev, noises, resume=args.resume)
+        history += Trainer(cfg2, args.work / "run2", on_event=progress_printer(log_lines=False)).fit(train, dev, noises, resume=args.resume)
         if _dev_wer(args.work / "run2" / "best") <= _dev_wer(best):
             best = args.work / "run2" / "best"
     log.info("selected %s (dev WER %.2f%%)", best, 100 * _dev_wer(best))
