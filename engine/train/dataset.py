@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from engine.audio.io import SAMPLE_RATE, load_audio
+from engine.audio.io import SAMPLE_RATE, load_audio, resample
 from engine.data.manifest import Utterance
 from engine.text.normalize import normalize_text
 from engine.text.tokenizer import CharTokenizer
@@ -23,7 +23,6 @@ def load_segment(utt: Utterance) -> np.ndarray:
     start = int(utt.offset * info.samplerate)
     stop = start + int(utt.duration * info.samplerate) if utt.duration else -1
     data, sr = sf.read(utt.audio_filepath, start=start, stop=stop, dtype="float32", always_2d=True)
-    from engine.audio.io import resample
     return resample(data.mean(axis=1), sr, SAMPLE_RATE)
 
 
