@@ -2,7 +2,8 @@
 
 Plots (waveform, log-mel spectrogram, cross-attention) are stacked on the
 left and share one time axis in seconds; the transcript panel is on the
-right of a splitter. Recognition runs in a worker process via
+right of a splitter, above the live transcript. Recognition (of a whole
+clip, and live while recording) runs in a worker process via
 :class:`app.jobs.TranscriptionJob`; recording via
 :class:`app.recorder.controller.RecorderController`.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtGui import QAction, QActionGroup, QIcon
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs import TranscriptionJob
+from app.live.transcript_view import LiveTranscriptView
 from app.model_choice import model_problem
 from app.recorder.controller import RecorderController
 from app.settings import StudioSettings
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         for view in (self.spectrogram, self.attention.plot):
             view.setXLink(self.waveform)
         self.panel = TranscriptPanel()
+        self.live_view = LiveTranscriptView()
         self.level_meter = LevelMeter()
         self.recorder = RecorderController(self)
         self.jobs = None if self.model_error else TranscriptionJob(self.model_path, parent=self)
@@ -104,20 +107,28 @@ class MainWindow(QMainWindow):
         self.open_action = self._action(Command.OPEN, "Open…", self.choose_file, "open")
         self.save_action = self._action(Command.SAVE, "Save audio…", self.choose_save_path, "save")
         self.transcribe_action = self._action(Command.TRANSCRIBE, "Transcribe", self.transcribe, "transcribe")
+        self.live_action = self._action(Command.LIVE, "Transcribe while recording", self.live_view.set_live_enabled)
+        self.live_action.setCheckable(True)
         self.vocab_action = self._action(Command.LOAD_VOCABULARY, "Load vocabulary…", self.panel.choose_vocabulary)
         self.zoom_action = self._action(Command.ZOOM_FIT, "Zoom to fit", self.waveform.zoom_to_fit)
         self.help_action = self._action(Command.SHORTCUTS, "Keyboard shortcuts", self.show_shortcuts)
         self.quit_action = self._action(Command.QUIT, "Quit", self.close)
         self.rescan_action = QAction("Rescan input devices", self)
         self.rescan_action.triggered.connect(self.recorder.rescan)
+        self.device_menu = None
+        self.device_group = QActionGroup(self)
+        self.device_group.setExclusive(True)
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         file_menu.addActions([self.open_action, self.save_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
-        menus.addMenu("&Record").addActions([self.record_action, self.rescan_action])
-        menus.addMenu("&Transcribe").addActions([self.transcribe_action, self.vocab_action])
+        record_menu = menus.addMenu("&Record")
+        record_menu.addAction(self.record_action)
+        self.device_menu = record_menu.addMenu("Input device")
+        record_menu.addAction(self.rescan_action)
+        menus.addMenu("&Transcribe").addActions([self.transcribe_action, self.live_action, self.vocab_action])
         menus.addMenu("&View").addAction(self.zoom_action)
         menus.addMenu("&Help").addAction(self.help_action)
 
@@ -143,9 +154,14 @@ class MainWindow(QMainWindow):
         plots.addWidget(self.attention)
         plots.setSizes([240, 240, 280])
         plots.setChildrenCollapsible(False)
+        self.right = QSplitter(Qt.Orientation.Vertical)
+        self.right.addWidget(self.panel)
+        self.right.addWidget(self.live_view)
+        self.right.setSizes([480, 320])
+        self.right.setChildrenCollapsible(False)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(plots)
-        self.splitter.addWidget(self.panel)
+        self.splitter.addWidget(self.right)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([900, 360])
@@ -172,6 +188,7 @@ class MainWindow(QMainWindow):
         rec = self.recorder
         rec.recording_changed.connect(self._on_recording_changed)
         rec.samples_arrived.connect(self.waveform.append)
+        rec.samples_arrived.connect(self._feed_live)
         rec.level.connect(self.level_meter.set_level)
         rec.recorded.connect(self._on_recorded)
         rec.error.connect(self._on_record_error)
@@ -180,6 +197,9 @@ class MainWindow(QMainWindow):
             self.jobs.started.connect(self._on_job_started)
             self.jobs.finished.connect(self._on_recognition)
             self.jobs.failed.connect(self._on_job_failed)
+            self.jobs.live_events.connect(self.live_view.add_events)
+            self.jobs.live_failed.connect(self._on_live_failed)
+        self.live_view.enabled_changed.connect(self._on_live_toggled)
         self.attention.view_changed.connect(lambda v: setattr(self.settings, "attention_view", v))
         self.panel.vocabulary_changed.connect(self._on_vocabulary_changed)
 
@@ -194,6 +214,11 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(s.splitter)
         self.panel.folder = s.last_folder
         self.attention.set_view(s.attention_view)
+        if s.right_splitter is not None:
+            self.right.restoreState(s.right_splitter)
+        self.live_view.set_live_enabled(s.live_enabled and self.jobs is not None)
+        self.live_view.folder = s.last_folder
+        self.recorder.device = s.input_device or None
         if s.vocabulary_path:
             self.panel.load_vocabulary(s.vocabulary_path, use=s.use_vocabulary, quiet=True)
 
@@ -202,6 +227,7 @@ class MainWindow(QMainWindow):
         s.geometry = self.saveGeometry()
         s.window_state = self.saveState()
         s.splitter = self.splitter.saveState()
+        s.right_splitter = self.right.saveState()
         s.attention_view = self.attention.wanted_view
         s.sync()
 
@@ -275,11 +301,44 @@ class MainWindow(QMainWindow):
 
     # -- recording -----------------------------------------------------------
     def _on_availability(self, available: bool, reason: str) -> None:
+        self._fill_device_menu()
         self.device_label.setText("" if available else "No microphone")
         self.device_label.setToolTip(reason)
         if not available:
             self.statusBar().showMessage(reason)
         self._update_actions()
+
+    def _fill_device_menu(self) -> None:
+        """Record → Input device: the system default plus every input device, the chosen one checked."""
+        from app.recorder.controller import list_input_devices
+
+        self.device_menu.clear()
+        for action in self.device_group.actions():
+            self.device_group.removeAction(action)
+        try:
+            devices = list_input_devices()
+        except Exception:  # no audio backend: the availability message already says so
+            devices = []
+        chosen = self.recorder.device
+        names = [None] + [d.name for d in devices]
+        if chosen and chosen not in names:
+            names.append(chosen)  # remembered but absent now: keep it visible
+        for name in names:
+            label = "System default" if name is None else name
+            if name is not None and name not in [d.name for d in devices]:
+                label += " (not connected)"
+            action = self.device_menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(name == chosen)
+            action.setData(name)
+            action.triggered.connect(lambda _=False, n=name: self.choose_input_device(n))
+            self.device_group.addAction(action)
+
+    def choose_input_device(self, name: str | None) -> None:
+        """Record from the device called ``name`` (None = system default) from the next take on; persisted."""
+        self.recorder.device = name
+        self.settings.input_device = name or ""
+        self.statusBar().showMessage(f"Input device: {name or 'system default'}", 5000)
 
     def _on_recording_changed(self, recording: bool) -> None:
         self.record_action.setChecked(recording)
@@ -292,8 +351,14 @@ class MainWindow(QMainWindow):
             self.panel.clear()
             self.audio = None
             self.statusBar().showMessage("Recording…")
+            if self.live_view.enable_box.isChecked() and self.jobs is not None:
+                vocab = self.panel.active_vocabulary()
+                self.live_view.begin_session()
+                self.jobs.live_start(vocab.phrases if vocab else None)
         else:
             self.level_meter.reset()
+            if self.jobs is not None and self.jobs.live:
+                self.jobs.live_stop()
         self._update_actions()
 
     def _on_recorded(self, audio: np.ndarray) -> None:
@@ -301,6 +366,27 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing was recorded.", 5000)
             return
         self.set_audio(audio, "recording")
+
+    def _feed_live(self, chunk: np.ndarray) -> None:
+        if self.jobs is not None and self.jobs.live and self.recorder.is_recording:
+            self.jobs.live_feed(chunk)
+
+    def _on_live_toggled(self, on: bool) -> None:
+        if on and self.jobs is None:
+            self.live_view.set_live_enabled(False)
+            self.statusBar().showMessage(self.model_error or "No model.", 8000)
+            return
+        self.live_action.setChecked(on)
+        self.settings.live_enabled = on
+        if not on and self.jobs is not None and self.jobs.live:
+            self.jobs.live_stop()
+        elif on and self.recorder.is_recording and self.jobs is not None and not self.jobs.live:
+            vocab = self.panel.active_vocabulary()
+            self.jobs.live_start(vocab.phrases if vocab else None)
+
+    def _on_live_failed(self, message: str) -> None:
+        self.live_view.show_error(message)
+        self.statusBar().showMessage(message.splitlines()[0], 10000)
 
     def _on_record_error(self, message: str) -> None:
         self.record_action.setChecked(self.recorder.is_recording)

@@ -23,6 +23,9 @@ class StudioSettings:
     VOCABULARY_PATH = "vocabulary/path"
     USE_VOCABULARY = "vocabulary/enabled"
     ATTENTION_VIEW = "attention/view"
+    LIVE = "live/enabled"
+    INPUT_DEVICE = "record/input_device"
+    RIGHT_SPLITTER = "window/right_splitter"
 
     def __init__(self) -> None:
         self.qsettings = QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
@@ -97,6 +100,33 @@ class StudioSettings:
     @attention_view.setter
     def attention_view(self, value: str) -> None:
         self.qsettings.setValue(self.ATTENTION_VIEW, value)
+
+    # live recognition and input ----------------------------------------------
+    @property
+    def live_enabled(self) -> bool:
+        """Transcribe while recording."""
+        return str(self.qsettings.value(self.LIVE, "true")).lower() == "true"
+
+    @live_enabled.setter
+    def live_enabled(self, value: bool) -> None:
+        self.qsettings.setValue(self.LIVE, "true" if value else "false")
+
+    @property
+    def input_device(self) -> str:
+        """Name of the chosen input device ("" = the system default)."""
+        return self._str(self.INPUT_DEVICE)
+
+    @input_device.setter
+    def input_device(self, value: str) -> None:
+        self.qsettings.setValue(self.INPUT_DEVICE, value)
+
+    @property
+    def right_splitter(self) -> QByteArray | None:
+        return self._bytes(self.RIGHT_SPLITTER)
+
+    @right_splitter.setter
+    def right_splitter(self, value: QByteArray) -> None:
+        self.qsettings.setValue(self.RIGHT_SPLITTER, value)
 
     def sync(self) -> None:
         self.qsettings.sync()

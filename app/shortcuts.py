@@ -27,6 +27,7 @@ class Command(Enum):
     OPEN = "open"
     SAVE = "save"
     TRANSCRIBE = "transcribe"
+    LIVE = "live"
     LOAD_VOCABULARY = "load_vocabulary"
     ZOOM_FIT = "zoom_fit"
     SHORTCUTS = "shortcuts"
@@ -47,6 +48,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(Command.OPEN, ("Ctrl+O",), "Open an audio file (WAV, FLAC, OGG)"),
     Shortcut(Command.SAVE, ("Ctrl+S",), "Save the current audio as WAV"),
     Shortcut(Command.TRANSCRIBE, ("Ctrl+T",), "Transcribe the current audio"),
+    Shortcut(Command.LIVE, ("Ctrl+Shift+T",), "Transcribe live while recording (on/off)"),
     Shortcut(Command.LOAD_VOCABULARY, ("Ctrl+L",), "Load a vocabulary file"),
     Shortcut(Command.ZOOM_FIT, ("Ctrl+0",), "Show the whole recording"),
     Shortcut(Command.SHORTCUTS, ("F1",), "Show this list of shortcuts"),

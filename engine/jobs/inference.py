@@ -18,6 +18,13 @@ If the process dies (killed, out of memory, a crash in native code), the
 pending requests fail with kind ``"crashed"`` and the next :meth:`submit`
 starts a fresh process.
 
+The same process also serves **live sessions** (:mod:`engine.decode.streaming`):
+:meth:`InferenceWorker.stream_start`, :meth:`~InferenceWorker.stream_feed`
+(16 kHz chunks, e.g. every 15 ms) and :meth:`~InferenceWorker.stream_end`.
+Their results arrive through :meth:`~InferenceWorker.poll` as
+:class:`StreamEvents` (partials and finals), not tied to request ids; a crash
+during a session yields one :class:`StreamEvents` whose ``error`` says so.
+
 >>> worker = InferenceWorker("/path/to/checkpoint")        # doctest: +SKIP
 >>> rid = worker.submit(audio)                              # doctest: +SKIP
 >>> answer = worker.wait(rid, timeout=60)                   # doctest: +SKIP
@@ -71,7 +78,45 @@ class InferenceFailure:
     message: str
 
 
-Answer = Union[InferenceResult, InferenceFailure]
+@dataclass(frozen=True)
+class StreamStart:
+    """Open live session ``session`` (closing any other); ``endpoint`` is an ``EndpointConfig`` as a dict."""
+
+    session: int
+    vocabulary: tuple[str, ...] | None = None
+    endpoint: dict | None = None
+
+
+@dataclass(frozen=True)
+class StreamAudio:
+    """``(samples,)`` float32 16 kHz audio for live session ``session``."""
+
+    session: int
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """End live session ``session``: decode what is left and close it."""
+
+    session: int
+
+
+@dataclass(frozen=True)
+class StreamEvents:
+    """Partials and finals (:mod:`engine.decode.streaming`) of live session ``session``.
+
+    ``error`` is a user message when the session cannot go on (bad model,
+    bad vocabulary, worker crashed); ``ended`` marks the session's last events.
+    """
+
+    session: int
+    events: tuple = ()
+    error: str | None = None
+    ended: bool = False
+
+
+Answer = Union[InferenceResult, InferenceFailure, StreamEvents]
 
 
 # --------------------------------------------------------------------------
@@ -100,6 +145,7 @@ def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int)
         load_error = f"{checkpoint}: the model could not be loaded ({type(exc).__name__}: {exc})."
 
     vocabularies: dict[tuple[str, ...], Vocabulary] = {}
+    stream, stream_session = None, None
     parent = mp.parent_process()
     while True:
         try:
@@ -110,6 +156,9 @@ def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int)
             continue
         if req is None:
             return
+        if isinstance(req, (StreamStart, StreamAudio, StreamEnd)):
+            stream, stream_session = _serve_stream(req, recognizer, load_error, stream, stream_session, results)
+            continue
         rid = req.request_id
         if recognizer is None:
             results.put(InferenceFailure(rid, "checkpoint", load_error))
@@ -129,6 +178,38 @@ def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int)
         except Exception as exc:
             tb = traceback.format_exc(limit=6)
             results.put(InferenceFailure(rid, "internal", f"Recognition failed ({type(exc).__name__}: {exc}).\n{tb}"))
+
+
+def _serve_stream(req, recognizer, load_error, stream, session, results):
+    """Handle one live-session message in the worker; returns the (stream, session) state."""
+    from engine.audio.endpoint import EndpointConfig
+    from engine.decode.streaming import StreamingRecognizer
+    from engine.decode.vocabulary import Vocabulary, VocabularyError
+
+    if isinstance(req, StreamStart):
+        if recognizer is None:
+            results.put(StreamEvents(req.session, error=load_error, ended=True))
+            return None, None
+        try:
+            vocab = Vocabulary(list(req.vocabulary)) if req.vocabulary else None
+            cfg = EndpointConfig(**req.endpoint) if req.endpoint else None
+        except (VocabularyError, TypeError, ValueError) as exc:
+            results.put(StreamEvents(req.session, error=f"Live recognition cannot start: {exc}", ended=True))
+            return None, None
+        return StreamingRecognizer(recognizer, cfg, vocab), req.session
+    if stream is None or req.session != session:
+        return stream, session  # audio of a session that failed to start or already ended
+    try:
+        if isinstance(req, StreamAudio):
+            events = stream.feed(req.audio)
+            if events:
+                results.put(StreamEvents(session, tuple(events)))
+            return stream, session
+        results.put(StreamEvents(session, tuple(stream.flush()), ended=True))
+        return None, None
+    except Exception as exc:
+        results.put(StreamEvents(session, error=f"Live recognition failed ({type(exc).__name__}: {exc}).", ended=True))
+        return None, None
 
 
 # --------------------------------------------------------------------------
@@ -152,6 +233,9 @@ class InferenceWorker:
         self._ids = itertools.count(1)
         self._pending: list[int] = []
         self._backlog: list[Answer] = []  # answers recovered from a dead process, then its failures
+        self._sessions = itertools.count(1)
+        self.stream_session: int | None = None
+        """The open live session, or ``None``."""
         self.restarts = 0
         """How many times a dead worker was replaced."""
 
@@ -195,6 +279,7 @@ class InferenceWorker:
         self._reap()
         self._process = None
         self._pending.clear()
+        self.stream_session = None
 
     def _reap(self) -> None:
         for q in (self._requests, self._results):
@@ -226,6 +311,35 @@ class InferenceWorker:
         self._pending.append(rid)
         return rid
 
+    # -- live sessions -----------------------------------------------------
+    def stream_start(self, vocabulary: list[str] | tuple[str, ...] | None = None,
+                     endpoint: dict | None = None) -> int:
+        """Open a live session (ending any open one); returns its id.
+
+        ``endpoint`` holds :class:`engine.audio.endpoint.EndpointConfig` fields.
+        """
+        self._check_crash()
+        self.start()
+        if self.stream_session is not None:
+            self.stream_end()
+        self.stream_session = next(self._sessions)
+        self._requests.put(StreamStart(self.stream_session, tuple(vocabulary) if vocabulary else None, endpoint))
+        return self.stream_session
+
+    def stream_feed(self, audio: np.ndarray) -> None:
+        """Send ``(samples,)`` float32 16 kHz audio to the open session (ignored if none)."""
+        if self.stream_session is None or len(audio) == 0:
+            return
+        self._check_crash()
+        if self._requests is not None and self.stream_session is not None:
+            self._requests.put(StreamAudio(self.stream_session, np.ascontiguousarray(audio, dtype=np.float32)))
+
+    def stream_end(self) -> None:
+        """Close the open session; its last final arrives as a :class:`StreamEvents` with ``ended``."""
+        session, self.stream_session = self.stream_session, None
+        if session is not None and self._requests is not None and self.is_alive():
+            self._requests.put(StreamEnd(session))
+
     def poll(self, timeout: float = 0.0) -> Answer | None:
         """The next answer, or ``None`` if none arrives within ``timeout`` seconds."""
         if self._backlog:
@@ -240,7 +354,7 @@ class InferenceWorker:
         except (EOFError, OSError, ValueError):  # a torn message from a dying process
             self._check_crash()
             return self._backlog.pop(0) if self._backlog else None
-        if answer.request_id in self._pending:
+        if not isinstance(answer, StreamEvents) and answer.request_id in self._pending:
             self._pending.remove(answer.request_id)
         return answer
 
@@ -253,7 +367,7 @@ class InferenceWorker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             answer = self.poll(timeout=0.05)
-            if answer is not None and answer.request_id == request_id:
+            if answer is not None and getattr(answer, "request_id", None) == request_id:
                 return answer
         raise TimeoutError(f"no answer to request {request_id} within {timeout:.0f} s")
 
@@ -266,7 +380,9 @@ class InferenceWorker:
             try:
                 while True:
                     answer = self._results.get_nowait()
-                    if answer.request_id in self._pending:
+                    if isinstance(answer, StreamEvents):
+                        self._backlog.append(answer)
+                    elif answer.request_id in self._pending:
                         self._pending.remove(answer.request_id)
                         self._backlog.append(answer)
             except (queue.Empty, EOFError, OSError, ValueError):
@@ -275,6 +391,9 @@ class InferenceWorker:
         for rid in self._pending:
             self._backlog.append(InferenceFailure(rid, "crashed", CRASHED_MESSAGE.format(detail=detail)))
         self._pending.clear()
+        if self.stream_session is not None:
+            self._backlog.append(StreamEvents(self.stream_session, error=CRASHED_MESSAGE.format(detail=detail), ended=True))
+            self.stream_session = None
         if self._requests is not None:
             self._reap()
 

@@ -12,6 +12,7 @@ from app.recorder import controller
 from app.shortcuts import SHORTCUTS, Command, ShortcutsDialog, key_sequences
 from app.transcribe.panel import headline
 from app.widgets.attention_view import select_map
+from engine.audio.capture import InputDevice
 from engine.audio.features import FRAME_SHIFT_S
 from engine.audio.io import SAMPLE_RATE, load_audio
 from tests.helpers import SAMPLES
@@ -123,9 +124,13 @@ def test_no_input_device_disables_record(qtbot, no_model, monkeypatch, speech_cl
     window.record_action.trigger()  # Ctrl+R / Space on a disabled action: nothing happens
     assert not window.recorder.is_recording
     assert window.open_file(speech_clip)  # everything else still works
-    monkeypatch.setattr(controller, "list_input_devices", lambda: ["a microphone plugged in later"])
+    monkeypatch.setattr(controller, "list_input_devices", lambda: [fake_device("a microphone plugged in later")])
     window.rescan_action.trigger()
     assert window.record_action.isEnabled() and window.device_label.text() == ""
+
+
+def fake_device(name: str) -> InputDevice:
+    return InputDevice(index=0, name=name, default_samplerate=16000.0, max_input_channels=1, is_default=True)
 
 
 class FakeRecorder:
@@ -161,7 +166,7 @@ class FakeCapture:
 
 def test_record_and_stop_with_a_fake_device(qtbot, no_model, monkeypatch):
     # The test must control device presence, so both the device list and the recorder are fakes.
-    monkeypatch.setattr(controller, "list_input_devices", lambda: ["fake microphone"])
+    monkeypatch.setattr(controller, "list_input_devices", lambda: [fake_device("fake microphone")])
     monkeypatch.setattr(controller, "_capture_module", lambda: FakeCapture)
     window = make_window(qtbot, no_model)
     assert window.record_action.isEnabled()
@@ -191,7 +196,7 @@ def test_lost_device_keeps_the_take_and_says_why(qtbot, no_model, monkeypatch, w
     class LosingCapture(FakeCapture):
         Recorder = LosingRecorder
 
-    monkeypatch.setattr(controller, "list_input_devices", lambda: ["fake microphone"])
+    monkeypatch.setattr(controller, "list_input_devices", lambda: [fake_device("fake microphone")])
     monkeypatch.setattr(controller, "_capture_module", lambda: LosingCapture)
     window = make_window(qtbot, no_model)
     window.record_action.trigger()

@@ -9,7 +9,8 @@ import pytest
 
 from engine.audio.io import SAMPLE_RATE, load_audio
 from engine.decode.recognizer import Recognition
-from engine.jobs.inference import InferenceFailure, InferenceResult, InferenceWorker
+from engine.decode.streaming import Final, Partial
+from engine.jobs.inference import InferenceFailure, InferenceResult, InferenceWorker, StreamEvents
 
 TIMEOUT = 180.0  # first answer includes spawning Python, importing torch and loading the model
 
@@ -103,3 +104,52 @@ def test_worker_exits_when_its_parent_dies(tmp_path):
     while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _running(pid)
+
+
+def collect_stream(worker, timeout=TIMEOUT):
+    """Poll until the live session's last answer; returns (events, error)."""
+    import time
+
+    events, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = worker.poll(timeout=0.05)
+        if isinstance(answer, StreamEvents):
+            events += answer.events
+            if answer.ended or answer.error:
+                return events, answer.error
+    raise TimeoutError("the live session did not end")
+
+
+def test_live_session_streams_partials_and_a_final(worker, speech_clip):
+    clip = load_audio(speech_clip)
+    gap = np.zeros(SAMPLE_RATE // 2, np.float32)
+    audio = np.concatenate([gap, clip, gap, gap])
+    worker.stream_start()
+    for i in range(0, len(audio), 240):  # 15 ms chunks, as the studio sends them
+        worker.stream_feed(audio[i:i + 240])
+    worker.stream_end()
+    events, error = collect_stream(worker)
+    assert error is None
+    finals = [e for e in events if isinstance(e, Final)]
+    assert any(isinstance(e, Partial) for e in events)
+    assert len(finals) == 1 and finals[0].text == "yes"
+    assert worker.stream_session is None
+
+
+def test_live_session_with_a_bad_vocabulary_fails_clearly(worker):
+    worker.stream_start(vocabulary=["   "])
+    events, error = collect_stream(worker)
+    assert events == [] and "empty" in error and "Traceback" not in error
+
+
+def test_worker_killed_during_a_live_session(worker, speech_clip):
+    worker.stream_start()
+    worker.stream_feed(load_audio(speech_clip))
+    os.kill(worker.pid, signal.SIGKILL)
+    worker._process.join(10)
+    worker.stream_feed(load_audio(speech_clip))  # the app keeps sending until it hears
+    events, error = collect_stream(worker)
+    assert "crashed" in error
+    assert worker.stream_session is None
+    answer = worker.wait(worker.submit(load_audio(speech_clip)), timeout=TIMEOUT)  # and it restarts
+    assert isinstance(answer, InferenceResult)

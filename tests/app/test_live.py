@@ -1,0 +1,64 @@
+"""Live transcription in the studio: real speech through the virtual microphone, partials then finals."""
+from __future__ import annotations
+
+import pytest
+import srt
+from PySide6.QtWidgets import QMessageBox
+
+from app.live.transcript_view import FINAL_COLOR, PARTIAL_COLOR, LiveTranscriptView
+from app.main_window import MainWindow
+from engine.decode.streaming import Final, Partial
+from tests.helpers import SAMPLES
+
+WORKER_TIMEOUT_MS = 180_000
+
+
+@pytest.mark.audio_device
+@pytest.mark.slow
+def test_words_appear_while_speaking_and_finals_export(qtbot, virtual_mic, model_path, tmp_path, monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: warnings.append(text)))
+    window = MainWindow(model_path, preload_model=True)
+    qtbot.addWidget(window)
+    window.show()
+    window.recorder.device = virtual_mic.device
+    window.live_view.set_live_enabled(True)
+    assert window.live_action.isChecked()
+    seen: list = []
+    window.jobs.live_events.connect(lambda events: seen.extend(events))
+
+    window.record_action.trigger()
+    assert window.recorder.is_recording and window.jobs.live, warnings
+    for name in ("sc_yes_03401e93.wav", "sc_left_03401e93.wav"):
+        playback = virtual_mic.play(SAMPLES / name, lead_seconds=0.4, tail_seconds=0.8)
+        qtbot.waitUntil(lambda: playback.wait(0), timeout=20_000)
+    qtbot.waitUntil(lambda: sum(isinstance(e, Final) for e in seen) >= 2, timeout=WORKER_TIMEOUT_MS)
+    window.record_action.trigger()
+    qtbot.waitUntil(lambda: not window.jobs.live, timeout=30_000)
+
+    finals = [e for e in seen if isinstance(e, Final)]
+    assert [f.text for f in finals] == ["yes", "left"]
+    assert any(isinstance(e, Partial) for e in seen)  # words were shown before each pause ended them
+    view = window.live_view
+    assert view.list.count() == 2 and view.partial_rows == 0
+    assert view.list.item(0).text().endswith("yes") and view.list.item(0).foreground().color() == FINAL_COLOR
+    out = tmp_path / "live.srt"
+    assert view.export(out)
+    assert [s.content for s in srt.parse(out.read_text())] == ["yes", "left"]
+    assert not warnings
+
+
+def test_partials_grey_finals_black(qtbot):
+    view = LiveTranscriptView()
+    qtbot.addWidget(view)
+    view.add_events([Partial(0, 1.0, 1.4, "ye")])
+    assert view.list.item(0).foreground().color() == PARTIAL_COLOR and view.list.item(0).font().italic()
+    assert view.list.item(0).text() == "00:01.0  ye …" and view.partial_rows == 1
+    assert not view.export_button.isEnabled()  # nothing final to export yet
+    view.add_events([Final(0, 1.0, 1.9, "yes", 0.9), Partial(1, 2.5, 2.8, "no")])
+    assert view.list.count() == 2 and view.list.item(0).text() == "00:01.0  yes"
+    assert view.list.item(0).foreground().color() == FINAL_COLOR and not view.list.item(0).font().italic()
+    assert view.export_button.isEnabled() and [c.text for c in view.captions] == ["yes"]
+    with qtbot.waitSignal(view.seek) as blocker:
+        view.list.itemClicked.emit(view.list.item(0))
+    assert blocker.args == [1.0, 1.9]
