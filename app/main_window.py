@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs import TranscriptionJob
+from app.live.endpoint_dialog import EndpointDialog
 from app.live.transcript_view import LiveTranscriptView
 from app.model_choice import model_problem
 from app.recorder.controller import RecorderController
@@ -35,6 +36,7 @@ from app.widgets.attention_view import AttentionView
 from app.widgets.level_meter import LevelMeter
 from app.widgets.spectrogram_view import SpectrogramView
 from app.widgets.waveform_view import WaveformView
+from engine.audio.endpoint import EndpointConfig
 from engine.audio.errors import AudioError
 from engine.audio.features import log_mel_db
 from engine.audio.io import SAMPLE_RATE, load_audio, write_audio
@@ -109,6 +111,8 @@ class MainWindow(QMainWindow):
         self.transcribe_action = self._action(Command.TRANSCRIBE, "Transcribe", self.transcribe, "transcribe")
         self.live_action = self._action(Command.LIVE, "Transcribe while recording", self.live_view.set_live_enabled)
         self.live_action.setCheckable(True)
+        self.live_settings_action = QAction("Live settings…", self)
+        self.live_settings_action.triggered.connect(self.edit_live_settings)
         self.vocab_action = self._action(Command.LOAD_VOCABULARY, "Load vocabulary…", self.panel.choose_vocabulary)
         self.zoom_action = self._action(Command.ZOOM_FIT, "Zoom to fit", self.waveform.zoom_to_fit)
         self.help_action = self._action(Command.SHORTCUTS, "Keyboard shortcuts", self.show_shortcuts)
@@ -128,7 +132,8 @@ class MainWindow(QMainWindow):
         record_menu.addAction(self.record_action)
         self.device_menu = record_menu.addMenu("Input device")
         record_menu.addAction(self.rescan_action)
-        menus.addMenu("&Transcribe").addActions([self.transcribe_action, self.live_action, self.vocab_action])
+        menus.addMenu("&Transcribe").addActions([self.transcribe_action, self.live_action, self.live_settings_action,
+                                                 self.vocab_action])
         menus.addMenu("&View").addAction(self.zoom_action)
         menus.addMenu("&Help").addAction(self.help_action)
 
@@ -354,7 +359,7 @@ class MainWindow(QMainWindow):
             if self.live_view.enable_box.isChecked() and self.jobs is not None:
                 vocab = self.panel.active_vocabulary()
                 self.live_view.begin_session()
-                self.jobs.live_start(vocab.phrases if vocab else None)
+                self.jobs.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
         else:
             self.level_meter.reset()
             if self.jobs is not None and self.jobs.live:
@@ -382,7 +387,20 @@ class MainWindow(QMainWindow):
             self.jobs.live_stop()
         elif on and self.recorder.is_recording and self.jobs is not None and not self.jobs.live:
             vocab = self.panel.active_vocabulary()
-            self.jobs.live_start(vocab.phrases if vocab else None)
+            self.jobs.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
+
+    def endpoint_config(self) -> EndpointConfig:
+        """The saved endpointing settings (defaults if none or unusable)."""
+        try:
+            return EndpointConfig(**self.settings.endpoint)
+        except (TypeError, ValueError):
+            return EndpointConfig()
+
+    def edit_live_settings(self) -> None:
+        dialog = EndpointDialog(self.endpoint_config(), self)
+        if dialog.exec():
+            self.settings.endpoint = dialog.config().to_json()
+            self.statusBar().showMessage("Live settings saved; they apply from the next recording.", 5000)
 
     def _on_live_failed(self, message: str) -> None:
         self.live_view.show_error(message)

@@ -5,6 +5,7 @@ The file format and location follow ``QSettings.defaultFormat()`` and
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -24,6 +25,7 @@ class StudioSettings:
     USE_VOCABULARY = "vocabulary/enabled"
     ATTENTION_VIEW = "attention/view"
     LIVE = "live/enabled"
+    ENDPOINT = "live/endpoint"
     INPUT_DEVICE = "record/input_device"
     RIGHT_SPLITTER = "window/right_splitter"
 
@@ -110,6 +112,19 @@ class StudioSettings:
     @live_enabled.setter
     def live_enabled(self, value: bool) -> None:
         self.qsettings.setValue(self.LIVE, "true" if value else "false")
+
+    @property
+    def endpoint(self) -> dict:
+        """Saved :class:`~engine.audio.endpoint.EndpointConfig` fields ({} = defaults)."""
+        try:
+            value = json.loads(self._str(self.ENDPOINT, "{}"))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @endpoint.setter
+    def endpoint(self, value: dict) -> None:
+        self.qsettings.setValue(self.ENDPOINT, json.dumps(value))
 
     @property
     def input_device(self) -> str:

@@ -56,14 +56,16 @@ class EndpointConfig:
     max_utterance_s: float = 15.0
 
     def __post_init__(self) -> None:
+        """Raises ValueError with a user message for an inconsistent combination."""
         if not 0 <= int(self.aggressiveness) <= 3:
-            raise ValueError(f"aggressiveness must be 0–3, got {self.aggressiveness}")
+            raise ValueError(f"The VAD aggressiveness must be 0 to 3, not {self.aggressiveness}.")
         if not 1 <= self.start_frames <= self.start_window:
-            raise ValueError("start_frames must be between 1 and start_window")
+            raise ValueError(f"start_frames must be between 1 and start_window ({self.start_window}).")
         if not 0 <= self.pad_s <= self.end_silence_s:
-            raise ValueError("pad_s must be between 0 and end_silence_s")
+            raise ValueError(f"The padding ({self.pad_s:g} s) must not be longer than the pause that ends "
+                             f"an utterance ({self.end_silence_s:g} s).")
         if self.max_utterance_s < 1.0:
-            raise ValueError("max_utterance_s must be at least 1 s")
+            raise ValueError(f"The longest utterance must be at least 1 s, not {self.max_utterance_s:g} s.")
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -62,3 +62,31 @@ def test_partials_grey_finals_black(qtbot):
     with qtbot.waitSignal(view.seek) as blocker:
         view.list.itemClicked.emit(view.list.item(0))
     assert blocker.args == [1.0, 1.9]
+
+
+def test_live_settings_validate_and_persist(qtbot, no_model, monkeypatch):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from app.live.endpoint_dialog import EndpointDialog
+    from engine.audio.endpoint import EndpointConfig
+
+    dialog = EndpointDialog(EndpointConfig())
+    qtbot.addWidget(dialog)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    dialog.editors["pad_s"].setValue(0.9)  # longer than the 0.3 s pause that ends an utterance
+    assert not ok.isEnabled() and "padding (0.9 s) must not be longer" in dialog.problem.text()
+    dialog.editors["end_silence_s"].setValue(1.0)
+    dialog.editors["aggressiveness"].setValue(1)
+    assert ok.isEnabled() and dialog.problem.text() == ""
+    cfg = dialog.config()
+    assert (cfg.pad_s, cfg.end_silence_s, cfg.aggressiveness) == (0.9, 1.0, 1)
+
+    window = MainWindow(no_model)
+    qtbot.addWidget(window)
+    monkeypatch.setattr(EndpointDialog, "exec", lambda self: (self.editors["end_silence_s"].setValue(0.5), 1)[1])
+    window.edit_live_settings()
+    window.close()
+    again = MainWindow(no_model)  # a restart reads the saved settings
+    qtbot.addWidget(again)
+    assert again.endpoint_config().end_silence_s == 0.5
+    assert not again.live_view.enable_box.isChecked()  # no model: live transcription stays off
