@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.live.transcript_view import FINAL_COLOR, PARTIAL_COLOR, LiveTranscriptView
 from app.main_window import MainWindow
+from engine.audio.io import SAMPLE_RATE
+from engine.decode.recognizer import Recognizer
 from engine.decode.streaming import Final, Partial
 from tests.helpers import SAMPLES
 
@@ -38,6 +40,12 @@ def test_words_appear_while_speaking_and_finals_export(qtbot, virtual_mic, model
 
     finals = [e for e in seen if isinstance(e, Final)]
     assert [f.text for f in finals] == ["yes", "left"]
+    # each final is what offline decoding of the same stretch of the recorded take gives
+    offline = Recognizer.from_checkpoint(model_path)
+    take = window.audio
+    for f in finals:
+        segment = take[round(f.start * SAMPLE_RATE):round(f.end * SAMPLE_RATE)]
+        assert offline.transcribe(segment, attention=False).text == f.text
     assert any(isinstance(e, Partial) for e in seen)  # words were shown before each pause ended them
     view = window.live_view
     assert view.list.count() == 2 and view.partial_rows == 0
