@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStackedWidget,
     QToolBar,
     QToolButton,
 )
@@ -28,12 +29,15 @@ from app.jobs import TranscriptionJob
 from app.live.endpoint_dialog import EndpointDialog
 from app.live.transcript_view import LiveTranscriptView
 from app.model_choice import model_problem
+from app.playback.controller import PlaybackController
 from app.recorder.controller import RecorderController
 from app.settings import StudioSettings
 from app.shortcuts import Command, ShortcutsDialog, key_sequences, native_text, shortcut
 from app.transcribe.panel import TranscriptPanel
 from app.widgets.attention_view import AttentionView
 from app.widgets.level_meter import LevelMeter
+from app.widgets.live_feed import LiveFeed
+from app.widgets.live_spectrogram import LiveSpectrogramView
 from app.widgets.spectrogram_view import SpectrogramView
 from app.widgets.waveform_view import WaveformView
 from engine.audio.endpoint import EndpointConfig
@@ -74,13 +78,18 @@ class MainWindow(QMainWindow):
 
         self.waveform = WaveformView()
         self.spectrogram = SpectrogramView()
+        self.live_spectrogram = LiveSpectrogramView()
         self.attention = AttentionView()
-        for view in (self.spectrogram, self.attention.plot):
+        for view in (self.spectrogram, self.live_spectrogram, self.attention.plot):
             view.setXLink(self.waveform)
+        self.waveform.set_follow(self.live_spectrogram.span_s)
         self.panel = TranscriptPanel()
         self.live_view = LiveTranscriptView()
         self.level_meter = LevelMeter()
         self.recorder = RecorderController(self)
+        self.live_feed = LiveFeed(self.waveform, self.live_spectrogram, parent=self)
+        self.playback = PlaybackController(self)
+        self.playback.attach(self.waveform, self.spectrogram)
         self.jobs = None if self.model_error else TranscriptionJob(self.model_path, parent=self)
 
         self._build_actions()
@@ -88,6 +97,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         self.recorder.check_devices()
+        self.recover_takes()
         self._update_actions()
         if self.jobs is not None and preload_model:
             self.jobs.warm_up()
@@ -108,6 +118,8 @@ class MainWindow(QMainWindow):
         self.record_action.setCheckable(True)
         self.open_action = self._action(Command.OPEN, "Open…", self.choose_file, "open")
         self.save_action = self._action(Command.SAVE, "Save audio…", self.choose_save_path, "save")
+        self.play_action = self._action(Command.PLAY, "Play", self.toggle_playback, "play")
+        self.play_action.setCheckable(True)
         self.transcribe_action = self._action(Command.TRANSCRIBE, "Transcribe", self.transcribe, "transcribe")
         self.live_action = self._action(Command.LIVE, "Transcribe while recording", self.live_view.set_live_enabled)
         self.live_action.setCheckable(True)
@@ -129,7 +141,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         record_menu = menus.addMenu("&Record")
-        record_menu.addAction(self.record_action)
+        record_menu.addActions([self.record_action, self.play_action])
         self.device_menu = record_menu.addMenu("Input device")
         record_menu.addAction(self.rescan_action)
         menus.addMenu("&Transcribe").addActions([self.transcribe_action, self.live_action, self.live_settings_action,
@@ -142,7 +154,7 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         bar.setIconSize(QSize(20, 20))
-        bar.addActions([self.record_action, self.open_action, self.save_action])
+        bar.addActions([self.record_action, self.play_action, self.open_action, self.save_action])
         bar.addSeparator()
         bar.addAction(self.transcribe_action)
         bar.addSeparator()
@@ -154,8 +166,11 @@ class MainWindow(QMainWindow):
 
     def _build_layout(self) -> None:
         plots = QSplitter(Qt.Orientation.Vertical)
+        self.spectrograms = QStackedWidget()  # the clip's spectrogram, or the scrolling one while recording
+        self.spectrograms.addWidget(self.spectrogram)
+        self.spectrograms.addWidget(self.live_spectrogram)
         plots.addWidget(self.waveform)
-        plots.addWidget(self.spectrogram)
+        plots.addWidget(self.spectrograms)
         plots.addWidget(self.attention)
         plots.setSizes([240, 240, 280])
         plots.setChildrenCollapsible(False)
@@ -174,8 +189,13 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel()
         self.device_label.setStyleSheet("color: #b00020")
+        self.overflow_label = QLabel()
+        self.overflow_label.setStyleSheet("color: #b00020")
+        self.overflow_label.setToolTip("Audio the system dropped because it was read too late "
+                                       "(input overflows); the take has gaps there.")
         self.model_label = QLabel()
         status = self.statusBar()
+        status.addPermanentWidget(self.overflow_label)
         status.addPermanentWidget(self.device_label)
         status.addPermanentWidget(self.model_label)
         if self.model_error:
@@ -192,8 +212,9 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         rec = self.recorder
         rec.recording_changed.connect(self._on_recording_changed)
-        rec.samples_arrived.connect(self.waveform.append)
+        self.live_feed.attach(rec)  # live waveform and spectrogram
         rec.samples_arrived.connect(self._feed_live)
+        rec.overflows_changed.connect(self._on_overflows)
         rec.level.connect(self.level_meter.set_level)
         rec.recorded.connect(self._on_recorded)
         rec.error.connect(self._on_record_error)
@@ -205,6 +226,9 @@ class MainWindow(QMainWindow):
             self.jobs.live_events.connect(self.live_view.add_events)
             self.jobs.live_failed.connect(self._on_live_failed)
         self.live_view.enabled_changed.connect(self._on_live_toggled)
+        self.live_view.seek.connect(self.play_segment)
+        self.playback.playing_changed.connect(self._on_playing_changed)
+        self.playback.error.connect(self._on_playback_error)
         self.attention.view_changed.connect(lambda v: setattr(self.settings, "attention_view", v))
         self.panel.vocabulary_changed.connect(self._on_vocabulary_changed)
 
@@ -264,6 +288,7 @@ class MainWindow(QMainWindow):
     def set_audio(self, audio: np.ndarray, name: str) -> None:
         """Show ``(samples,)`` float32 16 kHz audio in all views and forget the previous transcript."""
         self.audio, self.audio_name = audio, name
+        self.spectrograms.setCurrentWidget(self.spectrogram)
         self.waveform.set_audio(audio)
         self.spectrogram.set_features(log_mel_db(audio) if len(audio) else np.zeros((0, 80), np.float32))
         self.attention.clear_attention()
@@ -303,6 +328,29 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         files = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
         return next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES), None)
+
+    # -- playback ------------------------------------------------------------
+    def toggle_playback(self) -> None:
+        """Play the current audio from the start, or stop playing."""
+        if self.playback.is_playing:
+            self.playback.stop()
+        else:
+            self.play_segment(0.0, None)
+
+    def play_segment(self, start: float, end: float | None) -> None:
+        """Play ``start``–``end`` seconds of the current audio (not while recording)."""
+        if self.audio is None or len(self.audio) == 0 or self.recorder.is_recording:
+            self.play_action.setChecked(False)
+            return
+        self.playback.play(self.audio, start, end)
+
+    def _on_playing_changed(self, playing: bool) -> None:
+        self.play_action.setChecked(playing)
+        self.play_action.setText("Stop playing" if playing else "Play")
+
+    def _on_playback_error(self, message: str) -> None:
+        self.play_action.setChecked(False)
+        self.statusBar().showMessage(message, 10000)
 
     # -- recording -----------------------------------------------------------
     def _on_availability(self, available: bool, reason: str) -> None:
@@ -350,7 +398,9 @@ class MainWindow(QMainWindow):
         self.record_action.setText("Stop" if recording else "Record")
         self.record_action.setIcon(icon("stop" if recording else "record"))
         if recording:
-            self.waveform.clear_audio()
+            self.playback.stop()
+            self.overflow_label.setText("")
+            self.spectrograms.setCurrentWidget(self.live_spectrogram)
             self.spectrogram.clear_features()
             self.attention.clear_attention()
             self.panel.clear()
@@ -362,15 +412,39 @@ class MainWindow(QMainWindow):
                 self.jobs.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
         else:
             self.level_meter.reset()
+            self.spectrograms.setCurrentWidget(self.spectrogram)
             if self.jobs is not None and self.jobs.live:
                 self.jobs.live_stop()
         self._update_actions()
+
+    def _on_overflows(self, count: int) -> None:
+        self.overflow_label.setText(f"{count} input overflow{'s' if count != 1 else ''}")
+
+    def recover_takes(self) -> list:
+        """Finish takes a crash left behind (see :meth:`RecorderController.recover_unfinished`),
+        open the newest and say so; returns ``(path, seconds)`` pairs."""
+        recovered = self.recorder.recover_unfinished()
+        if recovered:
+            path, seconds = recovered[-1]
+            try:
+                self.set_audio(load_audio(path), path.name)
+            except AudioError:
+                pass
+            more = f" and {len(recovered) - 1} more" if len(recovered) > 1 else ""
+            message = (f"Recovered an unfinished recording from the last session: {path.name} "
+                       f"({seconds:.1f} s){more}, saved in {path.parent}.")
+            self.statusBar().showMessage(message)
+            self.panel.set_idle_message(message)
+        return recovered
 
     def _on_recorded(self, audio: np.ndarray) -> None:
         if len(audio) == 0:
             self.statusBar().showMessage("Nothing was recorded.", 5000)
             return
-        self.set_audio(audio, "recording")
+        take = self.recorder.last_take_path
+        self.set_audio(audio, take.name if take is not None else "recording")
+        if take is not None:
+            self.statusBar().showMessage(f"Take saved: {take}", 8000)
 
     def _feed_live(self, chunk: np.ndarray) -> None:
         if self.jobs is not None and self.jobs.live and self.recorder.is_recording:
@@ -455,6 +529,7 @@ class MainWindow(QMainWindow):
         self.record_action.setToolTip(
             self.recorder.unavailable_reason or f"Start or stop recording ({native_text(shortcut(Command.RECORD).keys)})")
         self.save_action.setEnabled(self.audio is not None and not recording)
+        self.play_action.setEnabled(self.audio is not None and not recording)
         can = self.jobs is not None and self.audio is not None and not busy and not recording
         self.transcribe_action.setEnabled(can)
         if self.model_error:
@@ -471,6 +546,7 @@ class MainWindow(QMainWindow):
         ShortcutsDialog(self).exec()
 
     def closeEvent(self, event) -> None:
+        self.playback.stop()
         if self.recorder.is_recording:
             self.recorder.stop()
         self.save_settings()

@@ -26,6 +26,7 @@ class Command(Enum):
     RECORD = "record"
     OPEN = "open"
     SAVE = "save"
+    PLAY = "play"
     TRANSCRIBE = "transcribe"
     LIVE = "live"
     LOAD_VOCABULARY = "load_vocabulary"
@@ -47,6 +48,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(Command.RECORD, ("Ctrl+R", "Space"), "Start or stop recording"),
     Shortcut(Command.OPEN, ("Ctrl+O",), "Open an audio file (WAV, FLAC, OGG)"),
     Shortcut(Command.SAVE, ("Ctrl+S",), "Save the current audio as WAV"),
+    Shortcut(Command.PLAY, ("P",), "Play the audio, or stop playing"),
     Shortcut(Command.TRANSCRIBE, ("Ctrl+T",), "Transcribe the current audio"),
     Shortcut(Command.LIVE, ("Ctrl+Shift+T",), "Transcribe live while recording (on/off)"),
     Shortcut(Command.LOAD_VOCABULARY, ("Ctrl+L",), "Load a vocabulary file"),

@@ -474,3 +474,27 @@ def pulseaudio_missing_reason() -> str | None:
         return ("the ALSA pulse plugin is not installed (apt-get install libasound2-plugins); "
                 "PortAudio cannot reach the virtual microphone")
     return None
+
+
+def drain_playback(mic: VirtualMic, playback: Playback, timeout: float = 15.0) -> bool:
+    """Record (and discard) until ``playback`` has gone through the microphone.
+
+    The pipe source reads its FIFO only while something records, so the rest
+    of a clip whose recorder stopped (or was killed) early would otherwise
+    wait in the FIFO and leak into the next test's recording.
+
+    Returns:
+        True if the clip finished playing within ``timeout`` seconds.
+    """
+    if playback.done.is_set():
+        return True
+    from engine.audio.capture import Recorder
+
+    rec = Recorder(device=mic.device, device_rate=FIFO_RATE)
+    rec.start()
+    try:
+        done = playback.wait(timeout)
+        time.sleep(0.3)  # what the daemon and PortAudio still buffer
+    finally:
+        rec.stop()
+    return done

@@ -25,6 +25,15 @@ def mel_position(freq_hz: float, n_mels: int = N_MELS) -> float:
     return _hz_to_mel(freq_hz) / step - 1.0 + 0.5
 
 
+TICKS_KHZ = (0.5, 1, 2, 4, 8)
+"""Labeled frequencies of the mel axis, in kHz."""
+
+
+def mel_ticks(n_mels: int = N_MELS) -> list:
+    """``AxisItem.setTicks`` value labeling :data:`TICKS_KHZ` at their mel positions."""
+    return [[(mel_position(k * 1000.0, n_mels), f"{k:g}") for k in TICKS_KHZ]]
+
+
 class SpectrogramView(pg.PlotWidget):
     """``(frames, 80)`` log-mel dB (10 ms per frame) as an image with fixed levels.
 
@@ -40,7 +49,7 @@ class SpectrogramView(pg.PlotWidget):
         self.image.setLevels(LEVELS_DB)
         self.addItem(self.image)
         self.setYRange(0, N_MELS, padding=0.0)
-        self.getAxis("left").setTicks([[(mel_position(k * 1000.0), f"{k:g}") for k in (0.5, 1, 2, 4, 8)]])
+        self.getAxis("left").setTicks(mel_ticks())
         self.features: np.ndarray | None = None
 
     @property
@@ -63,3 +72,21 @@ class SpectrogramView(pg.PlotWidget):
             shown = shown.reshape(-1, k, shown.shape[1]).max(axis=1)
         self.image.setImage(shown, levels=LEVELS_DB, autoLevels=False)
         self.image.setRect(QRectF(0.0, 0.0, self.duration, float(self.features.shape[1])))
+
+    # ------------------------------------------------------------ playback cursor
+    playhead: pg.InfiniteLine | None = None
+    """The playback cursor (a vertical line), created by the first :meth:`set_playhead`."""
+
+    def set_playhead(self, seconds: float | None) -> None:
+        """Show the playback cursor at ``seconds`` (moving the one line), or hide it with None."""
+        line = self.playhead
+        if seconds is None:
+            if line is not None:
+                line.hide()
+            return
+        if line is None:
+            line = self.playhead = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((255, 255, 255), width=2))
+            line.setZValue(20)
+            self.addItem(line, ignoreBounds=True)
+        line.setPos(float(seconds))
+        line.show()

@@ -15,6 +15,31 @@ WORD_PEN = pg.mkPen(255, 200, 60, 160)
 MIN_LIVE_SPAN_S = 5.0
 LIVE_REDRAW_S = 0.045
 """While recording, redraw at most this often (samples still arrive every ~15 ms)."""
+FOLLOW_SPAN_S = 8.0
+"""Seconds shown in follow mode (see :meth:`WaveformView.set_follow`)."""
+MIN_FOLLOW_PIXELS = 200
+
+
+def peak_decimate(samples: np.ndarray, start: int, end: int, bucket: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min/max of ``samples[start:end]`` per ``bucket`` samples, as a polyline in seconds.
+
+    Buckets are aligned to multiples of ``bucket`` in sample index (the first
+    one may begin before ``start``, the last one may be partial), so a
+    scrolling view keeps each bucket's shape from redraw to redraw. Returns
+    ``(x, y)`` with two points per bucket, its min then its max, both at the
+    bucket's start time.
+    """
+    first = (start // bucket) * bucket
+    full = first + ((end - first) // bucket) * bucket
+    body = samples[first:full].reshape(-1, bucket)
+    m = len(body) + (full < end)
+    y = np.empty(2 * m, dtype=np.float32)
+    y[0: 2 * len(body): 2] = body.min(axis=1)
+    y[1: 2 * len(body): 2] = body.max(axis=1)
+    if full < end:
+        y[-2], y[-1] = samples[full:end].min(), samples[full:end].max()
+    x = np.repeat((first + bucket * np.arange(m, dtype=np.float64)) / SAMPLE_RATE, 2)
+    return x, y
 
 
 class WaveformView(pg.PlotWidget):
@@ -22,6 +47,12 @@ class WaveformView(pg.PlotWidget):
 
     :meth:`set_audio` shows a whole clip; :meth:`append` grows it while
     recording; :meth:`set_words` draws labeled word regions.
+
+    Follow mode (:meth:`set_follow`, for live recording) shows only the last
+    ``follow_s`` seconds, scrolling, and draws only that span peak-decimated
+    to about two points per pixel, so a redraw costs the same however long
+    the take. A driver that sets its own redraw rate appends with
+    ``redraw=False`` and calls :meth:`redraw_live`.
     """
 
     def __init__(self, parent=None) -> None:
@@ -36,6 +67,10 @@ class WaveformView(pg.PlotWidget):
         self._count = 0
         self._last_redraw = 0.0
         self._word_items: list = []
+        self.follow_s: float | None = None
+        """Seconds shown while following a live take; None = show the whole take."""
+        self._live_dirty = False
+        self._live_look = False
 
     @property
     def samples(self) -> np.ndarray:
@@ -63,8 +98,16 @@ class WaveformView(pg.PlotWidget):
         self._redraw()
         self.zoom_to_fit()
 
-    def append(self, chunk: np.ndarray) -> None:
-        """Add ``(samples,)`` float32 16 kHz samples at the end (live recording)."""
+    def set_follow(self, seconds: float | None = FOLLOW_SPAN_S) -> None:
+        """Follow live takes showing the last ``seconds`` (None: show the whole take, the default)."""
+        self.follow_s = None if seconds is None else float(seconds)
+        self._live_dirty = self._count > 0
+
+    def append(self, chunk: np.ndarray, redraw: bool = True) -> None:
+        """Add ``(samples,)`` float32 16 kHz samples at the end (live recording).
+
+        With ``redraw=False`` only store them; :meth:`redraw_live` draws.
+        """
         if len(chunk) == 0:
             return
         need = self._count + len(chunk)
@@ -75,16 +118,60 @@ class WaveformView(pg.PlotWidget):
             self._times = np.arange(len(grown), dtype=np.float64) / SAMPLE_RATE
         self._samples[self._count: need] = chunk
         self._count = need
+        self._live_dirty = True
+        if not redraw:
+            return
         now = time.monotonic()
         if now - self._last_redraw < LIVE_REDRAW_S:
             return
         self._last_redraw = now
+        if self.follow_s is not None:
+            self.redraw_live()
+            return
+        self._live_dirty = False
         self._redraw()
         self.setXRange(0.0, max(MIN_LIVE_SPAN_S, self.duration), padding=0.0)
+
+    def redraw_live(self) -> bool:
+        """Draw appended samples, if any: the last ``follow_s`` s in follow mode, else all; False if none."""
+        if not self._live_dirty:
+            return False
+        self._live_dirty = False
+        if not self._live_look:
+            self._set_live_look(True)
+        if self.follow_s is None:
+            self._redraw()
+            self.setXRange(0.0, max(MIN_LIVE_SPAN_S, self.duration), padding=0.0)
+            return True
+        span = int(round(self.follow_s * SAMPLE_RATE))
+        end = self._count
+        start = max(0, end - span)
+        pixels = max(MIN_FOLLOW_PIXELS, int(self.getViewBox().width()))
+        bucket = -(-span // pixels)  # two points (min, max) per pixel
+        if bucket <= 2:
+            self.curve.setData(self._times[start:end], self._samples[start:end])
+        else:
+            self.curve.setData(*peak_decimate(self._samples, start, end, bucket))
+        left = max(0.0, end / SAMPLE_RATE - self.follow_s)
+        self.setXRange(left, left + self.follow_s, padding=0.0)
+        self.getViewBox().updateMatrix()  # now, not while painting (which would schedule a second paint)
+        return True
+
+    def _set_live_look(self, live: bool) -> None:
+        """While drawing a live take: no pan limits (zoom_to_fit's are the previous clip's) and, in
+        follow mode, no grid (re-rendering the scrolling grid costs ~5 ms per frame); back to normal
+        in :meth:`zoom_to_fit` (which :meth:`set_audio` calls)."""
+        self._live_look = live
+        item = self.getPlotItem()
+        if live:
+            item.setLimits(xMin=None, xMax=None)
+        item.showGrid(x=not (live and self.follow_s is not None), y=False, alpha=0.15)
 
     def zoom_to_fit(self) -> None:
         """Show the whole clip (the linked plots follow)."""
         end = max(self.duration, 0.1)
+        if self._live_look:
+            self._set_live_look(False)
         self.getPlotItem().setLimits(xMin=-0.05 * end, xMax=1.05 * end)
         self.setXRange(0.0, end, padding=0.0)
 
@@ -106,3 +193,21 @@ class WaveformView(pg.PlotWidget):
     def _redraw(self) -> None:
         n = self._count
         self.curve.setData(self._times[:n], self._samples[:n])
+
+    # ------------------------------------------------------------ playback cursor
+    playhead: pg.InfiniteLine | None = None
+    """The playback cursor (a vertical line), created by the first :meth:`set_playhead`."""
+
+    def set_playhead(self, seconds: float | None) -> None:
+        """Show the playback cursor at ``seconds`` (moving the one line), or hide it with None."""
+        line = self.playhead
+        if seconds is None:
+            if line is not None:
+                line.hide()
+            return
+        if line is None:
+            line = self.playhead = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((255, 90, 90), width=2))
+            line.setZValue(20)
+            self.addItem(line, ignoreBounds=True)
+        line.setPos(float(seconds))
+        line.show()

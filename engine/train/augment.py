@@ -3,7 +3,8 @@
 Waveform level (one utterance at a time, numpy/torchaudio):
 speed perturbation (Ko et al. 2015, factors 0.9/1.0/1.1), additive background
 noise at a random SNR in dB, channel simulation (band limits, telephone-band
-resampling, gain). Feature level: SpecAugment frequency and time masks (Park
+resampling, gain). Feature level: vocal-tract-length perturbation
+(Jaitly & Hinton 2013, :func:`engine.audio.features.vtlp`) and SpecAugment frequency and time masks (Park
 et al. 2019) through ``torchaudio.transforms``.
 """
 from __future__ import annotations
@@ -28,6 +29,8 @@ class AugmentConfig:
     telephone_prob: float = 0.15
     highpass_prob: float = 0.2
     gain_db: tuple[float, float] = (-12.0, 6.0)
+    vtlp: tuple[float, float] | None = (0.9, 1.1)
+    """Range of the per-utterance VTLP warp factor (feature level), or None for none."""
     freq_masks: int = 2
     freq_mask_width: int = 15
     time_masks: int = 2
@@ -35,6 +38,13 @@ class AugmentConfig:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def warp_factors(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """``(batch,)`` VTLP factors drawn uniformly from :attr:`vtlp`, or None."""
+        if not self.vtlp:
+            return None
+        lo, hi = self.vtlp
+        return lo + (hi - lo) * torch.rand(batch, generator=generator)
 
 
 class WaveAugment:

@@ -211,7 +211,7 @@ class Trainer:
                 lr = cfg.peak_lr * warmup_cosine(step, cfg.warmup_steps, total_steps)
                 for g in opt.param_groups:
                     g["lr"] = lr
-                feats, lengths = frontend(wav, wav_lengths)
+                feats, lengths = frontend(wav, wav_lengths, warp=cfg.augment.warp_factors(wav.shape[0]))
                 feats = specaug(feats)
                 out = net(feats, lengths, targets, target_lengths, text_ids)
                 if not torch.isfinite(out.total):

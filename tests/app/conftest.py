@@ -20,6 +20,16 @@ def temp_settings(tmp_path_factory):
     QSettings.setDefaultFormat(old)
 
 
+@pytest.fixture(autouse=True)
+def temp_takes_dir(tmp_path_factory, monkeypatch):
+    """Takes recorded by any window in a test go to a fresh temp folder, never to the user's data folder."""
+    from app.recorder import controller
+
+    folder = tmp_path_factory.mktemp("takes")
+    monkeypatch.setattr(controller, "default_takes_dir", lambda: folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def fsdd_clip() -> Path:
     """A real 8 kHz spoken digit (FSDD); the studio resamples it to 16 kHz."""

@@ -98,3 +98,23 @@ def test_live_settings_validate_and_persist(qtbot, no_model, monkeypatch):
     qtbot.addWidget(again)
     assert again.endpoint_config().end_silence_s == 0.5
     assert not again.live_view.enable_box.isChecked()  # no model: live transcription stays off
+
+
+@pytest.mark.audio_device
+def test_play_a_clip_with_a_moving_playhead(qtbot, virtual_mic, no_model):
+    window = MainWindow(no_model)
+    qtbot.addWidget(window)
+    window.show()
+    assert not window.play_action.isEnabled()  # nothing to play yet
+    assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")
+    positions: list[float] = []
+    window.playback.position_changed.connect(positions.append)
+    window.play_action.trigger()
+    assert window.play_action.isChecked() and window.play_action.text() == "Stop playing"
+    qtbot.waitUntil(lambda: not window.playback.is_playing, timeout=15_000)
+    assert not window.play_action.isChecked()
+    assert positions == sorted(positions) and positions[-1] == pytest.approx(window.waveform.duration, abs=0.05)
+    assert any(0.1 < p < 0.9 for p in positions)  # the playhead moved through the clip
+    window.play_segment(0.2, 0.5)
+    qtbot.waitUntil(lambda: not window.playback.is_playing, timeout=15_000)
+    assert window.playback.position == pytest.approx(0.5, abs=0.02)

@@ -29,11 +29,15 @@ def test_record_a_clip_played_into_the_virtual_microphone(qtbot, virtual_mic, sp
     qtbot.wait(300)
     assert not warnings
     assert window.waveform.duration > 1.0  # the live waveform grew while recording
+    assert window.spectrograms.currentWidget() is window.live_spectrogram
+    assert window.live_spectrogram.count > 100  # and the live spectrogram scrolled with it
     with qtbot.waitSignal(window.recorder.recorded, timeout=10_000) as blocker:
         window.record_action.trigger()
 
     audio = blocker.args[0]
     assert len(audio) / SAMPLE_RATE >= 1.5  # 0.3 s + 1 s clip + 0.3 s
-    assert window.audio is audio and window.audio_name == "recording"
+    take = window.recorder.last_take_path
+    assert window.audio is audio and window.audio_name == take.name  # streamed to disk while recording
+    assert take.exists() and take.parent == window.recorder.takes_dir
     assert window.spectrogram.features.shape[0] == len(audio) // 160 + 1
     assert max(levels) > -30.0 and np.abs(audio).max() > 0.05  # the speech came through

@@ -35,3 +35,24 @@ def test_speech_is_louder_than_silence_in_db():
     audio = load_audio(SAMPLES / "sc_yes_03401e93.wav")
     db = log_mel_db(np.concatenate([np.zeros(8000, np.float32), audio]))
     assert db[:40].mean() < db[60:].max() - 30
+
+
+def test_vtlp_moves_formants_and_keeps_identity():
+    from engine.audio.features import vtlp
+
+    power = torch.rand(3, 257, 5)
+    assert torch.allclose(vtlp(power, torch.ones(3)), power, atol=1e-6)
+    peak = torch.zeros(2, 257, 1)
+    peak[:, 64, 0] = 1.0  # 2000 Hz
+    warped = vtlp(peak, torch.tensor([1.1, 0.9]))[:, :, 0]
+    assert warped[0].argmax().item() in (70, 71) and warped[1].argmax().item() in (57, 58)  # 2200 Hz, 1800 Hz
+    top = torch.zeros(1, 257, 1)
+    top[0, -1, 0] = 1.0
+    assert vtlp(top, torch.tensor([1.1]))[0, -1, 0] == pytest.approx(1.0)  # Nyquist stays put
+
+
+def test_logmel_with_warp_one_equals_plain():
+    wav = torch.randn(2, 8000) * 0.1
+    plain, _ = LogMel()(wav)
+    warped, _ = LogMel()(wav, warp=torch.ones(2))
+    assert torch.allclose(plain, warped, atol=1e-5)

@@ -1,0 +1,1 @@
+"""Playing takes and segments inside the studio, with a moving playhead."""
