@@ -6,6 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
 from app.widgets import style_plot
+from app.widgets.playhead import PlayheadMixin
 from engine.audio.features import FRAME_SHIFT_S, N_MELS
 
 LEVELS_DB = (-60.0, 25.0)
@@ -34,12 +35,14 @@ def mel_ticks(n_mels: int = N_MELS) -> list:
     return [[(mel_position(k * 1000.0, n_mels), f"{k:g}") for k in TICKS_KHZ]]
 
 
-class SpectrogramView(pg.PlotWidget):
+class SpectrogramView(PlayheadMixin, pg.PlotWidget):
     """``(frames, 80)`` log-mel dB (10 ms per frame) as an image with fixed levels.
 
     Column ``i`` spans ``[i·0.01, (i+1)·0.01)`` seconds; the y axis is
     labeled in kHz at the mel bands' centre frequencies.
     """
+
+    PLAYHEAD_COLOR = (255, 255, 255)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -72,21 +75,3 @@ class SpectrogramView(pg.PlotWidget):
             shown = shown.reshape(-1, k, shown.shape[1]).max(axis=1)
         self.image.setImage(shown, levels=LEVELS_DB, autoLevels=False)
         self.image.setRect(QRectF(0.0, 0.0, self.duration, float(self.features.shape[1])))
-
-    # ------------------------------------------------------------ playback cursor
-    playhead: pg.InfiniteLine | None = None
-    """The playback cursor (a vertical line), created by the first :meth:`set_playhead`."""
-
-    def set_playhead(self, seconds: float | None) -> None:
-        """Show the playback cursor at ``seconds`` (moving the one line), or hide it with None."""
-        line = self.playhead
-        if seconds is None:
-            if line is not None:
-                line.hide()
-            return
-        if line is None:
-            line = self.playhead = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((255, 255, 255), width=2))
-            line.setZValue(20)
-            self.addItem(line, ignoreBounds=True)
-        line.setPos(float(seconds))
-        line.show()

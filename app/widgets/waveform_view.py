@@ -7,6 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from app.widgets import style_plot
+from app.widgets.playhead import PlayheadMixin
 from engine.audio.io import SAMPLE_RATE
 
 WAVE_PEN = pg.mkPen((120, 200, 255), width=1)
@@ -42,7 +43,7 @@ def peak_decimate(samples: np.ndarray, start: int, end: int, bucket: int) -> tup
     return x, y
 
 
-class WaveformView(pg.PlotWidget):
+class WaveformView(PlayheadMixin, pg.PlotWidget):
     """Mono audio in [-1, 1] against time in seconds.
 
     :meth:`set_audio` shows a whole clip; :meth:`append` grows it while
@@ -54,6 +55,8 @@ class WaveformView(pg.PlotWidget):
     the take. A driver that sets its own redraw rate appends with
     ``redraw=False`` and calls :meth:`redraw_live`.
     """
+
+    PLAYHEAD_COLOR = (255, 90, 90)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -193,21 +196,3 @@ class WaveformView(pg.PlotWidget):
     def _redraw(self) -> None:
         n = self._count
         self.curve.setData(self._times[:n], self._samples[:n])
-
-    # ------------------------------------------------------------ playback cursor
-    playhead: pg.InfiniteLine | None = None
-    """The playback cursor (a vertical line), created by the first :meth:`set_playhead`."""
-
-    def set_playhead(self, seconds: float | None) -> None:
-        """Show the playback cursor at ``seconds`` (moving the one line), or hide it with None."""
-        line = self.playhead
-        if seconds is None:
-            if line is not None:
-                line.hide()
-            return
-        if line is None:
-            line = self.playhead = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((255, 90, 90), width=2))
-            line.setZValue(20)
-            self.addItem(line, ignoreBounds=True)
-        line.setPos(float(seconds))
-        line.show()

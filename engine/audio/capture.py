@@ -23,9 +23,8 @@ A device lost in the middle of a take (unplugged, sound server gone) does not
 raise: :attr:`Recorder.error` says what happened and :meth:`Recorder.stop`
 still returns what was captured.
 
-PortAudio enumerates devices once per process, when ``sounddevice`` is first
-imported; this module imports it lazily so that importing the module touches
-no audio hardware.
+Devices come from :mod:`engine.audio.devices`, which imports ``sounddevice``
+lazily: importing this module touches no audio hardware.
 """
 from __future__ import annotations
 
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.audio.devices import Device, Direction, close_stream, import_sounddevice, list_devices, resolve_device
 from engine.audio.io import SAMPLE_RATE, resample
 
 __all__ = ["CaptureError", "InputDevice", "Recorder", "list_input_devices"]
@@ -69,40 +69,24 @@ class CaptureError(RuntimeError):
 
 
 @dataclass
-class InputDevice:
-    """One capture device as PortAudio sees it.
+class InputDevice(Device):
+    """One capture device as PortAudio sees it: pass its ``index`` as
+    ``Recorder(device=...)``; ``name`` and ``default_samplerate`` (Hz) as in
+    :class:`~engine.audio.devices.Device`.
 
     Attributes:
-        index: PortAudio device index (pass it as ``Recorder(device=...)``).
-        name: device name, e.g. ``"pulse"`` or ``"USB Audio: - (hw:1,0)"``.
-        default_samplerate: the device's preferred rate in Hz.
         max_input_channels: number of input channels (>= 1).
         is_default: True for the system's default input device.
     """
 
-    index: int
-    name: str
-    default_samplerate: float
     max_input_channels: int
     is_default: bool
 
 
-def _sounddevice():
-    """Import sounddevice, or raise :class:`CaptureError` if PortAudio cannot start."""
-    try:
-        import sounddevice as sd
-    except Exception as exc:  # OSError: no libportaudio; PortAudioError: Pa_Initialize failed
-        raise CaptureError(
-            f"{NO_MICROPHONE} (The audio system could not be started: {exc}.)"
-        ) from None
-    return sd
-
-
-def _default_input_index(sd) -> int | None:
-    try:
-        return int(sd.query_devices(kind="input")["index"])
-    except Exception:
-        return None
+_DIRECTION = Direction(
+    kind="input", error=CaptureError, no_device=NO_MICROPHONE,
+    device="microphone", default_device="microphone", devices="microphones",
+)
 
 
 def list_input_devices() -> list[InputDevice]:
@@ -112,26 +96,7 @@ def list_input_devices() -> list[InputDevice]:
         The devices; ``[]`` when PortAudio finds none or cannot start. Never
         raises for "no devices".
     """
-    try:
-        sd = _sounddevice()
-        devices = sd.query_devices()
-    except Exception:
-        return []
-    default = _default_input_index(sd)
-    out = []
-    for dev in devices:
-        if int(dev["max_input_channels"]) < 1:
-            continue
-        out.append(
-            InputDevice(
-                index=int(dev["index"]),
-                name=str(dev["name"]),
-                default_samplerate=float(dev["default_samplerate"]),
-                max_input_channels=int(dev["max_input_channels"]),
-                is_default=int(dev["index"]) == default,
-            )
-        )
-    return out
+    return list_devices(_DIRECTION, InputDevice)
 
 
 class Recorder:
@@ -269,7 +234,7 @@ class Recorder:
         with self._lock:
             if self._running:
                 raise CaptureError("A recording is already running; stop it first.")
-            sd = _sounddevice()
+            sd = import_sounddevice(_DIRECTION)
             info = self._resolve_device(sd)
             name = str(info["name"])
             rate = self._requested_rate or int(round(float(info["default_samplerate"])))
@@ -287,10 +252,7 @@ class Recorder:
                 stream.start()
             except Exception as exc:
                 self._running = False
-                try:
-                    stream.close()
-                except Exception:
-                    pass
+                close_stream(stream, abort=False)
                 raise CaptureError(
                     f"The microphone '{name}' could not be started at {rate} Hz ({exc}). "
                     "It may be in use by another program; try another microphone."
@@ -318,26 +280,8 @@ class Recorder:
         )
 
     def _resolve_device(self, sd) -> dict:
-        try:
-            devices = sd.query_devices()
-        except Exception:
-            devices = []
-        if not any(int(d["max_input_channels"]) > 0 for d in devices):
-            raise CaptureError(NO_MICROPHONE)
-        try:
-            if self._device is None:
-                return sd.query_devices(kind="input")
-            return sd.query_devices(self._device, kind="input")
-        except Exception as exc:
-            names = ", ".join(f"'{d.name}'" for d in list_input_devices())
-            if self._device is None:
-                raise CaptureError(
-                    f"No default microphone is set. Available microphones: {names}."
-                ) from None
-            raise CaptureError(
-                f"The microphone {self._device!r} was not found ({exc}). "
-                f"Available microphones: {names}."
-            ) from None
+        """PortAudio's info of the requested device; :class:`CaptureError` if there is none."""
+        return resolve_device(sd, _DIRECTION, self._device, list_input_devices)
 
     def _open(self, sd, info: dict, rate: int):
         """Open an InputStream: mono if the device allows it, else its first channels."""
@@ -433,16 +377,7 @@ class Recorder:
         """Abort and close the stream (lock held). Abort, not stop: Pa_StopStream
         waits for the callback thread and hangs on a device that stalled."""
         stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        try:
-            stream.abort()
-        except Exception:
-            pass
-        try:
-            stream.close()
-        except Exception:
-            pass
+        close_stream(stream)
 
     # ------------------------------------------------------------ reading
 

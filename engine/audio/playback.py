@@ -24,9 +24,8 @@ A device lost in the middle of playback (unplugged, sound server gone) does
 not raise: playback ends, :attr:`Player.error` says what happened, and
 :meth:`Player.wait` returns.
 
-PortAudio enumerates devices once per process, when ``sounddevice`` is first
-imported; this module imports it lazily so that importing the module touches
-no audio hardware.
+Devices come from :mod:`engine.audio.devices`, which imports ``sounddevice``
+lazily: importing this module touches no audio hardware.
 """
 from __future__ import annotations
 
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.audio.devices import Device, Direction, close_stream, import_sounddevice, list_devices, resolve_device
 from engine.audio.io import SAMPLE_RATE, resample, to_mono
 
 __all__ = ["OutputDevice", "PlaybackError", "Player", "list_output_devices"]
@@ -65,40 +65,31 @@ class PlaybackError(RuntimeError):
 
 
 @dataclass
-class OutputDevice:
-    """One playback device as PortAudio sees it.
+class OutputDevice(Device):
+    """One playback device as PortAudio sees it: pass its ``index`` as
+    ``Player(device=...)``; ``name`` (e.g. ``"HDA Intel PCH: ALC892 Analog (hw:0,0)"``)
+    and ``default_samplerate`` (Hz) as in :class:`~engine.audio.devices.Device`.
 
     Attributes:
-        index: PortAudio device index (pass it as ``Player(device=...)``).
-        name: device name, e.g. ``"pulse"`` or ``"HDA Intel PCH: ALC892 Analog (hw:0,0)"``.
-        default_samplerate: the device's preferred rate in Hz.
         max_output_channels: number of output channels (>= 1).
         is_default: True for the system's default output device.
     """
 
-    index: int
-    name: str
-    default_samplerate: float
     max_output_channels: int
     is_default: bool
 
 
+_DIRECTION = Direction(
+    kind="output", error=PlaybackError, no_device=NO_SPEAKERS,
+    device="output device", default_device="audio output device", devices="output devices",
+)
+
+
 def _sounddevice():
-    """Import sounddevice, or raise :class:`PlaybackError` if PortAudio cannot start."""
-    try:
-        import sounddevice as sd
-    except Exception as exc:  # OSError: no libportaudio; PortAudioError: Pa_Initialize failed
-        raise PlaybackError(
-            f"{NO_SPEAKERS} (The audio system could not be started: {exc}.)"
-        ) from None
-    return sd
+    """Import sounddevice, or raise :class:`PlaybackError` if PortAudio cannot start.
 
-
-def _default_output_index(sd) -> int | None:
-    try:
-        return int(sd.query_devices(kind="output")["index"])
-    except Exception:
-        return None
+    Looked up at each call, so tests can stand in a fake sounddevice module."""
+    return import_sounddevice(_DIRECTION)
 
 
 def list_output_devices() -> list[OutputDevice]:
@@ -108,23 +99,7 @@ def list_output_devices() -> list[OutputDevice]:
         The devices; ``[]`` when PortAudio finds none or cannot start. Never
         raises for "no devices".
     """
-    try:
-        sd = _sounddevice()
-        devices = sd.query_devices()
-    except Exception:
-        return []
-    default = _default_output_index(sd)
-    return [
-        OutputDevice(
-            index=int(dev["index"]),
-            name=str(dev["name"]),
-            default_samplerate=float(dev["default_samplerate"]),
-            max_output_channels=int(dev["max_output_channels"]),
-            is_default=int(dev["index"]) == default,
-        )
-        for dev in devices
-        if int(dev["max_output_channels"]) >= 1
-    ]
+    return list_devices(_DIRECTION, OutputDevice, _sounddevice)
 
 
 class Player:
@@ -317,10 +292,7 @@ class Player:
                 self._stream = None
                 self._done.set()
                 self._frozen = self._start
-                try:
-                    stream.close()
-                except Exception:
-                    pass
+                close_stream(stream, abort=False)
                 if not (starting and isinstance(exc, Exception)):
                     raise  # resampling failed, or KeyboardInterrupt: not the device's fault
                 raise PlaybackError(
@@ -332,26 +304,8 @@ class Player:
             self._watchdog.start()
 
     def _resolve_device(self, sd) -> dict:
-        try:
-            devices = sd.query_devices()
-        except Exception:
-            devices = []
-        if not any(int(d["max_output_channels"]) > 0 for d in devices):
-            raise PlaybackError(NO_SPEAKERS)
-        try:
-            if self._device is None:
-                return sd.query_devices(kind="output")
-            return sd.query_devices(self._device, kind="output")
-        except Exception as exc:
-            names = ", ".join(f"'{d.name}'" for d in list_output_devices())
-            if self._device is None:
-                raise PlaybackError(
-                    f"No default audio output device is set. Available output devices: {names}."
-                ) from None
-            raise PlaybackError(
-                f"The output device {self._device!r} was not found ({exc}). "
-                f"Available output devices: {names}."
-            ) from None
+        """PortAudio's info of the requested device; :class:`PlaybackError` if there is none."""
+        return resolve_device(sd, _DIRECTION, self._device, list_output_devices)
 
     def _open(self, sd, info: dict):
         """Open an OutputStream: at the requested rate, else 16 kHz, else the
@@ -480,16 +434,7 @@ class Player:
         """Abort and close the stream (lock held). Abort, not stop: Pa_StopStream
         waits for the buffers to play out and hangs on a device that stalled."""
         stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        try:
-            stream.abort()
-        except Exception:
-            pass
-        try:
-            stream.close()
-        except Exception:
-            pass
+        close_stream(stream)
 
     # ------------------------------------------------------------ stop
 

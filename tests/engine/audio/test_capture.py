@@ -2,21 +2,15 @@
 PulseAudio virtual microphone (scripts/virtual_mic.sh, tests/audio_device.py)."""
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
-import textwrap
 import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from engine.audio.capture import Recorder, list_input_devices
 from engine.audio.io import resample
-from tests.helpers import ROOT, shared_data
+from tests.engine.audio.device_helpers import align, first_yes, loaded_by_import, run_without_audio_devices
 
 
 class Flags:
@@ -161,31 +155,13 @@ def test_stop_without_start_and_twice():
 
 
 def test_engine_capture_does_not_import_qt_or_open_portaudio():
-    code = ("import sys, engine.audio.capture; "
-            "print(any(m.startswith(('PySide6', 'PyQt')) for m in sys.modules), 'sounddevice' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    assert loaded_by_import("engine.audio.capture") == [False, False]
 
 
 # ------------------------------------------------------------------ no device
 
-NO_DEVICE_ALSA_CONF = """\
-# Only PulseAudio PCMs (hardware cards are not defined, so they cannot open);
-# with PULSE_SERVER pointing nowhere, PortAudio finds no device at all.
-pcm.!default {
-    type pulse
-    hint { show on description "PulseAudio (unreachable)" }
-}
-ctl.!default { type pulse }
-"""
-
-
 def test_no_input_device_raises_capture_error(tmp_path):
-    conf = tmp_path / "asound.conf"
-    conf.write_text(NO_DEVICE_ALSA_CONF)
-    env = dict(os.environ, ALSA_CONFIG_PATH=str(conf),
-               PULSE_SERVER=f"unix:{tmp_path / 'no-such-socket'}")
-    code = textwrap.dedent("""
+    out = run_without_audio_devices(tmp_path, """
         import json
         from engine.audio.capture import CaptureError, Recorder, list_input_devices
         out = {"devices": [d.name for d in list_input_devices()]}
@@ -200,10 +176,6 @@ def test_no_input_device_raises_capture_error(tmp_path):
             out["named"] = str(exc)
         print(json.dumps(out))
     """)
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["devices"] == []
     assert out["error"] and "No microphone was found" in out["error"]
     assert "Traceback" not in out["error"]
@@ -216,25 +188,7 @@ def test_no_input_device_raises_capture_error(tmp_path):
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
     """The first (sorted) 'yes' of Speech Commands: a real 16 kHz recording, int16."""
-    files = sorted((shared_data() / "speech_commands" / "yes").glob("*.wav"))
-    if not files:
-        pytest.skip("no speech_commands/yes clips in shared data")
-    data, rate = sf.read(files[0], dtype="int16")
-    assert rate == 16_000 and data.ndim == 1
-    return data
-
-
-def align(take: np.ndarray, clip: np.ndarray) -> tuple[int, float]:
-    """Offset of ``clip`` in ``take`` by FFT cross-correlation, and the normalized
-    correlation of the aligned samples."""
-    a = take.astype(np.float64)
-    b = clip.astype(np.float64)
-    n = 1 << (len(a) + len(b)).bit_length()
-    xc = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)[:len(a) - len(b) + 1]
-    off = int(np.argmax(xc))
-    seg = a[off:off + len(b)]
-    corr = float(seg @ b / (np.linalg.norm(seg) * np.linalg.norm(b) + 1e-12))
-    return off, corr
+    return first_yes("int16")
 
 
 def band_snr(got: np.ndarray, ref: np.ndarray, hi_hz: float = 4_000.0) -> float:
@@ -325,14 +279,6 @@ def test_records_from_the_default_device_at_its_default_rate(virtual_mic, speech
     assert corr > 0.99, corr
     assert band_snr(take[off:off + len(speech)], speech / 32768.0) > 40.0
     assert level > -40.0 and rec.overflows == 0
-
-
-@pytest.fixture
-def lost_virtual_mic(virtual_mic):
-    """The virtual mic, whose daemon the test may kill; restarted afterwards."""
-    yield virtual_mic
-    virtual_mic.pause(False)
-    virtual_mic.ensure_running()
 
 
 @pytest.mark.audio_device

@@ -3,21 +3,17 @@ through the PulseAudio daemon of the virtual microphone (scripts/virtual_mic.sh)
 whose null sink is the output device; its monitor source records what was played."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
-import textwrap
 import time
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from engine.audio.io import SAMPLE_RATE
 from engine.audio.playback import PlaybackError, Player, list_output_devices
-from tests.helpers import ROOT, shared_data
+from tests.engine.audio.device_helpers import align, first_yes, loaded_by_import, run_without_audio_devices
 
 
 class Flags:
@@ -210,29 +206,11 @@ def test_device_refusing_every_rate_or_start_raises_playback_error(monkeypatch):
 
 
 def test_engine_playback_does_not_import_qt_or_open_portaudio():
-    code = ("import sys, engine.audio.playback; "
-            "print(any(m.startswith(('PySide6', 'PyQt')) for m in sys.modules), 'sounddevice' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
-
-
-NO_DEVICE_ALSA_CONF = """\
-# Only PulseAudio PCMs (hardware cards are not defined, so they cannot open);
-# with PULSE_SERVER pointing nowhere, PortAudio finds no device at all.
-pcm.!default {
-    type pulse
-    hint { show on description "PulseAudio (unreachable)" }
-}
-ctl.!default { type pulse }
-"""
+    assert loaded_by_import("engine.audio.playback") == [False, False]
 
 
 def test_no_output_device_raises_playback_error(tmp_path):
-    conf = tmp_path / "asound.conf"
-    conf.write_text(NO_DEVICE_ALSA_CONF)
-    env = dict(os.environ, ALSA_CONFIG_PATH=str(conf),
-               PULSE_SERVER=f"unix:{tmp_path / 'no-such-socket'}")
-    code = textwrap.dedent("""
+    out = run_without_audio_devices(tmp_path, """
         import json
         import numpy as np
         from engine.audio.playback import PlaybackError, Player, list_output_devices
@@ -248,10 +226,6 @@ def test_no_output_device_raises_playback_error(tmp_path):
             out[key + "_playing"] = p.is_playing
         print(json.dumps(out))
     """)
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["devices"] == []
     assert out["error"] and "No audio output device was found" in out["error"]
     assert "Traceback" not in out["error"]
@@ -265,25 +239,7 @@ def test_no_output_device_raises_playback_error(tmp_path):
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
     """The first (sorted) 'yes' of Speech Commands: a real 1 s, 16 kHz recording, float32."""
-    files = sorted((shared_data() / "speech_commands" / "yes").glob("*.wav"))
-    if not files:
-        pytest.skip("no speech_commands/yes clips in shared data")
-    data, rate = sf.read(files[0], dtype="float32")
-    assert rate == SAMPLE_RATE and data.ndim == 1
-    return data
-
-
-def align(take: np.ndarray, clip: np.ndarray) -> tuple[int, float]:
-    """Offset of ``clip`` in ``take`` by FFT cross-correlation, and the normalized
-    correlation of the aligned samples."""
-    a = take.astype(np.float64)
-    b = clip.astype(np.float64)
-    n = 1 << (len(a) + len(b)).bit_length()
-    xc = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)[:len(a) - len(b) + 1]
-    off = int(np.argmax(xc))
-    seg = a[off:off + len(b)]
-    corr = float(seg @ b / (np.linalg.norm(seg) * np.linalg.norm(b) + 1e-12))
-    return off, corr
+    return first_yes("float32")
 
 
 class SinkMonitor:
@@ -461,13 +417,6 @@ def test_nonexistent_device_raises_a_clear_playback_error(virtual_mic, speech):
         assert "Available output devices:" in msg and f"'{virtual_mic.device_name}'" in msg
         assert "Traceback" not in msg
         assert not p.is_playing and p.wait(0)
-
-
-@pytest.fixture
-def lost_virtual_mic(virtual_mic):
-    """The virtual mic, whose daemon the test may kill; restarted afterwards."""
-    yield virtual_mic
-    virtual_mic.ensure_running()
 
 
 @pytest.mark.audio_device
