@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.audio.endpoint import EndpointConfig  # noqa: E402
 from engine.audio.io import SAMPLE_RATE, load_audio  # noqa: E402
 from engine.decode.recognizer import BUNDLED_MODEL, Recognizer  # noqa: E402
 from engine.decode.streaming import Final, StreamingRecognizer  # noqa: E402
@@ -43,6 +44,8 @@ def main() -> int:
     p.add_argument("--clips", type=int, default=40)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--fast", action="store_true", help="feed as fast as possible instead of in real time")
+    p.add_argument("--end-silence", type=float, default=None, help="EndpointConfig.end_silence_s (seconds)")
+    p.add_argument("--pad", type=float, default=None, help="EndpointConfig.pad_s (seconds)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -54,8 +57,9 @@ def main() -> int:
     audio = np.concatenate([gap] + [np.concatenate([c, gap]) for c in clips])
 
     rec = Recognizer.from_checkpoint(args.model)
-    offline = [rec.transcribe(c, attention=False).text for c in clips]
-    stream = StreamingRecognizer(rec)
+    offline = [rec.transcribe(c, attention=False).text for c in clips]  # also warms up torch's kernels
+    overrides = {k: v for k, v in (("end_silence_s", args.end_silence), ("pad_s", args.pad)) if v is not None}
+    stream = StreamingRecognizer(rec, EndpointConfig(**overrides))
     partial_walls: dict[int, list[float]] = {}
     partial_compute: list[float] = []
     inner = stream.partial_text

@@ -139,6 +139,7 @@ def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int)
     recognizer, load_error = None, None
     try:
         recognizer = Recognizer.from_checkpoint(checkpoint)
+        warm_up(recognizer)
     except CheckpointError as exc:
         load_error = str(exc)
     except Exception as exc:  # a broken install, out of memory, …
@@ -178,6 +179,12 @@ def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int)
         except Exception as exc:
             tb = traceback.format_exc(limit=6)
             results.put(InferenceFailure(rid, "internal", f"Recognition failed ({type(exc).__name__}: {exc}).\n{tb}"))
+
+
+def warm_up(recognizer) -> None:
+    """Decode 1 s of faint noise once, so the first real request does not pay for torch's first calls."""
+    noise = np.random.default_rng(0).normal(0.0, 0.01, 16_000).astype(np.float32)
+    recognizer.transcribe(noise, attention=True)
 
 
 def _serve_stream(req, recognizer, load_error, stream, session, results):
