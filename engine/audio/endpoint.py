@@ -82,13 +82,15 @@ class SpeechStarted:
 class Utterance:
     """A finished utterance: ``audio`` is ``(samples,)`` float32 16 kHz from ``start`` to ``end`` seconds.
 
-    ``forced`` is True when it was cut at ``max_utterance_s`` rather than at a pause.
+    ``forced`` is True when it was cut at ``max_utterance_s`` rather than at a pause;
+    ``speech_end`` is where its last speech frame ends (seconds, ≤ ``end``).
     """
 
     start: float
     end: float
     audio: np.ndarray
     forced: bool = False
+    speech_end: float = 0.0
 
 
 class Endpointer:
@@ -128,6 +130,20 @@ class Endpointer:
     def current_audio(self) -> np.ndarray:
         """``(samples,)`` float32 of the utterance in progress (empty if none)."""
         return np.concatenate(self._frames) if self._frames else np.zeros(0, dtype=np.float32)
+
+    @property
+    def trailing_silence_s(self) -> float:
+        """Seconds of non-speech since the last speech frame of the open utterance (0 if none is open)."""
+        if not self.in_speech:
+            return 0.0
+        return (self._frame_index - 1 - self._last_speech) * FRAME_S
+
+    def end_now(self) -> Utterance | None:
+        """End the open utterance at once (a caller that knows it is complete, e.g. the
+        recognizer's end-of-sentence probability): it ends ``pad_s`` after its last speech
+        frame, or where the audio so far ends if that is sooner. None if none is open or
+        it holds too little speech."""
+        return self._finish(forced=False) if self.in_speech else None
 
     @property
     def current_start(self) -> float:
@@ -199,4 +215,6 @@ class Endpointer:
         self._history.clear()
         if speech * FRAME_S < self.cfg.min_speech_s or not frames:
             return None
-        return Utterance(first * FRAME_S, (first + len(frames)) * FRAME_S, np.concatenate(frames), forced)
+        end = (first + len(frames)) * FRAME_S
+        speech_end = min(end, (self._last_speech + 1) * FRAME_S)
+        return Utterance(first * FRAME_S, end, np.concatenate(frames), forced, speech_end)

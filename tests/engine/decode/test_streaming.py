@@ -66,3 +66,16 @@ def test_vocabulary_constrains_finals(recognizer):
 
 def test_silence_gives_nothing(recognizer):
     assert feed(StreamingRecognizer(recognizer), np.zeros(3 * SAMPLE_RATE, np.float32)) == []
+
+
+def test_early_endpoint_ends_sooner_and_still_equals_offline(recognizer):
+    audio = stream(["sc_yes_03401e93.wav"])
+    late = [e for _, e in feed(StreamingRecognizer(recognizer), audio) if isinstance(e, Final)]
+    early_stream = StreamingRecognizer(recognizer, early_end_s=0.1, eos_threshold=0.5)
+    timeline = feed(early_stream, audio)
+    (t_early, early), = [(t, e) for t, e in timeline if isinstance(e, Final)]
+    assert early.early and not late[0].early and early.text == late[0].text == "yes"
+    assert early.end < late[0].end and t_early < late[0].end + 0.3  # ended at the short pause
+    assert early.speech_end <= early.end
+    segment = audio[round(early.start * SAMPLE_RATE):round(early.end * SAMPLE_RATE)]
+    assert recognizer.transcribe(segment, attention=False).text == early.text
