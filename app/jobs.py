@@ -50,6 +50,7 @@ class TranscriptionJob(QObject):
         self.last_failure_kind: str | None = None
         self._request: int | None = None
         self._live: int | None = None  # the live session whose events we still expect
+        self._callbacks: dict[int, object] = {}  # background requests (see request())
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -71,6 +72,25 @@ class TranscriptionJob(QObject):
         self._timer.start()
         self.started.emit()
         return True
+
+    def request(self, audio: np.ndarray, on_answer, vocabulary: list[str] | None = None,
+                attention: bool = False) -> int:
+        """Queue a background transcription (e.g. one utterance of a pre-labeling run).
+
+        ``on_answer`` is called on the GUI thread with the worker's
+        :class:`~engine.jobs.inference.InferenceResult` or
+        :class:`~engine.jobs.inference.InferenceFailure`. It does not make
+        :attr:`busy` true; returns the request id.
+        """
+        rid = self.worker.submit(audio, vocabulary, attention=attention)
+        self._callbacks[rid] = on_answer
+        self._timer.start()
+        return rid
+
+    def forget(self, request_ids) -> None:
+        """Drop the callbacks of background requests (their answers are then ignored)."""
+        for rid in request_ids:
+            self._callbacks.pop(rid, None)
 
     @property
     def live(self) -> bool:
@@ -95,6 +115,7 @@ class TranscriptionJob(QObject):
         """Stop polling and end the worker process."""
         self._timer.stop()
         self._request = self._live = None
+        self._callbacks.clear()
         self.worker.close()
 
     def _poll(self) -> None:
@@ -104,9 +125,12 @@ class TranscriptionJob(QObject):
                 break
             if isinstance(answer, StreamEvents):
                 self._on_stream(answer)
-            elif answer.request_id == self._request:  # else a stale answer
+            elif answer.request_id == self._request:
                 self._on_answer(answer)
-        if self._request is None and self._live is None:
+            elif answer.request_id in self._callbacks:
+                self._callbacks.pop(answer.request_id)(answer)
+            # else a stale answer
+        if self._request is None and self._live is None and not self._callbacks:
             self._timer.stop()
             self._timer.setInterval(POLL_MS)
 

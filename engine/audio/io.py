@@ -111,6 +111,32 @@ def load_audio(
     return check_audio(resample(audio, sr, sample_rate), sample_rate, min_seconds, name=path.name)
 
 
+def load_segment(path: str | os.PathLike, start: float, end: float, sample_rate: int = SAMPLE_RATE,
+                 min_seconds: float = MIN_SECONDS) -> np.ndarray:
+    """Read ``start``–``end`` seconds of an audio file as mono float32 at ``sample_rate``.
+
+    Only that stretch is read from disk (an utterance of a long recording).
+
+    Raises:
+        AudioError: missing, unreadable or corrupt file; the stretch lies
+            outside the file or is shorter than ``min_seconds``.
+    """
+    path = Path(path)
+    info = audio_info(path)
+    a, b = int(round(start * info.samplerate)), int(round(end * info.samplerate))
+    if not 0 <= a < b <= info.frames + int(0.05 * info.samplerate):
+        raise AudioError(f"{path.name}: {start:.2f}–{end:.2f} s is outside the file "
+                         f"({info.frames / info.samplerate:.2f} s).")
+    try:
+        data, sr = sf.read(str(path), start=a, stop=min(b, info.frames), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(f"{path.name}: the audio data is corrupt ({_reason(exc)}).") from None
+    audio = to_mono(data)
+    if not np.all(np.isfinite(audio)):
+        raise AudioError(f"{path.name}: the audio holds invalid (NaN or infinite) samples.")
+    return check_audio(resample(audio, sr, sample_rate), sample_rate, min_seconds, name=path.name)
+
+
 def check_audio(
     audio: np.ndarray,
     sample_rate: int = SAMPLE_RATE,

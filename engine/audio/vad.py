@@ -38,3 +38,48 @@ def speech_regions(audio: np.ndarray, aggressiveness: int = 3, min_pause: float 
         else:
             regions.append([t, t + FRAME_S])
     return [(a, b) for a, b in regions if b - a >= min_speech]
+
+
+def split_windows(audio: np.ndarray, window_s: float, search_s: float = 4.0) -> list[tuple[int, int]]:
+    """Cut ``(samples,)`` audio into windows of at most ``window_s`` seconds.
+
+    Each cut falls at the quietest 50 ms frame within the last ``search_s``
+    seconds (at most half the window) of a window. Returns ``(start, stop)`` sample indices.
+    """
+    win, hop = int(window_s * SAMPLE_RATE), SAMPLE_RATE // 20
+    search = int(min(search_s, window_s / 2) * SAMPLE_RATE)
+    out, start = [], 0
+    while len(audio) - start > win:
+        lo = start + win - search
+        seg = audio[lo: start + win]
+        energy = np.convolve(seg ** 2, np.ones(hop), mode="valid")[::hop // 4]
+        cut = lo + int(np.argmin(energy)) * (hop // 4) + hop // 2
+        out.append((start, cut))
+        start = cut
+    out.append((start, len(audio)))
+    if len(out) > 1 and out[-1][1] - out[-1][0] < SAMPLE_RATE * 0.1:  # fold a sliver into the previous window
+        out[-2] = (out[-2][0], out[-1][1])
+        out.pop()
+    return out
+
+
+def speech_units(audio: np.ndarray, pad_s: float = 0.25, max_s: float = 20.0) -> list[tuple[int, int, bool]]:
+    """Cut a long recording into units of speech as ``(start, stop, has_speech)`` sample indices.
+
+    Each stretch of speech (:func:`speech_regions`) gets ``pad_s`` seconds of
+    context on each side, never past the middle of the pause to its
+    neighbour; stretches longer than ``max_s`` seconds are cut into windows at
+    their quietest points (:func:`split_windows`). A recording with no speech
+    yields windows of the whole audio marked ``has_speech=False``.
+    """
+    regions = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in speech_regions(audio)]
+    if not regions:
+        return [(a, b, False) for a, b in split_windows(audio, max_s)]
+    mids = [(a_end + b_start) // 2 for (_, a_end), (b_start, _) in zip(regions, regions[1:])]
+    lows, highs = [0] + mids, mids + [len(audio)]
+    pad = int(pad_s * SAMPLE_RATE)
+    units = []
+    for (rs, re), lo, hi in zip(regions, lows, highs):
+        a, b = max(lo, rs - pad), min(hi, re + pad)
+        units += [(a + s, a + e, True) for s, e in split_windows(audio[a:b], max_s)]
+    return units

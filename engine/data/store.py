@@ -613,6 +613,68 @@ class Project:
             edit.log(f"add utterance {uid}")
         return uid
 
+    def add_segments(self, recording_id: int, spans: Iterable[tuple[float, float]], description: str = "",
+                     speaker: str | None = None) -> list[int]:
+        """Add unlabeled utterances for ``(start, end)`` spans (seconds) of a recording as ONE undoable edit.
+
+        For splitting a long recording at pauses (VAD). Raises :class:`ProjectError`
+        as :meth:`add_utterance` does; then nothing is added.
+        """
+        failure = f"Cannot add utterances to recording {recording_id}"
+        spans = [(_seconds(a, "the start", failure), _seconds(b, "the end", failure)) for a, b in spans]
+        ids: list[int] = []
+        with self._write(failure) as conn:
+            edit = history.Edit(conn)
+            speaker_id = self._speaker_ref(conn, speaker)
+            for start, end in spans:
+                end = self._check_end(conn, recording_id, end, failure)
+                ids.append(edit.insert({
+                    "recording_id": recording_id, "start": start, "end": end, "transcript": "",
+                    "status": "unlabeled", "speaker_id": speaker_id, "split": None,
+                    "confidence": None, "mislabel_score": None, "tags": []}))
+            if ids:
+                edit.log(description or f"add {len(ids)} utterances to recording {recording_id}")
+        return ids
+
+    def apply_model_labels(self, labels: Iterable[tuple[int, str, float]], model: str = "the model") -> int:
+        """Store a model's transcripts and confidences as ONE undoable edit.
+
+        Args:
+            labels: ``(utterance_id, transcript, confidence)`` with confidence
+                in [0, 1]. Every utterance gets the confidence; the transcript
+                is written only where the stored one is empty, and an
+                ``unlabeled`` utterance with a new transcript becomes ``draft``
+                (a person's text is never overwritten).
+            model: the model's name, for the history description.
+
+        Returns:
+            How many utterances changed.
+
+        Raises:
+            ProjectError: an utterance is missing or a confidence is outside
+                [0, 1]; then nothing is changed.
+        """
+        failure = "Cannot store the model's labels"
+        labels = [(int(uid), str(text), _score(conf, "the confidence", failure)) for uid, text, conf in labels]
+        changed = 0
+        with self._write(failure) as conn:
+            edit = history.Edit(conn)
+            for uid, text, conf in labels:
+                before = history.snapshot(conn, uid)
+                if before is None:
+                    raise ProjectError(f"{failure}: utterance {uid} is not in this project.")
+                changes = {"confidence": conf} if conf != before["confidence"] else {}
+                if not before["transcript"].strip() and text.strip():
+                    changes["transcript"] = text
+                    if before["status"] == "unlabeled":
+                        changes["status"] = "draft"
+                if changes:
+                    edit.update(uid, changes)
+                    changed += 1
+            if changed:
+                edit.log(f"pre-label {changed} utterance{'s' if changed != 1 else ''} with {model}")
+        return changed
+
     def update_utterance(self, utterance_id: int, **fields) -> UtteranceRow:
         """Change fields of an utterance in one undoable edit.
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from engine.audio.features import LogMel
 from engine.audio.io import SAMPLE_RATE, check_audio, load_audio
-from engine.audio.vad import speech_regions
+from engine.audio.vad import speech_units, split_windows
 from engine.decode.alignment import (
     TokenTiming,
     WordTiming,
@@ -206,19 +206,9 @@ class Recognizer:
         so the model hears speech much as it did in training, and a recording
         with no speech at all yields units marked ``has_speech=False``.
         """
-        windows = lambda a, b: [(a + s, a + e) for s, e in split_windows(audio[a:b], self.window_s)]  # noqa: E731
         if len(audio) <= SPLIT_MIN_S * SAMPLE_RATE:
-            return [(a, b, True) for a, b in windows(0, len(audio))]
-        regions = [(int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)) for a, b in speech_regions(audio)]
-        if not regions:
-            return [(a, b, False) for a, b in windows(0, len(audio))]
-        mids = [(a_end + b_start) // 2 for (_, a_end), (b_start, _) in zip(regions, regions[1:])]
-        lows, highs = [0] + mids, mids + [len(audio)]
-        pad = int(UNIT_PAD_S * SAMPLE_RATE)
-        units = []
-        for (rs, re), lo, hi in zip(regions, lows, highs):
-            units += [(a, b, True) for a, b in windows(max(lo, rs - pad), min(hi, re + pad))]
-        return units
+            return [(a, b, True) for a, b in split_windows(audio, self.window_s)]
+        return speech_units(audio, UNIT_PAD_S, self.window_s)
 
     @torch.inference_mode()
     def embed_text(self, text: str) -> np.ndarray:
@@ -291,26 +281,3 @@ def rms_dbfs(audio: np.ndarray) -> float:
     """RMS level of ``(samples,)`` audio in dBFS (-inf for all zeros)."""
     rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
     return 20 * np.log10(rms) if rms > 0 else -np.inf
-
-
-def split_windows(audio: np.ndarray, window_s: float, search_s: float = 4.0) -> list[tuple[int, int]]:
-    """Cut ``(samples,)`` audio into windows of at most ``window_s`` seconds.
-
-    Each cut falls at the quietest 50 ms frame within the last ``search_s``
-    seconds (at most half the window) of a window. Returns ``(start, stop)`` sample indices.
-    """
-    win, hop = int(window_s * SAMPLE_RATE), SAMPLE_RATE // 20
-    search = int(min(search_s, window_s / 2) * SAMPLE_RATE)
-    out, start = [], 0
-    while len(audio) - start > win:
-        lo = start + win - search
-        seg = audio[lo: start + win]
-        energy = np.convolve(seg ** 2, np.ones(hop), mode="valid")[::hop // 4]
-        cut = lo + int(np.argmin(energy)) * (hop // 4) + hop // 2
-        out.append((start, cut))
-        start = cut
-    out.append((start, len(audio)))
-    if len(out) > 1 and out[-1][1] - out[-1][0] < SAMPLE_RATE * 0.1:  # fold a sliver into the previous window
-        out[-2] = (out[-2][0], out[-1][1])
-        out.pop()
-    return out

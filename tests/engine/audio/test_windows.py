@@ -1,7 +1,7 @@
 import numpy as np
 
 from engine.audio.io import SAMPLE_RATE
-from engine.decode.recognizer import split_windows
+from engine.audio.vad import split_windows
 
 
 def test_long_audio_is_cut_at_silence_into_bounded_windows():

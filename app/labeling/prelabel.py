@@ -1,0 +1,102 @@
+"""Model-assisted labeling: transcribe a project's utterances in the background.
+
+:class:`PrelabelJob` sends one utterance at a time (two in flight) to the
+recognition worker process through :meth:`app.jobs.TranscriptionJob.request`,
+so the window never waits. The transcripts and confidences are stored with
+:meth:`engine.data.store.Project.apply_model_labels` as one undoable edit
+when the run ends, is cancelled or fails part-way: finished work is kept.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.audio.errors import AudioError
+from engine.audio.io import load_segment
+from engine.data.errors import ProjectError
+from engine.jobs.inference import InferenceResult
+
+IN_FLIGHT = 2
+
+
+class PrelabelJob(QObject):
+    """Pre-label utterances with the active model.
+
+    Signals:
+        progress(int, int): utterances done and total.
+        finished(int, bool, str): utterances changed, whether it was cancelled,
+            and a summary for the status bar (including any that failed).
+    """
+
+    progress = Signal(int, int)
+    finished = Signal(int, bool, str)
+
+    def __init__(self, jobs, project, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs, self.project = jobs, project
+        self._queue: list[int] = []
+        self._in_flight: set[int] = set()
+        self._labels: list[tuple[int, str, float]] = []
+        self._problems: list[str] = []
+        self._total = self._done = 0
+        self.running = False
+
+    def start(self, utterance_ids: list[int], vocabulary: list[str] | None = None) -> None:
+        """Transcribe these utterances (no-op while a run is going on)."""
+        if self.running:
+            return
+        self._queue, self._vocabulary = list(utterance_ids), vocabulary
+        self._labels, self._problems, self._in_flight = [], [], set()
+        self._total, self._done, self.running = len(self._queue), 0, True
+        self.progress.emit(0, self._total)
+        self._pump()
+
+    def cancel(self) -> None:
+        """Stop sending; keep what is finished."""
+        if not self.running:
+            return
+        self.jobs.forget(self._in_flight)
+        self._queue.clear()
+        self._in_flight.clear()
+        self._end(cancelled=True)
+
+    def _pump(self) -> None:
+        while self.running and self._queue and len(self._in_flight) < IN_FLIGHT:
+            uid = self._queue.pop(0)
+            try:
+                row = self.project.utterance(uid)
+                audio = load_segment(self.project.recording(row.recording_id).file, row.start, row.end)
+            except (AudioError, ProjectError) as exc:
+                self._problems.append(str(exc))
+                self._step()
+                continue
+            rid = self.jobs.request(audio, lambda answer, uid=uid: self._on_answer(uid, answer), self._vocabulary)
+            self._in_flight.add(rid)
+        if self.running and not self._queue and not self._in_flight:
+            self._end(cancelled=False)
+
+    def _on_answer(self, uid: int, answer) -> None:
+        self._in_flight.discard(answer.request_id)
+        if isinstance(answer, InferenceResult):
+            rec = answer.recognition
+            self._labels.append((uid, rec.text, min(1.0, max(0.0, float(rec.confidence)))))
+        else:
+            self._problems.append(answer.message.splitlines()[0])
+        self._step()
+        self._pump()
+
+    def _step(self) -> None:
+        self._done += 1
+        self.progress.emit(self._done, self._total)
+
+    def _end(self, cancelled: bool) -> None:
+        self.running = False
+        changed, problems = 0, list(self._problems)
+        try:
+            changed = self.project.apply_model_labels(self._labels, model=self.jobs.model_path.name)
+        except ProjectError as exc:
+            problems.append(str(exc))
+        summary = (f"Pre-labeled {len(self._labels)} of {self._total} utterances"
+                   f"{' (cancelled)' if cancelled else ''}; {changed} changed.")
+        if problems:
+            summary += f" {len(problems)} could not be transcribed: {problems[0]}"
+        self.finished.emit(changed, cancelled, summary)
