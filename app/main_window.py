@@ -21,17 +21,22 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QToolBar,
     QToolButton,
 )
 
 from app.jobs import TranscriptionJob
 from app.live.endpoint_dialog import EndpointDialog
+from app.labeling.prompt_mode import PromptRecorder
+from app.labeling.view import LabelingView
 from app.live.transcript_view import LiveTranscriptView
 from app.model_choice import model_problem
 from app.playback.controller import PlaybackController
+from app.project.controller import ProjectController
 from app.recorder.controller import RecorderController
 from app.settings import StudioSettings
+from app.shortcut_editor import ShortcutEditorDialog
 from app.shortcuts import Command, ShortcutsDialog, key_sequences, native_text, shortcut
 from app.transcribe.panel import TranscriptPanel
 from app.widgets.attention_view import AttentionView
@@ -91,6 +96,9 @@ class MainWindow(QMainWindow):
         self.playback = PlaybackController(self)
         self.playback.attach(self.waveform, self.spectrogram)
         self.jobs = None if self.model_error else TranscriptionJob(self.model_path, parent=self)
+        self.projects = ProjectController(self, self.settings, self.jobs)
+        self.labeling = LabelingView(None, self.playback, self.settings)
+        self.prompts = PromptRecorder(None, self.recorder, self.playback, settings=self.settings)
 
         self._build_actions()
         self._build_layout()
@@ -105,7 +113,8 @@ class MainWindow(QMainWindow):
     # -- construction --------------------------------------------------------
     def _action(self, command: Command, text: str, slot, icon_name: str | None = None) -> QAction:
         action = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
-        action.setShortcuts(key_sequences(command))
+        action.setShortcuts(key_sequences(command, self.settings))
+        action.setData(command)
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         sc = shortcut(command)
         action.setToolTip(f"{sc.description} ({native_text(sc.keys)})")
@@ -128,6 +137,8 @@ class MainWindow(QMainWindow):
         self.vocab_action = self._action(Command.LOAD_VOCABULARY, "Load vocabulary…", self.panel.choose_vocabulary)
         self.zoom_action = self._action(Command.ZOOM_FIT, "Zoom to fit", self.waveform.zoom_to_fit)
         self.help_action = self._action(Command.SHORTCUTS, "Keyboard shortcuts", self.show_shortcuts)
+        self.customize_action = QAction("Customize shortcuts…", self)
+        self.customize_action.triggered.connect(self.customize_shortcuts)
         self.quit_action = self._action(Command.QUIT, "Quit", self.close)
         self.rescan_action = QAction("Rescan input devices", self)
         self.rescan_action.triggered.connect(self.recorder.rescan)
@@ -144,10 +155,12 @@ class MainWindow(QMainWindow):
         record_menu.addActions([self.record_action, self.play_action])
         self.device_menu = record_menu.addMenu("Input device")
         record_menu.addAction(self.rescan_action)
-        menus.addMenu("&Transcribe").addActions([self.transcribe_action, self.live_action, self.live_settings_action,
-                                                 self.vocab_action])
+        transcribe_menu = menus.addMenu("&Transcribe")
+        transcribe_menu.addActions([self.transcribe_action, self.live_action, self.live_settings_action,
+                                    self.vocab_action])
         menus.addMenu("&View").addAction(self.zoom_action)
-        menus.addMenu("&Help").addAction(self.help_action)
+        menus.addMenu("&Help").addActions([self.help_action, self.customize_action])
+        self.projects.add_actions(file_menu, transcribe_menu)
 
         bar = QToolBar("Main", self)
         bar.setObjectName("main_toolbar")
@@ -185,7 +198,12 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([900, 360])
-        self.setCentralWidget(self.splitter)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.splitter, "Studio")
+        self.tabs.addTab(self.labeling, "Dataset")
+        self.tabs.addTab(self.prompts, "Prompts")
+        self.setCentralWidget(self.tabs)
 
         self.device_label = QLabel()
         self.device_label.setStyleSheet("color: #b00020")
@@ -195,6 +213,7 @@ class MainWindow(QMainWindow):
                                        "(input overflows); the take has gaps there.")
         self.model_label = QLabel()
         status = self.statusBar()
+        status.addPermanentWidget(self.projects.task_bar)
         status.addPermanentWidget(self.overflow_label)
         status.addPermanentWidget(self.device_label)
         status.addPermanentWidget(self.model_label)
@@ -228,6 +247,10 @@ class MainWindow(QMainWindow):
         self.live_view.enabled_changed.connect(self._on_live_toggled)
         self.live_view.seek.connect(self.play_segment)
         self.playback.playing_changed.connect(self._on_playing_changed)
+        self.projects.project_changed.connect(self._on_project_changed)
+        self.projects.rows_changed.connect(self.labeling.model.refresh)
+        self.projects.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.playback.error.connect(self._on_playback_error)
         self.attention.view_changed.connect(lambda v: setattr(self.settings, "attention_view", v))
         self.panel.vocabulary_changed.connect(self._on_vocabulary_changed)
@@ -248,6 +271,8 @@ class MainWindow(QMainWindow):
         self.live_view.set_live_enabled(s.live_enabled and self.jobs is not None)
         self.live_view.folder = s.last_folder
         self.recorder.device = s.input_device or None
+        if s.project_folder:
+            self.projects.open_folder(s.project_folder, quiet=True)
         if s.vocabulary_path:
             self.panel.load_vocabulary(s.vocabulary_path, use=s.use_vocabulary, quiet=True)
 
@@ -545,7 +570,30 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self).exec()
 
+    def _on_project_changed(self, project) -> None:
+        if project is None:
+            self.labeling.commit_pending()
+            self.labeling.save_state()
+        self.labeling.set_project(project)
+        self.prompts.set_project(project)
+        if project is not None:
+            self.prompts.resume_last_session()
+            self.tabs.setTabText(1, f"Dataset — {project.folder.name}")
+        else:
+            self.tabs.setTabText(1, "Dataset")
+
+    def customize_shortcuts(self) -> None:
+        """Edit the keys of every command; saved in the settings and applied at once."""
+        if ShortcutEditorDialog(self.settings, self).exec():
+            for action in self.actions():
+                command = action.data()
+                if isinstance(command, Command):
+                    action.setShortcuts(key_sequences(command, self.settings))
+            self.labeling.apply_shortcuts()
+            self.prompts.apply_shortcuts()
+
     def closeEvent(self, event) -> None:
+        self.projects.close_project()
         self.playback.stop()
         if self.recorder.is_recording:
             self.recorder.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -25,9 +26,15 @@ class StudioSettings:
     USE_VOCABULARY = "vocabulary/enabled"
     ATTENTION_VIEW = "attention/view"
     LIVE = "live/enabled"
+    PROJECT_FOLDER = "project/folder"
     ENDPOINT = "live/endpoint"
     INPUT_DEVICE = "record/input_device"
     RIGHT_SPLITTER = "window/right_splitter"
+    SHORTCUT_GROUP = "shortcuts"
+    """One key per rebound command: ``shortcuts/<command value>`` = JSON list of portable key texts."""
+    LABELING_SPLITTER = "labeling/splitter"
+    LABELING_HEADER = "labeling/header"
+    LABELING_AUTOPLAY = "labeling/autoplay"
 
     def __init__(self) -> None:
         self.qsettings = QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
@@ -127,6 +134,15 @@ class StudioSettings:
         self.qsettings.setValue(self.ENDPOINT, json.dumps(value))
 
     @property
+    def project_folder(self) -> str:
+        """The last open project's folder ("" = none)."""
+        return self._str(self.PROJECT_FOLDER)
+
+    @project_folder.setter
+    def project_folder(self, value: str) -> None:
+        self.qsettings.setValue(self.PROJECT_FOLDER, value)
+
+    @property
     def input_device(self) -> str:
         """Name of the chosen input device ("" = the system default)."""
         return self._str(self.INPUT_DEVICE)
@@ -142,6 +158,70 @@ class StudioSettings:
     @right_splitter.setter
     def right_splitter(self, value: QByteArray) -> None:
         self.qsettings.setValue(self.RIGHT_SPLITTER, value)
+
+    # shortcuts ----------------------------------------------------------------
+    def shortcut_override(self, command_id: str) -> tuple[str, ...] | None:
+        """The keys the user bound to the command ``command_id`` (``Command.value``);
+        ``()`` = deliberately unbound, None = no override (use the default)."""
+        raw = self.qsettings.value(f"{self.SHORTCUT_GROUP}/{command_id}")
+        if not isinstance(raw, str):
+            return None
+        try:
+            keys = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            return None
+        return tuple(k for k in keys if k)
+
+    def set_shortcut_override(self, command_id: str, keys: Sequence[str] | None) -> None:
+        """Bind ``keys`` to the command ``command_id``; None removes the override (back to the default)."""
+        key = f"{self.SHORTCUT_GROUP}/{command_id}"
+        if keys is None:
+            self.qsettings.remove(key)
+        else:
+            self.qsettings.setValue(key, json.dumps([str(k) for k in keys if k]))
+
+    def shortcut_overrides(self) -> dict[str, tuple[str, ...]]:
+        """Every stored override: command id → keys."""
+        self.qsettings.beginGroup(self.SHORTCUT_GROUP)
+        try:
+            ids = list(self.qsettings.childKeys())
+        finally:
+            self.qsettings.endGroup()
+        out = {}
+        for command_id in ids:
+            keys = self.shortcut_override(command_id)
+            if keys is not None:
+                out[command_id] = keys
+        return out
+
+    # labeling view ------------------------------------------------------------
+    @property
+    def labeling_splitter(self) -> QByteArray | None:
+        return self._bytes(self.LABELING_SPLITTER)
+
+    @labeling_splitter.setter
+    def labeling_splitter(self, value: QByteArray) -> None:
+        self.qsettings.setValue(self.LABELING_SPLITTER, value)
+
+    @property
+    def labeling_header(self) -> QByteArray | None:
+        """Column widths of the utterance table."""
+        return self._bytes(self.LABELING_HEADER)
+
+    @labeling_header.setter
+    def labeling_header(self, value: QByteArray) -> None:
+        self.qsettings.setValue(self.LABELING_HEADER, value)
+
+    @property
+    def labeling_autoplay(self) -> bool:
+        """Play each utterance when it is selected."""
+        return str(self.qsettings.value(self.LABELING_AUTOPLAY, "false")).lower() == "true"
+
+    @labeling_autoplay.setter
+    def labeling_autoplay(self, value: bool) -> None:
+        self.qsettings.setValue(self.LABELING_AUTOPLAY, "true" if value else "false")
 
     def sync(self) -> None:
         self.qsettings.sync()

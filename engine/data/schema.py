@@ -1,6 +1,6 @@
 """The project database: connection settings, the versioned schema and its migrations.
 
-A project's ``project.sqlite`` holds four kinds of rows (version 2):
+A project's ``project.sqlite`` holds these rows (version 3):
 
 * ``recordings``: one audio file each; ``path`` relative to the project
   folder (POSIX separators) or absolute for a file left outside it,
@@ -14,6 +14,8 @@ A project's ``project.sqlite`` holds four kinds of rows (version 2):
   ``utterance_tags`` (one row per utterance and tag).
 * ``speakers``: a unique ``name`` each.
 * ``history``: the edit log behind undo/redo (see :mod:`engine.data.history`).
+* ``prompt_sessions`` (version 3): where a prompt-by-prompt recording
+  session stands, one row per prompt file (see :mod:`engine.data.prompts`).
 
 Versions. ``PRAGMA user_version`` is the schema version; :data:`MIGRATIONS`
 ``[v]`` turns version ``v`` into ``v + 1`` and runs in one transaction
@@ -124,7 +126,38 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     ])
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2]
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Prompt-by-prompt recording sessions: where each prompt list stands (:mod:`engine.data.prompts`).
+
+    One row per prompt file: ``path`` (relative to the project folder, POSIX,
+    when the file is inside it; else absolute), ``sha256`` of its bytes (a
+    moved file is found again by it, an edited one is noticed), ``position``
+    (0-based index of the current prompt; the prompt count once all are
+    done), ``prompt`` (that prompt's text, to find the place again in an
+    edited file), ``speaker`` (who was reading, "" if unknown) and
+    ``updated`` (seconds since the epoch).
+
+    A table of its own rather than a generic key/value ``meta`` table: the
+    columns are typed and checked by SQLite (a position cannot become
+    negative or a string), a project can hold several prompt lists (e.g.
+    one per speaker or chapter) each with its own place, and the most
+    recent session is one indexed query. Not part of the undo history.
+    """
+    _run(conn, [
+        """CREATE TABLE prompt_sessions (
+            path     TEXT PRIMARY KEY CONSTRAINT prompt_session_path CHECK (length(path) > 0),
+            sha256   TEXT NOT NULL CONSTRAINT prompt_session_sha256 CHECK (length(sha256) = 64),
+            position INTEGER NOT NULL CONSTRAINT prompt_session_position CHECK (position >= 0),
+            prompt   TEXT NOT NULL DEFAULT '',
+            speaker  TEXT NOT NULL DEFAULT '',
+            updated  REAL NOT NULL
+        )""",
+        "CREATE INDEX prompt_sessions_sha256 ON prompt_sessions(sha256)",
+        "CREATE INDEX prompt_sessions_updated ON prompt_sessions(updated)",
+    ])
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
 """``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (inside a transaction)."""
 SCHEMA_VERSION = len(MIGRATIONS)
 """The version this Sayso writes; older files are migrated up to it on open."""

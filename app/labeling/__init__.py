@@ -1,0 +1,1 @@
+"""Labeling studio widgets: recording and labeling utterances of a project (engine.data.store)."""

@@ -1,0 +1,1 @@
+"""The open project: file-menu commands and background tasks."""

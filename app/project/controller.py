@@ -1,0 +1,288 @@
+"""The open project and its file-menu commands: new, open, import, export, long recordings, pre-labeling.
+
+Dialogs and messages live here so the main window only wires actions to
+these slots. Work that can take long (importing a dataset, splitting a long
+recording, transcribing utterances) runs off the GUI thread
+(:mod:`app.project.tasks`, :class:`app.labeling.prelabel.PrelabelJob`), with
+a progress bar and a Cancel button in the status bar.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMessageBox, QProgressBar, QPushButton, QWidget
+
+from app.labeling.prelabel import PrelabelJob
+from app.project.tasks import ImportTask, SplitTask, describe_rejects
+from engine.data import formats
+from engine.data.errors import ProjectError
+from engine.data.query import UtteranceFilter
+from engine.data.store import Project
+
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg);;All files (*)"
+DATASET_FILTER = ("Datasets (metadata.csv *.jsonl *.json *.tsv *.TextGrid *.txt wav.scp);;"
+                  "All files (*)")
+EXPORT_LABELS = {
+    "nemo": "NeMo manifest (JSONL)…", "ljspeech": "LJSpeech (metadata.csv)…", "kaldi": "Kaldi data dir…",
+    "commonvoice": "Common Voice (TSV)…", "textgrid": "Praat TextGrids…", "audacity": "Audacity labels…",
+    "srt": "Subtitles (SRT)…", "vtt": "Subtitles (WebVTT)…", "txt": "Plain text…",
+}
+
+
+class TaskBar(QWidget):
+    """A progress bar with a Cancel button, shown in the status bar while a task runs."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.bar = QProgressBar(self)
+        self.bar.setMaximumWidth(220)
+        self.bar.setMaximumHeight(16)
+        self.cancel_button = QPushButton("Cancel", self)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self.hide()
+
+    def show_progress(self, done: int, total: int, what: str) -> None:
+        self.bar.setRange(0, max(total, 0))  # total 0: busy indicator
+        self.bar.setValue(done)
+        self.bar.setFormat(f"{what} %v/%m" if total else what)
+        self.bar.setTextVisible(True)
+        self.show()
+
+
+class ProjectController(QObject):
+    """Owns the open :class:`Project` (or none).
+
+    Signals:
+        project_changed(object): the new project, or None when closed.
+        rows_changed(): utterances were added or changed by a task (refresh views).
+        message(str): a status-bar message.
+    """
+
+    project_changed = Signal(object)
+    rows_changed = Signal()
+    message = Signal(str)
+
+    def __init__(self, window: QWidget, settings, jobs=None) -> None:
+        super().__init__(window)
+        self.window, self.settings, self.jobs = window, settings, jobs
+        self.project: Project | None = None
+        self.task_bar = TaskBar(window)
+        self._task = None
+        self._cancelling = False
+        self.prelabel_job = PrelabelJob(jobs, None, self) if jobs is not None else None
+        if self.prelabel_job is not None:
+            self.prelabel_job.progress.connect(lambda d, t: self.task_bar.show_progress(d, t, "Pre-labeling"))
+            self.prelabel_job.finished.connect(self._prelabel_done)
+        self.task_bar.cancel_button.clicked.connect(self.cancel_task)
+
+    # -- open / close ----------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._task is not None or (self.prelabel_job is not None and self.prelabel_job.running)
+
+    def new_project(self) -> bool:
+        folder = QFileDialog.getExistingDirectory(self.window, "New project: choose an empty folder",
+                                                  self.settings.last_folder)
+        return bool(folder) and self.open_folder(folder, create=True)
+
+    def open_project(self) -> bool:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open project folder", self.settings.last_folder)
+        return bool(folder) and self.open_folder(folder)
+
+    def open_folder(self, folder: str | Path, create: bool = False, quiet: bool = False) -> bool:
+        """Open (or create) the project in ``folder``; a problem becomes a warning (or a message if ``quiet``)."""
+        try:
+            project = Project.create(folder) if create else Project.open(folder)
+        except ProjectError as exc:
+            if quiet:
+                self.message.emit(f"Project not opened: {exc}")
+            else:
+                QMessageBox.warning(self.window, "Project", str(exc))
+            return False
+        self.close_project()
+        self.project = project
+        if self.prelabel_job is not None:
+            self.prelabel_job.project = project
+        self.settings.project_folder = str(Path(folder))
+        self.project_changed.emit(project)
+        self.message.emit(f"Project {Path(folder).name}: {project.count()} utterances")
+        return True
+
+    def close_project(self) -> None:
+        if self.project is None:
+            return
+        self.cancel_task()
+        self.project.close()
+        self.project = None
+        self.project_changed.emit(None)
+
+    def _need_project(self) -> bool:
+        if self.project is None:
+            QMessageBox.information(self.window, "Project", "Open or create a project first (File → New project…).")
+            return False
+        if self.busy:
+            self.message.emit("Wait for the running task to finish, or cancel it.")
+            return False
+        return True
+
+    # -- import / export ---------------------------------------------------------
+    def import_file(self) -> None:
+        if not self._need_project():
+            return
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import a dataset file", self.settings.last_folder,
+                                              DATASET_FILTER)
+        if path:
+            self.import_dataset(path)
+
+    def import_folder(self) -> None:
+        if not self._need_project():
+            return
+        path = QFileDialog.getExistingDirectory(self.window, "Import a dataset folder (Kaldi, Common Voice, LJSpeech…)",
+                                                self.settings.last_folder)
+        if path:
+            self.import_dataset(path)
+
+    def import_dataset(self, path: str | Path, fmt: str | None = None) -> None:
+        """Import a dataset file or folder in the background (format detected when ``fmt`` is None)."""
+        path = Path(path)
+        if fmt is None and formats.detect(path) is None:
+            QMessageBox.warning(self.window, "Import", f"{path.name}: not a dataset format Sayso reads "
+                                f"({', '.join(formats.IMPORT_FORMATS)}).")
+            return
+        task = ImportTask(self.project.folder, path, fmt, self)
+        task.progress.connect(lambda d, t: self.task_bar.show_progress(d, t, f"Importing {path.name}"))
+        task.done.connect(lambda report: self._import_done(path, report))
+        task.failed.connect(self._task_failed)
+        self._start(task)
+
+    def _import_done(self, path: Path, report) -> None:
+        self._end_task()
+        self.rows_changed.emit()
+        text = f"Imported {report.added} utterances from {path.name}."
+        self.message.emit(text + (f" {len(report.rejects)} rejected." if report.rejects else ""))
+        if report.rejects:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Import",
+                              f"{text}\n{len(report.rejects)} lines or files were rejected; "
+                              "see the details for each reason.", QMessageBox.StandardButton.Ok, self.window)
+            box.setDetailedText(describe_rejects(report.rejects))
+            box.open()
+
+    def export_dataset(self, fmt: str) -> None:
+        """Export the project's utterances in ``fmt`` (see :data:`engine.data.formats.FORMATS`)."""
+        if not self._need_project():
+            return
+        target = QFileDialog.getExistingDirectory(self.window, f"Export as {fmt}: choose a folder",
+                                                  self.settings.last_folder)
+        if not target:
+            return
+        items = self.project.export_items(UtteranceFilter())
+        out = Path(target) / "manifest.jsonl" if fmt == "nemo" else Path(target)
+        try:
+            written = formats.write(items, out, fmt)
+        except (ValueError, OSError) as exc:
+            QMessageBox.warning(self.window, "Export", f"Nothing was exported: {getattr(exc, 'strerror', None) or exc}")
+            return
+        self.message.emit(f"Exported {len(items)} utterances as {fmt} to {target} ({len(written)} files).")
+
+    # -- long recordings and pre-labeling -----------------------------------------
+    def add_long_recording(self) -> None:
+        if not self._need_project():
+            return
+        path, _ = QFileDialog.getOpenFileName(self.window, "Add a long recording", self.settings.last_folder,
+                                              AUDIO_FILTER)
+        if path:
+            self.split_recording(path)
+
+    def split_recording(self, path: str | Path, speaker: str | None = None) -> None:
+        """Copy a recording into the project and split it at its pauses, in the background."""
+        task = SplitTask(self.project.folder, Path(path), speaker, self)
+        self.task_bar.show_progress(0, 0, f"Splitting {Path(path).name}")
+        task.done.connect(self._split_done)
+        task.failed.connect(self._task_failed)
+        self._start(task)
+
+    def _split_done(self, ids: list) -> None:
+        self._end_task()
+        self.rows_changed.emit()
+        self.message.emit(f"Split into {len(ids)} utterances.")
+        if ids and self.prelabel_job is not None and QMessageBox.question(
+                self.window, "Pre-fill transcripts",
+                f"{len(ids)} utterances were added. Pre-fill their transcripts with the model?") \
+                == QMessageBox.StandardButton.Yes:
+            self.prelabel(ids)
+
+    def prelabel(self, ids: list[int] | None = None) -> None:
+        """Transcribe ``ids`` (default: the unlabeled utterances) with the model, in the background."""
+        if self.prelabel_job is None:
+            self.message.emit("Pre-labeling needs a model; none is loaded.")
+            return
+        if ids is None:
+            if not self._need_project():
+                return
+            ids = [row.id for row in self.project.fetch(UtteranceFilter(status="unlabeled"), limit=1_000_000)]
+        if not ids:
+            self.message.emit("No unlabeled utterances to pre-label.")
+            return
+        self.prelabel_job.start(ids)
+
+    def _prelabel_done(self, changed: int, cancelled: bool, summary: str) -> None:
+        self.task_bar.hide()
+        self.rows_changed.emit()
+        self.message.emit(summary)
+
+    # -- tasks --------------------------------------------------------------------
+    def _start(self, task) -> None:
+        self._task = task
+        task.finished.connect(task.deleteLater)
+        task.start()
+
+    def _end_task(self) -> None:
+        self._task = None
+        self.task_bar.hide()
+
+    def _task_failed(self, message: str) -> None:
+        cancelled, self._cancelling = self._cancelling, False
+        self._end_task()
+        self.message.emit(message)
+        if not cancelled:  # the person asked for it: the status bar says it
+            QMessageBox.warning(self.window, "Project", message)
+
+    def cancel_task(self) -> None:
+        """Cancel the running import or pre-labeling (what is finished of a pre-labeling is kept)."""
+        if self.prelabel_job is not None and self.prelabel_job.running:
+            self.prelabel_job.cancel()
+        task = self._task
+        if isinstance(task, ImportTask):
+            self._cancelling = True
+            task.cancel()
+        if task is not None:
+            task.wait(30_000)
+
+    # -- menus ----------------------------------------------------------------------
+    def add_actions(self, file_menu, transcribe_menu) -> None:
+        """Add the project commands to the File and Transcribe menus."""
+        first = file_menu.actions()[0] if file_menu.actions() else None
+        entries = [("New project…", self.new_project), ("Open project…", self.open_project),
+                   ("Close project", self.close_project), None,
+                   ("Import dataset file…", self.import_file), ("Import dataset folder…", self.import_folder),
+                   ("Add long recording (split at pauses)…", self.add_long_recording)]
+        self.project_actions = []
+        for entry in entries:
+            if entry is None:
+                file_menu.insertSeparator(first)
+                continue
+            action = file_menu.addAction(entry[0])
+            file_menu.insertAction(first, action)
+            action.triggered.connect(lambda _=False, slot=entry[1]: slot())
+            self.project_actions.append(action)
+        export = file_menu.addMenu("Export project as")
+        file_menu.insertMenu(first, export)
+        for fmt, label in EXPORT_LABELS.items():
+            export.addAction(label).triggered.connect(lambda _=False, f=fmt: self.export_dataset(f))
+        file_menu.insertSeparator(first)
+        self.prelabel_action = transcribe_menu.addAction("Pre-label unlabeled utterances with the model")
+        self.prelabel_action.triggered.connect(lambda: self.prelabel())

@@ -1,0 +1,103 @@
+"""Projects in the studio: create, import a dataset in the background, split a long recording, pre-label."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app.main_window import MainWindow
+from engine.audio.io import SAMPLE_RATE, load_audio, write_audio
+from engine.data.query import UtteranceFilter
+from engine.data.store import Project
+from tests.helpers import SAMPLES
+
+WORKER_TIMEOUT_MS = 180_000
+CLIPS = {"sc_yes_03401e93.wav": "yes", "sc_left_03401e93.wav": "left", "sc_down_0f250098.wav": "down"}
+
+
+@pytest.fixture
+def quiet_boxes(monkeypatch):
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: shown.append(text)))
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self.text() + "\n" + self.detailedText()))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.No))
+    return shown
+
+
+def manifest(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = []
+    for name, text in CLIPS.items():
+        write_audio(data / name, load_audio(SAMPLES / name))
+        lines.append(json.dumps({"audio_filepath": name, "text": text, "duration": 1.0, "speaker": "sc"}))
+    lines.append(json.dumps({"audio_filepath": "../outside.wav", "text": "no", "duration": 1.0}))
+    lines.append("{not json")
+    (data / "train.jsonl").write_text("\n".join(lines) + "\n")
+    return data / "train.jsonl"
+
+
+def test_create_import_and_reopen(qtbot, tmp_path, no_model, quiet_boxes):
+    window = MainWindow(no_model)
+    qtbot.addWidget(window)
+    assert window.projects.open_folder(tmp_path / "proj", create=True)
+    assert window.tabs.tabText(1) == "Dataset — proj" and window.labeling.project is window.projects.project
+    with qtbot.waitSignal(window.projects.rows_changed, timeout=60_000):
+        window.projects.import_dataset(manifest(tmp_path))
+    assert window.labeling.model.rowCount() == 3
+    assert sorted(r.transcript for r in window.projects.project.fetch()) == ["down", "left", "yes"]
+    report = quiet_boxes[-1]
+    assert "Imported 3 utterances" in report and "2 lines or files were rejected" in report
+    assert "train.jsonl:4" in report and "train.jsonl:5" in report  # each rejected line with its reason
+    window.close()
+
+    again = MainWindow(no_model)  # the last project opens again
+    qtbot.addWidget(again)
+    assert again.projects.project is not None and again.projects.project.count() == 3
+
+
+@pytest.mark.slow
+def test_long_recording_split_and_prelabeled_by_the_model(qtbot, tmp_path, model_path, quiet_boxes):
+    gap = np.zeros(SAMPLE_RATE, np.float32)
+    long = write_audio(tmp_path / "long.wav", np.concatenate(
+        [gap] + [np.concatenate([load_audio(SAMPLES / n), gap]) for n in CLIPS]))
+    window = MainWindow(model_path, preload_model=True)
+    qtbot.addWidget(window)
+    assert window.projects.open_folder(tmp_path / "proj", create=True)
+    with qtbot.waitSignal(window.projects.rows_changed, timeout=60_000):
+        window.projects.split_recording(long, speaker="me")
+    project: Project = window.projects.project
+    assert project.count(UtteranceFilter(status="unlabeled")) == 3
+
+    progress: list[tuple[int, int]] = []
+    window.projects.prelabel_job.progress.connect(lambda d, t: progress.append((d, t)))
+    with qtbot.waitSignal(window.projects.prelabel_job.finished, timeout=WORKER_TIMEOUT_MS) as done:
+        window.projects.prelabel()
+    changed, cancelled, summary = done.args
+    assert changed == 3 and not cancelled and progress[-1] == (3, 3)
+    rows = sorted(project.fetch(), key=lambda r: r.start)
+    assert [r.transcript for r in rows] == list(CLIPS.values())  # the model heard the right words
+    assert all(r.status == "draft" and 0 < r.confidence <= 1 for r in rows)
+    assert window.labeling.model.rowCount() == 3
+    assert project.undo().startswith("pre-label 3 utterances")  # one undo step for the whole run
+    assert all(r.transcript == "" for r in project.fetch())
+
+
+@pytest.mark.slow
+def test_prelabel_cancel_keeps_finished_work(qtbot, tmp_path, model_path, quiet_boxes):
+    window = MainWindow(model_path, preload_model=True)
+    qtbot.addWidget(window)
+    assert window.projects.open_folder(tmp_path / "proj", create=True)
+    project = window.projects.project
+    rec = project.add_recording(SAMPLES / "sc_yes_03401e93.wav")
+    ids = project.add_segments(rec.id, [(0.0, 1.0)] * 1 + [(0.0, 0.5), (0.5, 1.0)] * 10)
+    job = window.projects.prelabel_job
+    qtbot.waitUntil(lambda: window.jobs.worker.is_alive(), timeout=30_000)
+    job.progress.connect(lambda d, t: d >= 2 and job.running and window.projects.cancel_task())
+    with qtbot.waitSignal(job.finished, timeout=WORKER_TIMEOUT_MS) as done:
+        window.projects.prelabel(ids)
+    changed, cancelled, summary = done.args
+    assert cancelled and 2 <= changed < len(ids) and "cancelled" in summary
+    assert project.count(UtteranceFilter(status="unlabeled")) == len(ids) - changed
