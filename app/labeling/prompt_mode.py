@@ -206,7 +206,11 @@ class PromptRecorder(QWidget):
         self.speaker_box.lineEdit().setPlaceholderText("speaker (optional)")
         self.speaker_box.setMinimumWidth(160)
         self.speaker_box.setToolTip("Who is reading: stored with every accepted take")
+        self.load_button = QPushButton("Load prompt list…", self)
+        self.load_button.setToolTip("A UTF-8 text file with one prompt per line")
+        self.load_button.clicked.connect(self.choose_prompt_file)
         top = QHBoxLayout()
+        top.addWidget(self.load_button)
         top.addWidget(self.file_label, 1)
         top.addWidget(QLabel("Speaker:", self))
         top.addWidget(self.speaker_box)
@@ -552,9 +556,11 @@ class PromptRecorder(QWidget):
         busy = self.recorder.is_recording
         has_take = self.take is not None
         can_record = session is not None and not session.done and (ours or not busy)
+        self.load_button.setEnabled(self.project is not None and not busy)
         if session is None:
             self.counter_label.setText("")
-            self.prompt_label.setText(NO_PROJECT if self.project is None else "Load a prompt list to start.")
+            self.prompt_label.setText(NO_PROJECT if self.project is None else
+                                      "Load a prompt list (one prompt per line) to start.")
         else:
             shown = min(session.index + 1, session.total)
             self.counter_label.setText(f"{shown} / {session.total}" if not session.done

@@ -269,8 +269,8 @@ class LabelingView(QWidget):
         self._update_counts()
         self._show_row(0 if self.model.rowCount() else -1)
         self._update_undo()
-        if project is None:
-            self.status_label.setText("No project open.")
+        self.status_label.setText("No project open: File → New project… or Open project…" if project is None
+                                  else f"{project.folder.name}: every edit is saved at once; Ctrl+Z undoes it.")
 
     # -- reading the selection -------------------------------------------------------
     def current_utterance(self) -> UtteranceRow | None:
