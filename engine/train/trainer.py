@@ -79,17 +79,17 @@ class EpochReport:
     lr: float
 
 
-def check_dataset(utterances: list[Utterance], name: str) -> None:
+def check_dataset(utterances: list[Utterance], name: str, minimum: int = 2) -> None:
     """Refuse data that cannot train a model, before any time is spent.
 
     Raises:
-        TrainingError: fewer than 2 utterances, empty transcripts, or clips
-            shorter than 0.1 s; the message counts and names examples.
+        TrainingError: fewer than ``minimum`` utterances, empty transcripts,
+            or clips shorter than 0.1 s; the message counts and names examples.
     """
     from engine.text.normalize import normalize_text
 
-    if len(utterances) < 2:
-        raise TrainingError(f"The {name} set has {len(utterances)} utterance(s); at least 2 are needed.")
+    if len(utterances) < minimum:
+        raise TrainingError(f"The {name} set has {len(utterances)} utterance(s); at least {minimum} are needed.")
     empty = [u.audio_filepath for u in utterances if not normalize_text(u.text)]
     if empty:
         raise TrainingError(f"{len(empty)} {name} utterance(s) have an empty transcript, e.g. {empty[0]}.")
