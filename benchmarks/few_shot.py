@@ -48,6 +48,7 @@ def main() -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-base", type=int, default=10, help="base utterances mixed into each step")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ctc-weight", type=float, default=None, help="decode the adapted model with this CTC weight")
     p.add_argument("--seeds", type=int, default=1, help="repeat with other takes chosen (k takes starting at seed·k)")
     p.add_argument("--forgetting", type=int, default=150, help="held-out command clips to check forgetting on (0: skip)")
     args = p.parse_args()
@@ -78,7 +79,8 @@ def main() -> int:
             t0 = time.perf_counter()
             model, tokenizer, meta, report = personalize(args.model, takes, base, cfg, noises)
             wall = time.perf_counter() - t0
-            adapted = Recognizer(model, tokenizer, name="personal", **meta.get("decode", {}))
+            decode = {**meta.get("decode", {}), **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight})}
+            adapted = Recognizer(model, tokenizer, name="personal", **decode)
             acc = accuracy(adapted, rest, digits)
             forget = f" · SC commands {100 * accuracy(adapted, commands, cmd_vocab):.1f}%" if commands else ""
             print(f"k={k} (takes {sorted(chosen)}): {100 * acc:.1f}% of {len(rest)} other takes right · "

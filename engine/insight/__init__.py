@@ -1,0 +1,1 @@
+"""Looking inside the model: embeddings, similarity, label QA (headless)."""
