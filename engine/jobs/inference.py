@@ -43,11 +43,11 @@ from typing import Literal, Union
 
 import numpy as np
 
+from engine.jobs.worker import PARENT_CHECK_S, SPAWN, TORN, close_queues, drain, limit_threads, parent_alive
+
 FailureKind = Literal["audio", "checkpoint", "vocabulary", "crashed", "internal"]
 """Why a request failed: bad audio, bad model, bad vocabulary, the process died, or a bug."""
 
-PARENT_CHECK_S = 1.0
-"""An idle worker checks this often (seconds) whether its parent is still alive."""
 CRASHED_MESSAGE = "The recognition worker crashed{detail}; it restarts on the next request."
 
 
@@ -124,13 +124,7 @@ Answer = Union[InferenceResult, InferenceFailure, StreamEvents]
 # --------------------------------------------------------------------------
 def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int) -> None:
     """Worker main loop: load the model once, answer requests until ``None`` arrives."""
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # already set
-        pass
+    limit_threads(threads)
     from engine.audio.errors import AudioError
     from engine.decode.recognizer import Recognizer
     from engine.decode.vocabulary import Vocabulary, VocabularyError
@@ -147,12 +141,11 @@ def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int)
 
     vocabularies: dict[tuple[str, ...], Vocabulary] = {}
     stream, stream_session = None, None
-    parent = mp.parent_process()
     while True:
         try:
             req = requests.get(timeout=PARENT_CHECK_S)
         except queue.Empty:
-            if parent is not None and not parent.is_alive():  # the app died without closing us
+            if not parent_alive():  # the app died without closing us
                 return
             continue
         if req is None:
@@ -233,7 +226,7 @@ class InferenceWorker:
     def __init__(self, checkpoint: str | os.PathLike, threads: int = 2) -> None:
         self.checkpoint = str(Path(checkpoint))
         self.threads = threads
-        self._ctx = mp.get_context("spawn")
+        self._ctx = SPAWN
         self._process: mp.process.BaseProcess | None = None
         self._requests: mp.Queue | None = None
         self._results: mp.Queue | None = None
@@ -289,10 +282,7 @@ class InferenceWorker:
         self.stream_session = None
 
     def _reap(self) -> None:
-        for q in (self._requests, self._results):
-            if q is not None:
-                q.cancel_join_thread()
-                q.close()
+        close_queues(self._requests, self._results)
         if self._process is not None and not self._process.is_alive():
             self._process.join(0)
         self._requests = self._results = None
@@ -358,7 +348,7 @@ class InferenceWorker:
         except queue.Empty:
             self._check_crash()
             return self._backlog.pop(0) if self._backlog else None
-        except (EOFError, OSError, ValueError):  # a torn message from a dying process
+        except TORN:  # a torn message from a dying process
             self._check_crash()
             return self._backlog.pop(0) if self._backlog else None
         if not isinstance(answer, StreamEvents) and answer.request_id in self._pending:
@@ -383,17 +373,12 @@ class InferenceWorker:
         if self._process is None or self._process.is_alive():
             return
         code = self._process.exitcode
-        if self._results is not None:  # answers written before the death are still valid
-            try:
-                while True:
-                    answer = self._results.get_nowait()
-                    if isinstance(answer, StreamEvents):
-                        self._backlog.append(answer)
-                    elif answer.request_id in self._pending:
-                        self._pending.remove(answer.request_id)
-                        self._backlog.append(answer)
-            except (queue.Empty, EOFError, OSError, ValueError):
-                pass
+        for answer in drain(self._results):  # answers written before the death are still valid
+            if isinstance(answer, StreamEvents):
+                self._backlog.append(answer)
+            elif answer.request_id in self._pending:
+                self._pending.remove(answer.request_id)
+                self._backlog.append(answer)
         detail = f" (exit code {code})" if code is not None else ""
         for rid in self._pending:
             self._backlog.append(InferenceFailure(rid, "crashed", CRASHED_MESSAGE.format(detail=detail)))
