@@ -74,15 +74,16 @@ class TranscriptionJob(QObject):
         return True
 
     def request(self, audio: np.ndarray, on_answer, vocabulary: list[str] | None = None,
-                attention: bool = False) -> int:
+                attention: bool = False, transcript: str | None = None) -> int:
         """Queue a background transcription (e.g. one utterance of a pre-labeling run).
 
         ``on_answer`` is called on the GUI thread with the worker's
         :class:`~engine.jobs.inference.InferenceResult` or
         :class:`~engine.jobs.inference.InferenceFailure`. It does not make
-        :attr:`busy` true; returns the request id.
+        :attr:`busy` true; returns the request id. With a ``transcript`` the
+        audio is scored against it (label QA) instead of transcribed.
         """
-        rid = self.worker.submit(audio, vocabulary, attention=attention)
+        rid = self.worker.submit(audio, vocabulary, attention=attention, transcript=transcript)
         self._callbacks[rid] = on_answer
         self._timer.start()
         return rid

@@ -249,6 +249,7 @@ class MainWindow(QMainWindow):
         self.playback.playing_changed.connect(self._on_playing_changed)
         self.projects.project_changed.connect(self._on_project_changed)
         self.projects.rows_changed.connect(self.labeling.model.refresh)
+        self.projects.mislabels_scored.connect(self.show_mislabels)
         self.projects.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.playback.error.connect(self._on_playback_error)
@@ -581,6 +582,13 @@ class MainWindow(QMainWindow):
             self.tabs.setTabText(1, f"Dataset — {project.folder.name}")
         else:
             self.tabs.setTabText(1, "Dataset")
+
+    def show_mislabels(self) -> None:
+        """The Dataset tab, sorted by "possible mislabel", most likely first."""
+        from app.labeling.table_model import Column
+
+        self.tabs.setCurrentWidget(self.labeling)
+        self.labeling.sort_by(int(Column.MISLABEL), Qt.SortOrder.DescendingOrder)
 
     def customize_shortcuts(self) -> None:
         """Edit the keys of every command; saved in the settings and applied at once."""

@@ -1,18 +1,25 @@
-"""Model-assisted labeling: transcribe a project's utterances in the background.
+"""Model-assisted labeling: run the model over a project's utterances in the background.
 
 :class:`PrelabelJob` sends one utterance at a time (two in flight) to the
 recognition worker process through :meth:`app.jobs.TranscriptionJob.request`,
 so the window never waits. The transcripts and confidences are stored with
 :meth:`engine.data.store.Project.apply_model_labels` as one undoable edit
 when the run ends, is cancelled or fails part-way: finished work is kept.
+
+:class:`MislabelJob` scores each labeled utterance's audio against its
+transcript (audio–text similarity and CTC likelihood,
+:mod:`engine.insight.scoring`) and stores a "possible mislabel" score, so
+the table can list the probable mislabels first.
 """
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.audio.errors import AudioError
 from engine.audio.io import load_segment
 from engine.data.errors import ProjectError
+from engine.insight.scoring import mislabel_scores
 from engine.jobs.inference import InferenceResult
 
 IN_FLIGHT = 2
@@ -29,6 +36,7 @@ class PrelabelJob(QObject):
 
     progress = Signal(int, int)
     finished = Signal(int, bool, str)
+    verb = "Pre-labeled"
 
     def __init__(self, jobs, project, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,16 +77,24 @@ class PrelabelJob(QObject):
                 self._problems.append(str(exc))
                 self._step()
                 continue
-            rid = self.jobs.request(audio, lambda answer, uid=uid: self._on_answer(uid, answer), self._vocabulary)
+            rid = self._request(uid, row, audio)
             self._in_flight.add(rid)
         if self.running and not self._queue and not self._in_flight:
             self._end(cancelled=False)
 
+    def _request(self, uid: int, row, audio) -> int:
+        return self.jobs.request(audio, lambda answer, uid=uid: self._on_answer(uid, answer), self._vocabulary)
+
+    def _collect(self, uid: int, result) -> None:
+        self._labels.append((uid, result.text, min(1.0, max(0.0, float(result.confidence)))))
+
+    def _store(self) -> int:
+        return self.project.apply_model_labels(self._labels, model=self.jobs.model_path.name)
+
     def _on_answer(self, uid: int, answer) -> None:
         self._in_flight.discard(answer.request_id)
         if isinstance(answer, InferenceResult):
-            rec = answer.recognition
-            self._labels.append((uid, rec.text, min(1.0, max(0.0, float(rec.confidence)))))
+            self._collect(uid, answer.recognition)
         else:
             self._problems.append(answer.message.splitlines()[0])
         self._step()
@@ -92,11 +108,35 @@ class PrelabelJob(QObject):
         self.running = False
         changed, problems = 0, list(self._problems)
         try:
-            changed = self.project.apply_model_labels(self._labels, model=self.jobs.model_path.name)
+            changed = self._store()
         except ProjectError as exc:
             problems.append(str(exc))
-        summary = (f"Pre-labeled {len(self._labels)} of {self._total} utterances"
+        summary = (f"{self.verb} {len(self._labels)} of {self._total} utterances"
                    f"{' (cancelled)' if cancelled else ''}; {changed} changed.")
         if problems:
             summary += f" {len(problems)} could not be transcribed: {problems[0]}"
         self.finished.emit(changed, cancelled, summary)
+
+
+class MislabelJob(PrelabelJob):
+    """Score labeled utterances for "possible mislabel" (see the module docstring).
+
+    The score is the rank of low CTC likelihood and low audio–text
+    similarity within the scored set (:func:`engine.insight.scoring.mislabel_scores`),
+    stored with :meth:`engine.data.store.Project.set_mislabel_scores`.
+    """
+
+    verb = "Checked"
+
+    def _request(self, uid: int, row, audio) -> int:
+        return self.jobs.request(audio, lambda answer, uid=uid: self._on_answer(uid, answer), transcript=row.transcript)
+
+    def _collect(self, uid: int, result) -> None:
+        self._labels.append((uid, result["similarity"], result["ctc_per_token"]))
+
+    def _store(self) -> int:
+        if not self._labels:
+            return 0
+        ids, sims, ctcs = zip(*self._labels)
+        scores = mislabel_scores(np.array(sims), np.array(ctcs))
+        return self.project.set_mislabel_scores(zip(ids, (float(v) for v in scores)))

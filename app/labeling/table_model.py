@@ -47,6 +47,7 @@ class Column(IntEnum):
     SPEAKER = 5
     SPLIT = 6
     CONFIDENCE = 7
+    MISLABEL = 8
 
 
 HEADERS = {
@@ -58,6 +59,7 @@ HEADERS = {
     Column.SPEAKER: "speaker",
     Column.SPLIT: "split",
     Column.CONFIDENCE: "confidence",
+    Column.MISLABEL: "mislabel?",
 }
 SORT_KEYS: dict[Column, str] = {
     Column.ID: "id",
@@ -66,13 +68,14 @@ SORT_KEYS: dict[Column, str] = {
     Column.TRANSCRIPT: "transcript",
     Column.STATUS: "status",
     Column.CONFIDENCE: "confidence",
+    Column.MISLABEL: "mislabel_score",
 }
 """Sortable columns → keys of the store's ``ORDER_BY`` whitelist (speaker and split are not sortable)."""
 assert set(SORT_KEYS.values()) <= set(ORDER_BY)
 
 STATUS_COLORS = {"unlabeled": QColor(150, 150, 150), "draft": QColor(214, 150, 0), "verified": QColor(46, 160, 67)}
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_NUMERIC = {Column.ID, Column.TIMES, Column.DURATION, Column.CONFIDENCE}
+_NUMERIC = {Column.ID, Column.TIMES, Column.DURATION, Column.CONFIDENCE, Column.MISLABEL}
 LOADING = "…"
 
 
@@ -94,6 +97,8 @@ def cell_text(row: UtteranceRow, column: Column) -> str:
         return row.split or ""
     if column == Column.CONFIDENCE:
         return "" if row.confidence is None else f"{row.confidence:.2f}"
+    if column == Column.MISLABEL:
+        return "" if row.mislabel_score is None else f"{row.mislabel_score:.2f}"
     return ""
 
 

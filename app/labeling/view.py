@@ -80,7 +80,8 @@ EXTRA_HELP = [
     ("Drag the green edges", "Move the segment's boundaries (one undo step per drag)"),
 ]
 COLUMN_WIDTHS = {Column.ID: 64, Column.TIMES: 110, Column.DURATION: 70, Column.STATUS: 80,
-                 Column.SPEAKER: 100, Column.SPLIT: 60, Column.CONFIDENCE: 80}
+                 Column.SPEAKER: 100, Column.SPLIT: 60, Column.CONFIDENCE: 80,
+                 Column.MISLABEL: 75}
 
 
 def accept_status(status: str, text: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMessageBox, QProgressBar, QPushButton, QWidget
 
-from app.labeling.prelabel import PrelabelJob
+from app.labeling.prelabel import MislabelJob, PrelabelJob
 from app.project.tasks import ImportTask, SplitTask, describe_rejects
 from engine.data import formats
 from engine.data.errors import ProjectError
@@ -65,6 +65,7 @@ class ProjectController(QObject):
     project_changed = Signal(object)
     rows_changed = Signal()
     message = Signal(str)
+    mislabels_scored = Signal()
 
     def __init__(self, window: QWidget, settings, jobs=None) -> None:
         super().__init__(window)
@@ -74,15 +75,18 @@ class ProjectController(QObject):
         self._task = None
         self._cancelling = False
         self.prelabel_job = PrelabelJob(jobs, None, self) if jobs is not None else None
-        if self.prelabel_job is not None:
-            self.prelabel_job.progress.connect(lambda d, t: self.task_bar.show_progress(d, t, "Pre-labeling"))
-            self.prelabel_job.finished.connect(self._prelabel_done)
+        self.mislabel_job = MislabelJob(jobs, None, self) if jobs is not None else None
+        for job, what in ((self.prelabel_job, "Pre-labeling"), (self.mislabel_job, "Checking labels")):
+            if job is not None:
+                job.progress.connect(lambda d, t, what=what: self.task_bar.show_progress(d, t, what))
+                job.finished.connect(self._prelabel_done)
         self.task_bar.cancel_button.clicked.connect(self.cancel_task)
 
     # -- open / close ----------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._task is not None or (self.prelabel_job is not None and self.prelabel_job.running)
+        return self._task is not None or any(job is not None and job.running
+                                             for job in (self.prelabel_job, self.mislabel_job))
 
     def new_project(self) -> bool:
         folder = QFileDialog.getExistingDirectory(self.window, "New project: choose an empty folder",
@@ -105,8 +109,9 @@ class ProjectController(QObject):
             return False
         self.close_project()
         self.project = project
-        if self.prelabel_job is not None:
-            self.prelabel_job.project = project
+        for job in (self.prelabel_job, self.mislabel_job):
+            if job is not None:
+                job.project = project
         self.settings.project_folder = str(Path(folder))
         self.project_changed.emit(project)
         self.message.emit(f"Project {Path(folder).name}: {project.count()} utterances")
@@ -229,10 +234,25 @@ class ProjectController(QObject):
             return
         self.prelabel_job.start(ids)
 
+    def find_mislabels(self) -> None:
+        """Score every transcribed utterance for "possible mislabel", in the background; then list them first."""
+        if self.mislabel_job is None:
+            self.message.emit("Checking labels needs a model; none is loaded.")
+            return
+        if not self._need_project():
+            return
+        ids = [row.id for row in self.project.fetch(limit=1_000_000) if row.transcript.strip()]
+        if len(ids) < 2:
+            self.message.emit("Label at least two utterances first: the check ranks them against each other.")
+            return
+        self.mislabel_job.start(ids)
+
     def _prelabel_done(self, changed: int, cancelled: bool, summary: str) -> None:
         self.task_bar.hide()
         self.rows_changed.emit()
         self.message.emit(summary)
+        if self.sender() is self.mislabel_job and changed:
+            self.mislabels_scored.emit()
 
     # -- tasks --------------------------------------------------------------------
     def _start(self, task) -> None:
@@ -253,8 +273,9 @@ class ProjectController(QObject):
 
     def cancel_task(self) -> None:
         """Cancel the running import or pre-labeling (what is finished of a pre-labeling is kept)."""
-        if self.prelabel_job is not None and self.prelabel_job.running:
-            self.prelabel_job.cancel()
+        for job in (self.prelabel_job, self.mislabel_job):
+            if job is not None and job.running:
+                job.cancel()
         task = self._task
         if isinstance(task, ImportTask):
             self._cancelling = True
@@ -286,3 +307,6 @@ class ProjectController(QObject):
         file_menu.insertSeparator(first)
         self.prelabel_action = transcribe_menu.addAction("Pre-label unlabeled utterances with the model")
         self.prelabel_action.triggered.connect(lambda: self.prelabel())
+        self.mislabel_action = transcribe_menu.addAction("Find possible mislabels")
+        self.mislabel_action.setToolTip("Rank labeled utterances by how badly the audio and the transcript agree")
+        self.mislabel_action.triggered.connect(self.find_mislabels)

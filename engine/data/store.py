@@ -675,6 +675,23 @@ class Project:
                 edit.log(f"pre-label {changed} utterance{'s' if changed != 1 else ''} with {model}")
         return changed
 
+    def set_mislabel_scores(self, scores: Iterable[tuple[int, float]]) -> int:
+        """Store derived "possible mislabel" scores in [0, 1] (one transaction, not undoable:
+        they are recomputed from the audio and transcripts, not typed by anyone).
+
+        Returns:
+            How many utterances were updated (missing ids are skipped).
+
+        Raises:
+            ProjectError: a score outside [0, 1]; then nothing is stored.
+        """
+        failure = "Cannot store the mislabel scores"
+        scores = [(int(uid), _score(v, "the mislabel score", failure)) for uid, v in scores]
+        with self._write(failure) as conn:
+            cur = conn.executemany("UPDATE utterances SET mislabel_score = ? WHERE id = ?",
+                                   [(v, uid) for uid, v in scores])
+            return cur.rowcount
+
     def update_utterance(self, utterance_id: int, **fields) -> UtteranceRow:
         """Change fields of an utterance in one undoable edit.
 

@@ -53,12 +53,18 @@ CRASHED_MESSAGE = "The recognition worker crashed{detail}; it restarts on the ne
 
 @dataclass(frozen=True)
 class InferenceRequest:
-    """One job: ``audio`` is ``(samples,)`` float32 at 16 kHz; ``vocabulary`` lists phrases or is ``None``."""
+    """One job: ``audio`` is ``(samples,)`` float32 at 16 kHz; ``vocabulary`` lists phrases or is ``None``.
+
+    With a ``transcript`` the audio is not transcribed but scored against it
+    (:func:`engine.insight.scoring.score_pairs`); the result's ``recognition``
+    is then a dict ``{"similarity": float, "ctc_per_token": float}``.
+    """
 
     request_id: int
     audio: np.ndarray
     vocabulary: tuple[str, ...] | None = None
     attention: bool = True
+    transcript: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,14 @@ def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int)
                 if req.vocabulary not in vocabularies:
                     vocabularies = {req.vocabulary: Vocabulary(list(req.vocabulary))}
                 vocab = vocabularies[req.vocabulary]
+            if req.transcript is not None:
+                from engine.audio.io import check_audio
+                from engine.insight.scoring import score_pairs
+
+                scores = score_pairs(recognizer, [check_audio(req.audio)], [req.transcript])
+                results.put(InferenceResult(rid, {"similarity": float(scores.similarity[0]),
+                                                  "ctc_per_token": float(scores.ctc_per_token[0])}))
+                continue
             rec = recognizer.transcribe(req.audio, vocabulary=vocab, attention=req.attention)
             results.put(InferenceResult(rid, rec))
         except AudioError as exc:
@@ -294,17 +308,20 @@ class InferenceWorker:
         return tuple(self._pending)
 
     def submit(self, audio: np.ndarray, vocabulary: list[str] | tuple[str, ...] | None = None,
-               attention: bool = True) -> int:
+               attention: bool = True, transcript: str | None = None) -> int:
         """Queue ``(samples,)`` float32 16 kHz audio; returns the request id.
 
         Starts (or restarts) the worker if needed. ``vocabulary`` lists
-        phrases as in :class:`engine.decode.vocabulary.Vocabulary`.
+        phrases as in :class:`engine.decode.vocabulary.Vocabulary`; with a
+        ``transcript`` the audio is scored against it instead (see
+        :class:`InferenceRequest`).
         """
         self._check_crash()
         self.start()
         rid = next(self._ids)
         vocab = tuple(vocabulary) if vocabulary else None
-        self._requests.put(InferenceRequest(rid, np.ascontiguousarray(audio, dtype=np.float32), vocab, attention))
+        self._requests.put(InferenceRequest(rid, np.ascontiguousarray(audio, dtype=np.float32), vocab, attention,
+                                            transcript))
         self._pending.append(rid)
         return rid
 

@@ -101,3 +101,24 @@ def test_prelabel_cancel_keeps_finished_work(qtbot, tmp_path, model_path, quiet_
     changed, cancelled, summary = done.args
     assert cancelled and 2 <= changed < len(ids) and "cancelled" in summary
     assert project.count(UtteranceFilter(status="unlabeled")) == len(ids) - changed
+
+
+@pytest.mark.slow
+def test_find_possible_mislabels_lists_the_swapped_one_first(qtbot, tmp_path, model_path, quiet_boxes):
+    window = MainWindow(model_path, preload_model=True)
+    qtbot.addWidget(window)
+    assert window.projects.open_folder(tmp_path / "proj", create=True)
+    project = window.projects.project
+    labels = {"sc_yes_03401e93.wav": "yes", "sc_left_03401e93.wav": "left", "sc_down_0f250098.wav": "yes",
+              "sc_stop_18f8afd5.wav": "stop", "sc_go_0f250098.wav": "go", "sc_right_03401e93.wav": "right"}
+    ids = {}
+    for name, text in labels.items():
+        rec = project.add_recording(SAMPLES / name)
+        ids[name] = project.add_utterance(rec.id, 0.0, rec.duration, transcript=text, status="verified")
+    with qtbot.waitSignal(window.projects.mislabels_scored, timeout=WORKER_TIMEOUT_MS):
+        window.projects.find_mislabels()
+    scores = {name: project.utterance(uid).mislabel_score for name, uid in ids.items()}
+    assert max(scores, key=scores.get) == "sc_down_0f250098.wav"  # "down" labeled "yes"
+    assert window.tabs.currentWidget() is window.labeling
+    assert window.labeling.model.utterance(0).id == ids["sc_down_0f250098.wav"]  # listed first
+    assert project.utterance(ids["sc_down_0f250098.wav"]).transcript == "yes"  # nothing is changed for you
