@@ -2,6 +2,13 @@
 
 Runs without Qt (on a server, in CI, under ``torchrun``). Every user error
 prints one line ``sayso: error: …`` and exits with status 2; no traceback.
+
+``sayso train --config job.toml`` reads a training job from a TOML file (see
+:func:`load_job` for the keys, ``resources/examples/job.toml`` for a sample);
+``sayso train --train … --dev … --out …`` builds the same job from flags, and
+flags given next to ``--config`` override the file. Both run the same
+:class:`engine.train.trainer.Trainer`, which also runs under
+``torchrun --nproc_per_node=N -m engine.cli train --config job.toml``.
 """
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ import argparse
 import json
 import logging
 import sys
+import tomllib
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from engine.audio.errors import AudioError
@@ -69,27 +78,229 @@ def cmd_eval(args) -> int:
     return 0
 
 
+class JobError(ValueError):
+    """A training job file or flag that cannot be used; the message names the file and key."""
+
+
+@dataclass
+class TrainSettings:
+    """One training run: what ``sayso train`` needs, from a TOML file, from flags, or both."""
+
+    train: Path | None = None
+    dev: Path | None = None
+    out: Path | None = None
+    init_from: Path | None = None
+    resume: bool = False
+    epochs: int | None = None
+    lr: float | None = None
+    warmup_steps: int | None = None
+    batch_seconds: float | None = None
+    max_batch: int | None = None
+    threads: int = 2
+    augment: bool = True
+    seed: int = 0
+    patience: int = 0
+    device: str = "auto"
+    model: dict = field(default_factory=dict)
+    loss: dict = field(default_factory=dict)
+    source: str = ""
+    """The TOML file's name, for error messages ('' for a job from flags only)."""
+
+
+_JOB_TYPES = {
+    "train": Path, "dev": Path, "out": Path, "init_from": Path, "resume": bool, "epochs": int, "lr": float,
+    "warmup_steps": int, "batch_seconds": float, "max_batch": int, "threads": int, "augment": bool, "seed": int,
+    "patience": int, "device": str, "model": dict, "loss": dict,
+}
+_TYPE_NAMES = {Path: "a path (string)", bool: "true or false", int: "an integer", float: "a number",
+               str: "a string", dict: "a table"}
+
+
+def _check_type(source: str, key: str, value, kind):
+    ok = (isinstance(value, bool) if kind is bool
+          else isinstance(value, int) and not isinstance(value, bool) if kind is int
+          else isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float
+          else isinstance(value, str) if kind in (str, Path)
+          else isinstance(value, dict))
+    if not ok:
+        raise JobError(f"{source}: {key} must be {_TYPE_NAMES[kind]}, got {value!r}")
+    return float(value) if kind is float else value
+
+
+def _check_table(source: str, name: str, table: dict, schema) -> dict:
+    defaults = {f.name: f.default for f in fields(schema)}
+    allowed = {k: v for k, v in defaults.items() if k != "vocab_size"}  # the tokenizer fixes vocab_size
+    out = {}
+    for key, value in table.items():
+        if key not in allowed:
+            raise JobError(f"{source}: unknown key '{name}.{key}' (known in [{name}]: {', '.join(sorted(allowed))})")
+        out[key] = _check_type(source, f"{name}.{key}", value, float if isinstance(allowed[key], float) else int)
+    return out
+
+
+def load_job(path: str | Path) -> TrainSettings:
+    """Read a training job from a TOML file (sample: ``resources/examples/job.toml``).
+
+    Top-level keys (``train``, ``dev`` and ``out`` are required; the others
+    default as shown):
+
+    ==================  =========================================================
+    ``train``           training manifest (JSONL)
+    ``dev``             validation manifest (JSONL)
+    ``out``             output folder: ``best/``, ``last/``, ``train.log``
+    ``init_from``       checkpoint folder to fine-tune from (default: from scratch)
+    ``resume = false``  continue from ``out/last``
+    ``epochs = 30``     epochs
+    ``lr = 1.5e-3``     peak learning rate (AdamW, warmup then cosine decay)
+    ``warmup_steps``    linear warmup steps (default 400)
+    ``batch_seconds``   audio seconds per batch *per process* (default 80; under
+                        ``torchrun`` the global batch is N × this)
+    ``max_batch``       utterances per batch at most (default 64)
+    ``threads = 2``     CPU threads *per process*
+    ``augment = true``  speed/noise/channel augmentation, VTLP and SpecAugment;
+                        ``false`` trains on the clips as they are
+    ``seed = 0``        random seed (shuffling, initialization, augmentation)
+    ``patience = 0``    stop after this many epochs without a better dev WER (0: never)
+    ``device``          ``"auto"`` (default: a CUDA GPU if present), ``"cpu"`` or ``"cuda"``
+    ``[model]``         model sizes for training from scratch, fields of
+                        :class:`engine.model.config.ModelConfig` (``d_model``,
+                        ``encoder_layers``, …); not with ``init_from``
+    ``[loss]``          fields of :class:`engine.train.losses.LossConfig`
+                        (``ctc_weight``, ``contrastive_weight``, ``label_smoothing``)
+    ==================  =========================================================
+
+    Relative paths are relative to the TOML file's folder. Required keys,
+    ranges and the files named are checked by :func:`check_job` (flags may
+    still supply what the file leaves out).
+
+    Raises:
+        JobError: the file is missing or not TOML, a key is unknown (the message
+            names it, ``model.foo`` for one inside a table) or a value has the
+            wrong type.
+    """
+    from engine.model.config import ModelConfig
+    from engine.train.losses import LossConfig
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise JobError(f"no such job file: {path}") from None
+    except IsADirectoryError:
+        raise JobError(f"{path} is a folder, not a job file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise JobError(f"{path.name}: not valid TOML ({exc})") from None
+    source = path.name
+    job = TrainSettings(source=source)
+    for key, value in data.items():
+        if key not in _JOB_TYPES:
+            raise JobError(f"{source}: unknown key '{key}' (known: {', '.join(_JOB_TYPES)})")
+        value = _check_type(source, key, value, _JOB_TYPES[key])
+        if _JOB_TYPES[key] is Path:
+            value = Path(value).expanduser()
+            value = value if value.is_absolute() else path.parent / value
+        elif key == "model":
+            value = _check_table(source, key, value, ModelConfig)
+        elif key == "loss":
+            value = _check_table(source, key, value, LossConfig)
+        setattr(job, key, value)
+    return job
+
+
+def check_job(job: TrainSettings) -> None:
+    """Refuse a job that cannot run, before loading any audio.
+
+    Raises:
+        JobError: a required setting is missing, a number is out of range, a
+            manifest or the ``init_from`` checkpoint does not exist.
+    """
+    src = f"{job.source}: " if job.source else ""
+    for key in ("train", "dev", "out"):
+        if getattr(job, key) is None:
+            raise JobError(f"{src}missing key '{key}' (train, dev and out are required; or give --{key})")
+    positive = {"epochs": job.epochs, "lr": job.lr, "batch_seconds": job.batch_seconds, "max_batch": job.max_batch,
+                "threads": job.threads}
+    for key, value in positive.items():
+        if value is not None and not value > 0:
+            raise JobError(f"{src}{key} must be greater than 0, got {value!r}")
+    for key in ("warmup_steps", "patience"):
+        if (getattr(job, key) or 0) < 0:
+            raise JobError(f"{src}{key} must not be negative, got {getattr(job, key)!r}")
+    if job.device not in {"auto", "cpu", "cuda"}:
+        raise JobError(f"{src}device must be \"auto\", \"cpu\" or \"cuda\", got {job.device!r}")
+    if job.init_from and job.model:
+        raise JobError(f"{src}[model] cannot be combined with init_from (the checkpoint fixes the model sizes)")
+    for key, what in (("train", "training manifest"), ("dev", "validation manifest")):
+        if not getattr(job, key).is_file():
+            raise JobError(f"{src}{what} not found: {getattr(job, key)}")
+    if job.init_from and not job.init_from.is_dir():
+        raise JobError(f"{src}init_from checkpoint folder not found: {job.init_from}")
+
+
+def _job_from_args(args) -> TrainSettings:
+    """The job of ``--config`` (if given) with every explicitly given flag on top."""
+    job = load_job(args.config) if args.config else TrainSettings()
+    for key in ("train", "dev", "out", "init_from", "epochs", "threads"):
+        value = getattr(args, key)
+        if value is not None:
+            setattr(job, key, value)
+    job.resume = job.resume or args.resume
+    return job
+
+
+def _no_augment():
+    from engine.train.augment import AugmentConfig
+
+    return AugmentConfig(speed_factors=(1.0,), noise_prob=0.0, lowpass_prob=0.0, telephone_prob=0.0,
+                         highpass_prob=0.0, gain_db=(0.0, 0.0), vtlp=None, freq_masks=0, time_masks=0)
+
+
+def run_job(job: TrainSettings) -> list:
+    """Train as ``job`` says (the one code path behind every ``sayso train`` form); returns the epoch reports."""
+    from engine.model.config import ModelConfig
+    from engine.train import distributed
+    from engine.train.losses import LossConfig
+    from engine.train.trainer import TrainConfig, Trainer
+
+    check_job(job)
+    cfg = TrainConfig(threads=job.threads, seed=job.seed, patience=job.patience, device=job.device,
+                      init_from=str(job.init_from) if job.init_from else "",
+                      model=ModelConfig(**job.model), loss=LossConfig(**job.loss))
+    for key, attr in (("epochs", "epochs"), ("lr", "peak_lr"), ("warmup_steps", "warmup_steps"),
+                      ("batch_seconds", "max_batch_seconds"), ("max_batch", "max_batch")):
+        if getattr(job, key) is not None:
+            setattr(cfg, attr, getattr(job, key))
+    noises = []
+    if job.augment:
+        from engine.recipes.datasets import background_noises
+
+        try:
+            noises = background_noises()
+        except FileNotFoundError:
+            pass
+    else:
+        cfg.augment = _no_augment()
+    train, dev = read_manifest(job.train), read_manifest(job.dev)
+    on_event = progress_printer() if distributed.is_main() else None
+    return Trainer(cfg, job.out, on_event=on_event).fit(train, dev, noises, resume=job.resume)
+
+
 def cmd_train(args) -> int:
     if args.recipe:
+        if args.config:
+            raise JobError("--recipe and --config cannot be combined")
         from engine.recipes import base
 
         return base.main(["--epochs", str(args.epochs)] if args.epochs else [])
-    if not (args.train and args.dev and args.out):
-        raise SystemExit("sayso: error: give --recipe base, or --train MANIFEST --dev MANIFEST --out DIR")
-    from engine.recipes.datasets import background_noises
-    from engine.train.trainer import TrainConfig, Trainer
+    if not args.config and not (args.train and args.dev and args.out):
+        raise JobError("give --recipe base, --config JOB.toml, or --train MANIFEST --dev MANIFEST --out DIR")
+    from engine.train import distributed
 
-    cfg = TrainConfig(threads=args.threads, init_from=args.init_from or "")
-    if args.epochs:
-        cfg.epochs = args.epochs
-    try:
-        noises = background_noises()
-    except FileNotFoundError:
-        noises = []
-    history = Trainer(cfg, args.out, on_event=progress_printer()).fit(
-        read_manifest(args.train), read_manifest(args.dev), noises, resume=args.resume)
-    if history:
-        print(f"best dev WER {min(h.dev_wer for h in history):.2%}; checkpoints in {args.out}/best and {args.out}/last")
+    job = _job_from_args(args)
+    history = run_job(job)
+    if history and distributed.is_main():
+        print(f"best dev WER {min(h.dev_wer for h in history):.2%}; checkpoints in {job.out}/best and {job.out}/last")
     return 0
 
 
@@ -117,15 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(e)
     e.set_defaults(func=cmd_eval)
 
-    tr = sub.add_parser("train", help="train or fine-tune a model headless")
+    tr = sub.add_parser("train", help="train or fine-tune a model headless (also under torchrun)")
     tr.add_argument("--recipe", choices=["base"], help="run a bundled recipe end to end")
+    tr.add_argument("--config", type=Path, metavar="JOB.toml",
+                    help="training job file (keys: resources/examples/job.toml); flags given too override it")
     tr.add_argument("--train", type=Path, help="training manifest (JSONL)")
     tr.add_argument("--dev", type=Path, help="validation manifest (JSONL)")
     tr.add_argument("--out", type=Path, help="output folder for checkpoints")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--init-from", type=Path, help="checkpoint to fine-tune from")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/last")
-    tr.add_argument("--threads", type=int, default=2)
+    tr.add_argument("--threads", type=int, help="CPU threads per process (default 2)")
     tr.set_defaults(func=cmd_train)
     return p
 
@@ -135,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (AudioError, ManifestError, VocabularyError, CheckpointError, TrainingError, FileNotFoundError) as exc:
+    except (AudioError, ManifestError, VocabularyError, CheckpointError, TrainingError, JobError,
+            FileNotFoundError) as exc:
         print(f"sayso: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -61,7 +61,10 @@ class DurationBatchSampler(Sampler):
 
     Sorting by duration inside shuffled pools keeps padding low; the batch
     order is reshuffled every epoch (``set_epoch``). ``rank``/``world_size``
-    give each DistributedDataParallel process its share of the batches.
+    give each DistributedDataParallel process its share of the batches: every
+    rank builds the same list (same durations, seed and epoch) and takes every
+    ``world_size``-th batch; the list is padded by repeating its first batches
+    so that all ranks get exactly ``ceil(batches / world_size)``.
     """
 
     def __init__(self, durations: list[float], max_seconds: float, max_batch: int = 64, shuffle: bool = True,
@@ -94,9 +97,13 @@ class DurationBatchSampler(Sampler):
                 batches.append(batch)
         if self.shuffle:
             rng.shuffle(batches)
-        if self.world_size > 1:
-            usable = len(batches) - len(batches) % self.world_size
-            batches = batches[self.rank:usable:self.world_size]
+        if self.world_size > 1 and batches:
+            # Every rank must run the same number of steps, or DistributedDataParallel waits
+            # forever for the missing ones: pad the list, cycling from its start (as
+            # torch's DistributedSampler does), then deal the batches out round-robin.
+            per_rank = -(-len(batches) // self.world_size)
+            batches = [batches[i % len(batches)] for i in range(per_rank * self.world_size)]
+            batches = batches[self.rank::self.world_size]
         return batches
 
     def __iter__(self):

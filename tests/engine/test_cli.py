@@ -73,3 +73,79 @@ def test_train_headless_then_resume(tmp_path):
     bad.write_text(manifest.read_text() + json.dumps({"audio_filepath": str(clips[0]), "text": "!!", "duration": 0.5}) + "\n")
     out = sayso("train", "--train", bad, "--dev", manifest, "--out", tmp_path / "y")
     assert out.returncode == 2 and "empty transcript" in out.stderr and "Traceback" not in out.stderr
+
+
+def _tiny_job(folder, **extra):
+    """A job file with relative paths (resolved against its folder) and a 0.24M-parameter model."""
+    lines = ['train = "m.jsonl"', 'dev = "m.jsonl"', 'out = "run"', "epochs = 1", "lr = 3e-3", "warmup_steps = 2",
+             "batch_seconds = 6.0", "threads = 1", "augment = false", "seed = 3"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
+    lines += ["[model]", "d_model = 64", "encoder_layers = 2", "decoder_layers = 1", "text_encoder_layers = 1",
+              "encoder_ffn = 128", "decoder_ffn = 128", "embed_dim = 32", "subsampling_channels = 16"]
+    job = folder / "job.toml"
+    job.write_text("\n".join(lines) + "\n")
+    return job
+
+
+def test_train_config_errors_are_one_clear_line(tmp_path):
+    (tmp_path / "m.jsonl").write_text("")
+    job = _tiny_job(tmp_path, lr_peak=1e-3)
+    out = sayso("train", "--config", job)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]
+    assert out.stderr.startswith("sayso: error: job.toml: unknown key 'lr_peak' (known: train, dev, out,")
+    (tmp_path / "m.jsonl").unlink()
+    out = sayso("train", "--config", _tiny_job(tmp_path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip() == f"sayso: error: job.toml: training manifest not found: {tmp_path / 'm.jsonl'}"
+    out = sayso("train", "--config", tmp_path / "nope.toml")
+    assert out.returncode == 2 and out.stderr.strip() == f"sayso: error: no such job file: {tmp_path / 'nope.toml'}"
+
+
+def test_job_files_are_checked_key_by_key(tmp_path):
+    import pytest
+
+    from engine.cli import JobError, check_job, load_job
+
+    sample = load_job(ROOT / "resources" / "examples" / "job.toml")  # the documented sample parses
+    assert sample.epochs == 30 and sample.augment is True and sample.loss["ctc_weight"] == 0.5
+    assert sample.train == ROOT / "resources" / "examples" / "data" / "train.jsonl"
+    job = tmp_path / "job.toml"
+    for text, message in [
+        ('out = "r"\n[model]\nd_modle = 64\n', "unknown key 'model.d_modle'"),
+        ('epochs = "3"\n', "epochs must be an integer, got '3'"),
+        ('augment = "no"\n', "augment must be true or false"),
+        ('train = \n', "not valid TOML"),
+    ]:
+        job.write_text(text)
+        with pytest.raises(JobError, match=message):
+            load_job(job)
+    (tmp_path / "m.jsonl").write_text("")
+    for text, message in [
+        ('dev = "m.jsonl"\nout = "r"\n', "missing key 'train'"),
+        ('train = "m.jsonl"\ndev = "m.jsonl"\nout = "r"\nepochs = 0\n', "epochs must be greater than 0"),
+        ('train = "m.jsonl"\ndev = "m.jsonl"\nout = "r"\ninit_from = "ckpt"\n', "init_from checkpoint folder not found"),
+    ]:
+        job.write_text(text)
+        with pytest.raises(JobError, match=message):
+            check_job(load_job(job))
+
+
+def test_train_config_tiny_run_then_resume_with_a_flag(tmp_path):
+    from tests.helpers import shared_data
+
+    clips = sorted((shared_data() / "fsdd" / "recordings").glob("*_jackson_1*.wav"))[:12]
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    (tmp_path / "m.jsonl").write_text("".join(
+        json.dumps({"audio_filepath": str(c), "text": words[int(c.name[0])], "duration": 0.5}) + "\n" for c in clips))
+    job = _tiny_job(tmp_path)
+    out = sayso("train", "--config", job)  # run from the repository: paths resolve against the job file
+    assert out.returncode == 0, out.stderr
+    assert "best dev WER" in out.stdout and (tmp_path / "run" / "best" / "model.safetensors").exists()
+    meta = json.loads((tmp_path / "run" / "best" / "config.json").read_text())
+    assert meta["model"]["d_model"] == 64 and meta["meta"]["train"]["seed"] == 3
+    assert meta["meta"]["train"]["peak_lr"] == 3e-3 and meta["meta"]["train"]["augment"]["vtlp"] is None
+    out = sayso("train", "--config", job, "--epochs", "2", "--resume")  # flags override the file
+    assert out.returncode == 0, out.stderr
+    assert "resumed" in (tmp_path / "run" / "train.log").read_text()
+    assert json.loads((tmp_path / "run" / "last" / "trainer.json").read_text())["epoch"] == 2
