@@ -550,14 +550,13 @@ def _classify(exc: BaseException, job: Job) -> tuple[FailureKind, str]:
     from engine.audio.errors import AudioError
     from engine.data.manifest import ManifestError
     from engine.train.checkpoint import CheckpointError
-    from engine.train.trainer import TrainingError
+    from engine.train.trainer import NonFiniteLossError, TrainingError
 
     noun = _NOUNS[job.kind].capitalize()
     if isinstance(exc, _Cancelled):
         return "cancelled", f"{noun} was cancelled.{_resume_hint(job)}"
     if isinstance(exc, TrainingError):
-        # The trainer's non-finite loss message (no subclass to tell it apart; see engine.train.trainer).
-        return ("nan" if "loss became" in str(exc) else "data"), str(exc)
+        return ("nan" if isinstance(exc, NonFiniteLossError) else "data"), str(exc)
     if isinstance(exc, (JobDataError, ManifestError, AudioError, CheckpointError)):
         return "data", str(exc)
     disk_text = next((m for m in _DISK_MESSAGES if m in str(exc)), None)  # e.g. safetensors' SafetensorError

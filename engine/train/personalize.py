@@ -28,7 +28,7 @@ from engine.train.augment import AugmentConfig, SpecAugment, WaveAugment
 from engine.train.checkpoint import load_checkpoint
 from engine.train.dataset import collate, load_segment
 from engine.train.losses import LossConfig, joint_loss
-from engine.train.trainer import TrainingError, check_dataset
+from engine.train.trainer import NonFiniteLossError, TrainingError, check_dataset
 
 __all__ = ["PersonalizeConfig", "PersonalizeReport", "personalize"]
 
@@ -141,7 +141,7 @@ def personalize(checkpoint, takes, base=None, cfg: PersonalizeConfig | None = No
         feats, lengths = frontend(wav, wav_lengths)
         out = joint_loss(model, specaug(feats), lengths, targets, target_lengths, text_ids, loss_cfg)
         if not torch.isfinite(out.total):
-            raise TrainingError(f"The loss became {out.total.item()} at step {step + 1}; lower the learning rate.")
+            raise NonFiniteLossError(f"The loss became {out.total.item()} at step {step + 1}; lower the learning rate.")
         opt.zero_grad(set_to_none=True)
         out.total.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)

@@ -51,6 +51,10 @@ class TrainingError(RuntimeError):
     """Training cannot start or cannot go on; the message says why (bad data, NaN loss, …)."""
 
 
+class NonFiniteLossError(TrainingError):
+    """The loss became NaN or infinite; the message says where and what to try."""
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 30
@@ -308,7 +312,7 @@ class Trainer:
                 losses = distributed.all_reduce_mean(
                     torch.stack([out.total.detach(), out.ctc, out.attention, out.contrastive]).float()).tolist()
                 if not math.isfinite(losses[0]):
-                    raise TrainingError(
+                    raise NonFiniteLossError(
                         f"The loss became {losses[0]} at epoch {epoch + 1}, step {step}. "
                         "Lower the learning rate or check the data for silent or clipped clips.")
                 opt.zero_grad(set_to_none=True)
