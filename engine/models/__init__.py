@@ -1,0 +1,21 @@
+"""Trained models: the registry (lineage, data fingerprints, metrics, the active model) and export.
+
+:mod:`engine.models.registry` needs neither torch nor Qt to list or change
+the index; :mod:`engine.models.export` imports torch.
+"""
+from engine.models.registry import (
+    BUILTIN_ID,
+    Comparison,
+    ModelEntry,
+    ModelRegistry,
+    RegistryError,
+    UtteranceComparison,
+    default_root,
+    fingerprint,
+    test_set_name,
+)
+
+__all__ = [
+    "BUILTIN_ID", "Comparison", "ModelEntry", "ModelRegistry", "RegistryError", "UtteranceComparison",
+    "default_root", "fingerprint", "test_set_name",
+]

@@ -1,0 +1,281 @@
+"""The model registry index: persistence, lineage, the built-in entry, fingerprints and corrupt-index recovery."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.data.manifest import Utterance, write_manifest
+from engine.models.registry import (
+    BUILTIN_ID,
+    INDEX_NAME,
+    ModelRegistry,
+    RegistryError,
+    fingerprint,
+    test_set_name,
+)
+from tests.engine.models.model_helpers import copy_checkpoint
+from tests.helpers import BUNDLED, ROOT, SAMPLES
+
+PARAMS = 5_297_744  # the bundled model's parameter count (MODEL_CARD: 5.30M)
+
+
+def test_register_list_get_and_active_persist_across_instances(tmp_path, checkpoint):
+    root = tmp_path / "reg"
+    reg = ModelRegistry(root)
+    assert [e.id for e in reg.list()] == [BUILTIN_ID] and reg.active().id == BUILTIN_ID
+    a = reg.register(checkpoint, "My voice", parent=BUILTIN_ID, notes="first try")
+    b = reg.register(checkpoint, "My voice v2", parent=a.id, copy=True,
+                     metrics={"dev": {"wer": 0.1, "cer": 0.05, "utterances": 20}})
+    reg.set_active(b.id)
+
+    again = ModelRegistry(root)  # a new instance reads everything back from disk
+    assert [e.id for e in again.list()] == [BUILTIN_ID, a.id, b.id]
+    got = again.get(a.id)
+    assert got.name == "My voice" and got.path == checkpoint and not got.stored and got.notes == "first try"
+    assert got.parent_id == BUILTIN_ID and got.parent_path == str(BUNDLED)
+    assert got.config["parameters"] == PARAMS and got.config["d_model"] == 144
+    assert got.config["bytes"] == (checkpoint / "model.safetensors").stat().st_size
+    assert got.created[:4].isdigit() and "T" in got.created
+    assert got.metrics["fsdd-heldout (open)"]["wer"] == 0.382  # the checkpoint's own figures come along
+    v2 = again.get(b.id)
+    assert v2.stored and v2.path == root / b.id and (root / b.id / "model.safetensors").is_file()
+    assert v2.parent_id == a.id and v2.parent_path == str(checkpoint)
+    assert v2.metrics["dev"] == {"wer": 0.1, "cer": 0.05, "utterances": 20}
+    assert again.active().id == b.id
+    assert json.loads((root / INDEX_NAME).read_text())["active"] == b.id
+    assert a.id.startswith("my-voice-") and b.id.startswith("my-voice-v2-")
+
+    # a copied entry survives its run folder being deleted; a linked one reports it
+    shutil.rmtree(checkpoint.parent)
+    assert again.get(b.id).available and not again.get(a.id).available
+    with pytest.raises(RegistryError, match="checkpoint folder .* is missing"):
+        again.set_active(a.id)
+
+    updated = again.update(b.id, name="Mine", notes="better")
+    assert ModelRegistry(root).get(b.id).name == "Mine" and updated.notes == "better"
+
+
+def test_builtin_entry_is_listed_and_read_only(tmp_path):
+    reg = ModelRegistry(tmp_path / "reg")
+    base = reg.list()[0]
+    assert base.id == BUILTIN_ID and base.builtin and base.read_only and base.path == BUNDLED
+    assert base.available and base.config["parameters"] == PARAMS and base.train_utterances == 7403
+    assert base.metrics["sc-commands-heldout (open)"]["utterances"] == 648
+    with pytest.raises(RegistryError, match="bundled model and cannot be removed"):
+        reg.remove(BUILTIN_ID)
+    with pytest.raises(RegistryError, match="cannot be renamed"):
+        reg.update(BUILTIN_ID, name="mine")
+    reg.update(BUILTIN_ID, metrics={"my-set": {"wer": 0.5, "cer": 0.25, "utterances": 4}})
+    assert ModelRegistry(tmp_path / "reg").get(BUILTIN_ID).metrics["my-set"]["wer"] == 0.5
+    assert not (BUNDLED / "entry.json").exists()  # the bundled folder is never written
+
+
+def test_remove(tmp_path, checkpoint):
+    reg = ModelRegistry(tmp_path / "reg")
+    linked = reg.register(checkpoint, "linked")
+    stored = reg.register(checkpoint, "stored", copy=True)
+    reg.set_active(stored.id)
+    reg.remove(stored.id)
+    assert not (reg.root / stored.id).exists()  # the registry's own copy goes
+    assert reg.active().id == BUILTIN_ID  # the active model fell back to the bundled one
+    reg.remove(linked.id)
+    assert (checkpoint / "model.safetensors").is_file()  # a checkpoint registered in place stays
+    assert not (reg.root / linked.id).exists()
+    assert [e.id for e in ModelRegistry(reg.root).list()] == [BUILTIN_ID]
+    with pytest.raises(RegistryError, match=r"No model 'nope' in the registry .*known: sayso-base"):
+        reg.remove("nope")
+
+
+def test_clear_errors(tmp_path, checkpoint):
+    reg = ModelRegistry(tmp_path / "reg")
+    with pytest.raises(RegistryError, match=r"No model 'ghost' .*known: sayso-base"):
+        reg.get("ghost")
+    with pytest.raises(RegistryError, match="not a Sayso checkpoint"):
+        reg.register(tmp_path, "empty folder")
+    with pytest.raises(RegistryError, match="needs a name"):
+        reg.register(checkpoint, "  ")
+    with pytest.raises(RegistryError, match="No model 'ghost'"):
+        reg.register(checkpoint, "x", parent="ghost")
+    with pytest.raises(RegistryError, match="metrics"):
+        reg.register(checkpoint, "x", metrics={"dev": 0.3})
+    bad = copy_checkpoint(tmp_path / "bad")
+    (bad / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    with pytest.raises(RegistryError, match="unreadable checkpoint"):
+        reg.register(bad, "broken weights")
+    shutil.copy2(BUNDLED / "model.safetensors", bad / "model.safetensors")
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["model"]["d_model"] = 96
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(RegistryError, match="do not match the config"):
+        reg.register(bad, "wrong config")
+    assert [e.id for e in reg.list()] == [BUILTIN_ID]  # nothing half-registered
+
+
+def test_parent_by_path_resolves_to_a_registered_id(tmp_path, checkpoint):
+    reg = ModelRegistry(tmp_path / "reg")
+    first = reg.register(checkpoint, "first")
+    child = reg.register(checkpoint, "child", parent=checkpoint)
+    assert child.parent_id == first.id
+    orphan = reg.register(checkpoint, "orphan", parent=BUNDLED)
+    assert orphan.parent_id == BUILTIN_ID
+    other = copy_checkpoint(tmp_path / "elsewhere")
+    c2 = reg.register(checkpoint, "c2", parent=other)
+    assert c2.parent_id is None and c2.parent_path == str(other)
+    assert reg.resolve(first.id).id == first.id and reg.resolve(BUNDLED).id == BUILTIN_ID
+    assert reg.resolve(other).path == other  # an unregistered checkpoint folder, as a transient entry
+
+
+# ---------------------------------------------------------------------------- fingerprints
+
+def _utts(tmp_path) -> list[Utterance]:
+    files = []
+    for name in ("sc_yes_03401e93.wav", "sc_no_03401e93.wav", "sc_up_03401e93.wav"):
+        shutil.copy2(SAMPLES / name, tmp_path / name)
+        files.append(tmp_path / name)
+    return [Utterance(str(files[0]), "yes", 1.0), Utterance(str(files[1]), "no", 1.0),
+            Utterance(str(files[2]), "up", 0.5, offset=0.25)]
+
+
+def test_fingerprint_ignores_order_and_follows_transcripts_and_audio(tmp_path):
+    utts = _utts(tmp_path)
+    fp = fingerprint(utts)
+    assert len(fp) == 64 and fp == fingerprint(list(reversed(utts)))
+    assert fp == fingerprint([Utterance(u.audio_filepath, u.text, u.duration, "someone else", u.offset) for u in utts])
+    assert fp == fingerprint([Utterance(utts[0].audio_filepath, "YES!", 1.0)] + utts[1:])  # same normalized text
+    assert fp != fingerprint([Utterance(utts[0].audio_filepath, "yeah", 1.0)] + utts[1:])  # transcript changed
+    assert fp != fingerprint(utts[:2] + [Utterance(utts[2].audio_filepath, "up", 0.5, offset=0.3)])  # offset
+    assert fp != fingerprint(utts[:2] + [Utterance(utts[2].audio_filepath, "up", 0.6, offset=0.25)])  # duration
+    assert fp != fingerprint(utts + [utts[0]])  # a duplicate counts
+
+    # the same recordings elsewhere: the same content fingerprint; the path modes see the move
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    moved_utts = [Utterance(str(moved / Path(u.audio_filepath).name), u.text, u.duration, offset=u.offset)
+                  for u in utts]
+    for u in utts:
+        shutil.copy2(u.audio_filepath, moved / Path(u.audio_filepath).name)
+    assert fingerprint(moved_utts) == fp
+    assert fingerprint(moved_utts, audio="path") != fingerprint(utts, audio="path")
+
+    # a file re-recorded (content changed, same size): content and stat modes change, path mode does not
+    by_path, by_stat = fingerprint(utts, audio="path"), fingerprint(utts, audio="stat")
+    data = bytearray(Path(utts[1].audio_filepath).read_bytes())
+    data[-100:] = bytes(100)
+    Path(utts[1].audio_filepath).write_bytes(bytes(data))
+    os.utime(utts[1].audio_filepath, ns=(1, 1_000_000_000))
+    assert fingerprint(utts) != fp
+    assert fingerprint(utts, audio="stat") != by_stat
+    assert fingerprint(utts, audio="path") == by_path
+
+    manifest = write_manifest(tmp_path / "m.jsonl", utts)
+    assert fingerprint(manifest) == fingerprint(utts)  # a manifest path works too
+    assert test_set_name(fp) == f"test-{fp[:12]}"
+
+
+def test_fingerprint_errors(tmp_path):
+    with pytest.raises(RegistryError, match="Cannot fingerprint .*gone.wav"):
+        fingerprint([Utterance(str(tmp_path / "gone.wav"), "yes", 1.0)])
+    with pytest.raises(RegistryError, match="audio must be"):
+        fingerprint([], audio="mtime")
+    assert fingerprint([]) == fingerprint([])
+
+
+def test_register_fingerprints_training_data(tmp_path, checkpoint):
+    utts = _utts(tmp_path)
+    manifest = write_manifest(tmp_path / "train.jsonl", utts)
+    reg = ModelRegistry(tmp_path / "reg")
+    e = reg.register(checkpoint, "fp", train_data=manifest)
+    assert e.data_fingerprint == fingerprint(utts) and e.train_utterances == 3
+    assert ModelRegistry(reg.root).get(e.id).data_fingerprint == e.data_fingerprint
+
+
+# ---------------------------------------------------------------------------- faults
+
+@pytest.mark.parametrize("garbage", [b'{"version": 1, "models": [', b"\x00\xff garbage", b'["a list"]',
+                                     b'{"version": 1, "active": "x", "models": [{"id": "Bad Id!"}]}'])
+def test_corrupt_index_is_kept_aside_and_rebuilt(tmp_path, checkpoint, garbage, caplog):
+    root = tmp_path / "reg"
+    reg = ModelRegistry(root)
+    linked = reg.register(checkpoint, "linked", parent=BUILTIN_ID, metrics={"dev": {"wer": 0.2}})
+    stored = reg.register(checkpoint, "stored", copy=True)
+    reg.set_active(stored.id)
+    (root / INDEX_NAME).write_bytes(garbage)
+
+    fresh = ModelRegistry(root)
+    entries = {e.id: e for e in fresh.list()}  # never crashes
+    assert set(entries) == {BUILTIN_ID, linked.id, stored.id}
+    assert entries[linked.id].path == checkpoint and entries[linked.id].parent_id == BUILTIN_ID
+    assert entries[linked.id].metrics["dev"] == {"wer": 0.2}
+    assert entries[stored.id].path == root / stored.id and entries[stored.id].stored
+    assert fresh.active().id == BUILTIN_ID  # the active choice lived in the lost index
+    aside = list(root.glob(f"{INDEX_NAME}.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == garbage and fresh.recovered == aside[0]
+    assert "corrupt" in caplog.text
+    json.loads((root / INDEX_NAME).read_text())  # the rebuilt index is on disk
+    fresh.set_active(linked.id)
+    assert ModelRegistry(root).active().id == linked.id
+
+
+def test_rebuild_uses_bare_checkpoint_folders_and_skips_junk(tmp_path, checkpoint):
+    root = tmp_path / "reg"
+    reg = ModelRegistry(root)
+    stored = reg.register(checkpoint, "stored", copy=True)
+    (root / stored.id / "entry.json").write_text("{broken")  # its own record is lost too
+    (root / "junk").mkdir()
+    (root / "junk" / "notes.txt").write_text("not a model")
+    (root / INDEX_NAME).write_text("not json")
+    entries = {e.id: e for e in ModelRegistry(root).list()}
+    assert set(entries) == {BUILTIN_ID, stored.id}
+    assert entries[stored.id].config["parameters"] == PARAMS and entries[stored.id].stored
+
+
+def test_a_deleted_index_is_rebuilt_from_the_folders(tmp_path, checkpoint):
+    root = tmp_path / "reg"
+    reg = ModelRegistry(root)
+    linked = reg.register(checkpoint, "linked", notes="kept")
+    stored = reg.register(checkpoint, "stored", copy=True)
+    (root / INDEX_NAME).unlink()
+    fresh = ModelRegistry(root)
+    assert [e.id for e in fresh.list()] == [BUILTIN_ID, linked.id, stored.id]
+    assert fresh.get(linked.id).notes == "kept" and fresh.get(linked.id).path == checkpoint
+    fresh.remove(linked.id)
+    assert [e.id for e in ModelRegistry(root).list()] == [BUILTIN_ID, stored.id]
+
+
+def test_missing_registry_folder_and_unwritable_root(tmp_path, checkpoint):
+    reg = ModelRegistry(tmp_path / "does" / "not" / "exist")
+    assert [e.id for e in reg.list()] == [BUILTIN_ID]  # reading never creates anything
+    assert not (tmp_path / "does").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the registry folder should be")
+    with pytest.raises(RegistryError, match="Cannot write to the registry"):
+        ModelRegistry(blocker / "reg").register(checkpoint, "x")
+
+
+def test_listing_needs_neither_torch_nor_qt(tmp_path):
+    code = ("import sys; from engine.models import ModelRegistry; r = ModelRegistry(sys.argv[1]); r.list(); "
+            "r.active(); print('torch' in sys.modules, 'PySide6' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_two_processes_registering_at_once_lose_nothing(tmp_path, checkpoint):
+    root = tmp_path / "reg"
+    code = ("import sys; from engine.models import ModelRegistry; r = ModelRegistry(sys.argv[1]); "
+            "[r.register(sys.argv[2], f'{sys.argv[3]}-{i}') for i in range(4)]")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(root), str(checkpoint), tag], cwd=ROOT,
+                              stderr=subprocess.PIPE, text=True) for tag in ("a", "b")]
+    for p in procs:
+        assert p.wait(timeout=240) == 0, p.stderr.read()
+    names = sorted(e.name for e in ModelRegistry(root).list()[1:])
+    assert names == [f"{t}-{i}" for t in "ab" for i in range(4)]
+    assert not list(root.glob(f"{INDEX_NAME}.corrupt-*"))
