@@ -340,11 +340,19 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from OUT/last")
     tr.add_argument("--threads", type=int, help="CPU threads per process (default 2)")
     tr.set_defaults(func=cmd_train)
+
+    m = sub.add_parser("models", help="the model registry: list, show, register, compare, export, use, remove",
+                       add_help=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["models"]:  # its own parser (engine.models.cli), --help included
+        from engine.models.cli import main as models_main
+
+        return models_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

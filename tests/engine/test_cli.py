@@ -149,3 +149,12 @@ def test_train_config_tiny_run_then_resume_with_a_flag(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "resumed" in (tmp_path / "run" / "train.log").read_text()
     assert json.loads((tmp_path / "run" / "last" / "trainer.json").read_text())["epoch"] == 2
+
+
+def test_models_subcommand_lists_the_builtin_model(tmp_path, capsys):
+    from engine.cli import main
+
+    assert main(["models", "--root", str(tmp_path), "list"]) == 0
+    assert "sayso-base" in capsys.readouterr().out
+    assert main(["models", "--root", str(tmp_path), "use", "no-such-model"]) == 2
+    assert "no-such-model" in capsys.readouterr().err
