@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -33,6 +34,8 @@ from app.labeling.view import LabelingView
 from app.live.transcript_view import LiveTranscriptView
 from app.model_choice import model_problem
 from app.playback.controller import PlaybackController
+from app.training.job_queue import TrainingJobQueue
+from app.training.panel import TrainingPanel
 from app.project.controller import ProjectController
 from app.recorder.controller import RecorderController
 from app.settings import StudioSettings
@@ -99,6 +102,9 @@ class MainWindow(QMainWindow):
         self.projects = ProjectController(self, self.settings, self.jobs)
         self.labeling = LabelingView(None, self.playback, self.settings)
         self.prompts = PromptRecorder(None, self.recorder, self.playback, settings=self.settings)
+        self.training_queue = TrainingJobQueue(parent=self)
+        self.training = TrainingPanel(self.training_queue, self.playback, self.settings)
+        self.training.set_base_model(self.model_path)
 
         self._build_actions()
         self._build_layout()
@@ -203,6 +209,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.splitter, "Studio")
         self.tabs.addTab(self.labeling, "Dataset")
         self.tabs.addTab(self.prompts, "Prompts")
+        train_scroll = QScrollArea()  # the panel's forms and curves stay usable in a small window
+        train_scroll.setWidgetResizable(True)
+        train_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        train_scroll.setWidget(self.training)
+        self.tabs.addTab(train_scroll, "Train")
         self.setCentralWidget(self.tabs)
 
         self.device_label = QLabel()
@@ -238,12 +249,9 @@ class MainWindow(QMainWindow):
         rec.recorded.connect(self._on_recorded)
         rec.error.connect(self._on_record_error)
         rec.availability_changed.connect(self._on_availability)
-        if self.jobs is not None:
-            self.jobs.started.connect(self._on_job_started)
-            self.jobs.finished.connect(self._on_recognition)
-            self.jobs.failed.connect(self._on_job_failed)
-            self.jobs.live_events.connect(self.live_view.add_events)
-            self.jobs.live_failed.connect(self._on_live_failed)
+        self._connect_jobs()
+        self.training.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.training.model_ready.connect(self._on_model_ready)
         self.live_view.enabled_changed.connect(self._on_live_toggled)
         self.live_view.seek.connect(self.play_segment)
         self.playback.playing_changed.connect(self._on_playing_changed)
@@ -577,6 +585,7 @@ class MainWindow(QMainWindow):
             self.labeling.save_state()
         self.labeling.set_project(project)
         self.prompts.set_project(project)
+        self.training.set_project(project)
         if project is not None:
             self.prompts.resume_last_session()
             self.tabs.setTabText(1, f"Dataset — {project.folder.name}")
@@ -589,6 +598,54 @@ class MainWindow(QMainWindow):
 
         self.tabs.setCurrentWidget(self.labeling)
         self.labeling.sort_by(int(Column.MISLABEL), Qt.SortOrder.DescendingOrder)
+
+    def _connect_jobs(self) -> None:
+        if self.jobs is None:
+            return
+        self.jobs.started.connect(self._on_job_started)
+        self.jobs.finished.connect(self._on_recognition)
+        self.jobs.failed.connect(self._on_job_failed)
+        self.jobs.live_events.connect(self.live_view.add_events)
+        self.jobs.live_failed.connect(self._on_live_failed)
+
+    def _on_model_ready(self, path: str) -> None:
+        """A training job finished: register the model and offer it for transcription."""
+        from engine.models.registry import ModelRegistry, RegistryError
+
+        try:
+            entry = ModelRegistry().register(path, Path(path).parent.name, parent=str(self.model_path))
+        except RegistryError as exc:
+            self.statusBar().showMessage(f"The new model was not registered: {exc}", 10000)
+            return
+        answer = QMessageBox.question(self, "New model", f"{entry.name} is trained. Use it for transcription now?")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.switch_model(path)
+
+    def switch_model(self, path: str | Path) -> bool:
+        """Transcribe with the checkpoint at ``path`` from now on (a new worker process loads it)."""
+        path = Path(path)
+        problem = model_problem(path)
+        if problem:
+            QMessageBox.warning(self, "Model", problem)
+            return False
+        if self.jobs is not None:
+            if self.jobs.busy or self.jobs.live:
+                self.statusBar().showMessage("Wait for the transcription to finish before switching models.", 8000)
+                return False
+            self.jobs.shutdown()
+            self.jobs.deleteLater()
+        self.model_path, self.model_error = path, None
+        self.jobs = TranscriptionJob(path, parent=self)
+        self._connect_jobs()
+        self.jobs.warm_up()
+        self.projects.set_jobs(self.jobs)
+        self.training.set_base_model(path)
+        self.model_label.setText(f"Model: {path.name}")
+        self.model_label.setToolTip(str(path))
+        self.model_label.setStyleSheet("")
+        self._update_actions()
+        self.statusBar().showMessage(f"Transcribing with {path}", 8000)
+        return True
 
     def customize_shortcuts(self) -> None:
         """Edit the keys of every command; saved in the settings and applied at once."""
@@ -608,4 +665,5 @@ class MainWindow(QMainWindow):
         self.save_settings()
         if self.jobs is not None:
             self.jobs.shutdown()
+        self.training_queue.shutdown()
         super().closeEvent(event)

@@ -82,6 +82,18 @@ class ProjectController(QObject):
                 job.finished.connect(self._prelabel_done)
         self.task_bar.cancel_button.clicked.connect(self.cancel_task)
 
+    def set_jobs(self, jobs) -> None:
+        """Use another recognition worker (the window switched models)."""
+        self.cancel_task()
+        self.jobs = jobs
+        if self.prelabel_job is None:  # the window started without a model
+            self.prelabel_job, self.mislabel_job = PrelabelJob(jobs, self.project, self), MislabelJob(jobs, self.project, self)
+            for job, what in ((self.prelabel_job, "Pre-labeling"), (self.mislabel_job, "Checking labels")):
+                job.progress.connect(lambda d, t, what=what: self.task_bar.show_progress(d, t, what))
+                job.finished.connect(self._prelabel_done)
+        for job in (self.prelabel_job, self.mislabel_job):
+            job.jobs = jobs
+
     # -- open / close ----------------------------------------------------------
     @property
     def busy(self) -> bool:

@@ -1,0 +1,349 @@
+"""The training panel on a real project: personalize the bundled model, watch it, evaluate it, play the worst.
+
+Real clips (resources/samples) in a real project, real worker processes
+(TrainingJobQueue), the real bundled model; a tiny model config where a run
+from scratch is needed. The slow tests spawn workers (a few seconds each).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from app.playback.controller import PlaybackController
+from app.settings import StudioSettings
+from app.training.data_choice import hold_out, manifest_data, project_data, project_utterances
+from app.training.job_queue import TrainingJobQueue
+from app.training.panel import TrainingPanel, format_eta
+from app.training.report import diff_html, match_utterances, word_diff
+from engine.audio.io import SAMPLE_RATE, load_segment
+from engine.data.manifest import Utterance, write_manifest
+from engine.data.store import Project
+from engine.model.config import ModelConfig
+from tests.helpers import SAMPLES
+
+TIMEOUT_MS = 120_000
+DEV = ("go", "stop", "yes")  # Speech Commands words in the dev split
+
+
+def sc_clips() -> list[Path]:
+    return sorted(SAMPLES.glob("sc_*.wav"))
+
+
+def make_project(folder: Path, with_dev: bool = True) -> Project:
+    """8 Speech Commands words (5 train, 3 dev; or all train) plus FSDD digits that must be left out or used."""
+    project = Project.create(folder)
+    for i, clip in enumerate(sc_clips()):
+        corpus, word, speaker = clip.stem.split("_")
+        rec = project.add_recording(clip)
+        split = "dev" if with_dev and word in DEV else "train"
+        project.add_utterance(rec.id, 0.0, rec.duration, word, "verified" if i % 2 else "draft",
+                              speaker=speaker, split=split)
+    three = project.add_recording(SAMPLES / "fsdd_3_nicolas_1.wav")
+    project.add_utterance(three.id, 0.0, three.duration, "three", "verified", speaker="nicolas", split="train")
+    zero = project.add_recording(SAMPLES / "fsdd_0_nicolas_2.wav")
+    project.add_utterance(zero.id, 0.0, zero.duration, "zero", "unlabeled", split="train")  # not labeled yet
+    seven = project.add_recording(SAMPLES / "fsdd_7_nicolas_0.wav")
+    project.add_utterance(seven.id, 0.0, seven.duration, "", "draft", split="train")  # no transcript
+    project.add_utterance(seven.id, 0.0, seven.duration, "seven", "verified", split="test")  # another split
+    return project
+
+
+def tiny_model() -> ModelConfig:
+    return ModelConfig(d_model=32, encoder_layers=1, encoder_heads=2, encoder_ffn=64, decoder_layers=1,
+                       decoder_heads=2, decoder_ffn=64, text_encoder_layers=1, embed_dim=16, subsampling_channels=8)
+
+
+class RecordingPlayback(PlaybackController):
+    """A PlaybackController that records what it is asked to play instead of opening a device."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.played: list[tuple[np.ndarray, float, float | None]] = []
+
+    def play(self, audio, start=0.0, end=None) -> bool:
+        self.played.append((audio, start, end))
+        return True
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = make_project(tmp_path / "project")
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def jobs():
+    q = TrainingJobQueue(cancel_timeout=20.0)
+    yield q
+    q.shutdown()
+
+
+def make_panel(qtbot, jobs, playback, tmp_path, project=None, model_path=None) -> TrainingPanel:
+    panel = TrainingPanel(jobs, playback, StudioSettings())
+    qtbot.addWidget(panel)
+    panel.models_root = tmp_path / "models"
+    if model_path is not None:
+        panel.set_base_model(model_path)
+    panel.set_project(project)
+    panel.resize(1280, 800)
+    panel.show()
+    return panel
+
+
+def click_row(qtbot, panel: TrainingPanel, row: int) -> None:
+    table = panel.report.table
+    rect = table.visualRect(table.model().index(row, 2))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def wer_column(panel: TrainingPanel) -> list[float]:
+    t = panel.report.table
+    return [t.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(t.rowCount())]
+
+
+# --------------------------------------------------------------------------
+# data choice (no worker)
+# --------------------------------------------------------------------------
+def test_project_rows_become_utterances_of_the_splits(project):
+    train = project_utterances(project, "train")
+    dev = project_utterances(project, "dev")
+    assert sorted(u.text for u in dev) == sorted(DEV)
+    assert sorted(u.text for u in train) == ["down", "left", "no", "right", "three", "up"]  # no unlabeled, no empty
+    for u in train + dev:
+        assert Path(u.audio_filepath).is_absolute() and Path(u.audio_filepath).is_file()
+        assert Path(u.audio_filepath).parent == project.audio_dir.resolve() or \
+            Path(u.audio_filepath).parent == Path(project.audio_dir).absolute()
+        assert u.offset == 0.0 and u.duration == pytest.approx(sf.info(u.audio_filepath).duration, abs=1e-3)
+    assert {u.speaker for u in train} == {"03401e93", "0f250098", "nicolas"}
+
+    rec = project.add_recording(SAMPLES / "sc_yes_03401e93.wav")  # the same bytes: the same recording
+    part = project.add_utterance(rec.id, 0.2, 0.75, "yes part", "draft", split="train")
+    [cut] = [u for u in project_utterances(project, "train") if u.text == "yes part"]
+    assert (cut.offset, cut.duration) == (pytest.approx(0.2), pytest.approx(0.55))
+    project.delete_utterance(part)
+
+    data = project_data(project, 2, 2)
+    assert not data.held_out and len(data.train) == 6 and len(data.dev) == 3
+    assert "6 training and 3 validation" in data.description
+
+
+def test_without_a_dev_split_ten_percent_is_held_out_deterministically(tmp_path):
+    with make_project(tmp_path / "p", with_dev=False) as project:
+        first = project_data(project, 2, 2)
+        again = project_data(project, 2, 2)
+    assert first.held_out and "no dev split" in first.description and "held out" in first.description
+    assert len(first.train) + len(first.dev) == 9 and len(first.dev) == 2  # ceil(0.9) = 1, but at least 2
+    assert [u.audio_filepath for u in first.dev] == [u.audio_filepath for u in again.dev]
+    assert not {u.audio_filepath for u in first.dev} & {u.audio_filepath for u in first.train}
+
+    many = [Utterance(f"/data/{i}.wav", f"word {i}", 1.0) for i in range(50)]
+    rest, held = hold_out(many)
+    assert len(held) == 5 and len(rest) == 45
+    rest2, held2 = hold_out(list(reversed(many)))
+    assert {u.audio_filepath for u in held} == {u.audio_filepath for u in held2}  # not by position
+
+
+def test_bad_manifests_show_a_clear_message_and_start_nothing(qtbot, jobs, tmp_path):
+    panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path)
+    assert panel.data_choice.source == "manifest"  # no project open
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"audio_filepath": "a.wav", "text": "a", "duration": 1}\nthis is not json\n')
+    cases = {
+        bad: ["bad.jsonl, line 2", "training manifest cannot be used"],
+        tmp_path / "missing.jsonl": ["missing.jsonl", "does not exist"],
+    }
+    noaudio = tmp_path / "noaudio.jsonl"
+    write_manifest(noaudio, [Utterance(str(tmp_path / "gone.wav"), "gone", 1.0)])
+    cases[noaudio] = ["audio files", "missing", "gone.wav"]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    cases[empty] = ["holds no utterances"]
+    for path, expected in cases.items():
+        panel.data_choice.set_manifests(path)
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        text = panel.message_label.text()
+        assert panel.message_label.isVisible() and all(e in text for e in expected), text
+        assert "Traceback" not in text
+        assert not panel.busy and not jobs.busy and panel.start_button.isEnabled()
+        assert QApplication.activeModalWidget() is None
+    assert not (tmp_path / "models").exists()  # nothing was written
+
+    good = [Utterance(str(p), p.stem.split("_")[1], 1.0) for p in sc_clips()]
+    write_manifest(tmp_path / "train.jsonl", good)
+    data = manifest_data(tmp_path / "train.jsonl", None, 2, 2)
+    assert data.held_out and len(data.dev) == 2 and "held out" in data.description
+
+
+def test_word_diff_marks_substitutions_insertions_and_deletions():
+    tokens = word_diff("turn the light on", "turn a light on now")
+    assert [(t.kind, t.ref, t.hyp) for t in tokens] == [
+        ("equal", "turn", "turn"), ("sub", "the", "a"), ("equal", "light", "light"), ("equal", "on", "on"),
+        ("ins", "", "now")]
+    assert [t.kind for t in word_diff("yes no", "no")] == ["del", "equal"]
+    assert [t.kind for t in word_diff("", "up")] == ["ins"]
+    html = diff_html(tokens)
+    assert "substitution" in html and "insertion" in html and "deletion" in html and "now" in html
+    assert format_eta(None) == "" and format_eta(42) == "about 42 s left" and format_eta(185) == "about 3 min left"
+    assert format_eta(3 * 3600 + 5 * 60) == "about 3 h 05 min left"
+    utts = [Utterance("/a.wav", "Yes!", 1.0, "s", 0.0), Utterance("/a.wav", "no", 1.0, "s", 1.0)]
+    rows = [{"audio_filepath": "/a.wav", "reference": "no", "speaker": "s"},
+            {"audio_filepath": "/a.wav", "reference": "yes", "speaker": "s"}]
+    assert match_utterances(rows, utts) == [utts[1], utts[0]]
+
+
+# --------------------------------------------------------------------------
+# real jobs
+# --------------------------------------------------------------------------
+@pytest.mark.slow
+def test_quick_personalization_runs_evaluates_and_plays_the_worst(qtbot, jobs, project, model_path, tmp_path):
+    playback = RecordingPlayback()
+    panel = make_panel(qtbot, jobs, playback, tmp_path, project, model_path)
+    assert panel.data_choice.source == "project"
+    panel.set_preset("personalize")
+    panel.length_spin.setValue(8)
+    panel.name_edit.setText("my voice")
+    ready: list[str] = []
+    panel.model_ready.connect(ready.append)
+    assert not panel.resume_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+    with qtbot.waitSignal(panel.evaluation_ready, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        assert panel.busy and panel.cancel_button.isEnabled() and not panel.start_button.isEnabled()
+    report = blocker.args[0]
+
+    [checkpoint] = ready
+    ckpt = Path(checkpoint)
+    assert (ckpt / "config.json").is_file() and (ckpt / "model.safetensors").is_file()
+    run = ckpt.parent
+    assert run.parent == tmp_path / "models" and re.fullmatch(r"\d{8}-\d{6}-my-voice", run.name)
+    assert len((run / "train.jsonl").read_text().splitlines()) == 6
+    assert len((run / "dev.jsonl").read_text().splitlines()) == 3
+    assert json.loads((run / "evaluation" / "eval.json").read_text())["utterances"] == 3
+
+    steps = panel.curves.step_points()
+    assert len(steps) >= 2 and steps[-1][0] == 8 and all(math.isfinite(v) for _, v in steps)
+    assert [s for s, _ in steps] == sorted(s for s, _ in steps)
+    assert len(panel.curves.eval_marks.data) == 2  # WER and CER of the evaluation
+    log = panel.log_view.toPlainText()
+    assert "personalizing" in log and "WER" in log and panel.log_view.blockCount() > 5
+    assert panel.progress_bar.value() == panel.progress_bar.maximum()
+
+    assert report["utterances"] == 3 and len(report["worst"]) == 3
+    table = panel.report.table
+    assert table.rowCount() == 3 and panel.tabs.currentWidget() is panel.report
+    wers = wer_column(panel)
+    assert wers == sorted(wers, reverse=True)  # worst first
+    assert sorted(table.item(r, 2).text() for r in range(3)) == sorted(DEV)
+    assert not panel.busy and panel.start_button.isEnabled() and not panel.resume_button.isEnabled()
+    assert "WER" in panel.message_label.text()
+
+    click_row(qtbot, panel, 0)
+    assert len(playback.played) == 1
+    utt = panel.report.utterance_at(0)
+    assert utt.text == table.item(0, 2).text()
+    audio, start, end = playback.played[0]
+    expected = load_segment(utt.audio_filepath, utt.offset, utt.offset + utt.duration)
+    assert audio.dtype == np.float32 and len(audio) == pytest.approx(utt.duration * SAMPLE_RATE, abs=2)
+    np.testing.assert_array_equal(audio, expected)
+    html = panel.report.diff_view.toHtml()
+    assert utt.text in html and "substitution" in html
+
+
+@pytest.mark.slow
+@pytest.mark.audio_device
+def test_evaluating_the_base_model_and_playing_a_row_through_the_device(qtbot, virtual_mic, jobs, project,
+                                                                       model_path, tmp_path):
+    playback = PlaybackController()
+    panel = make_panel(qtbot, jobs, playback, tmp_path, project, model_path)
+    errors: list[str] = []
+    playing: list[bool] = []
+    playback.error.connect(errors.append)
+    playback.playing_changed.connect(playing.append)
+    ready: list[str] = []
+    panel.model_ready.connect(ready.append)
+
+    with qtbot.waitSignal(panel.evaluation_ready, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
+    assert not ready  # an evaluation makes no model
+    assert panel.report.table.rowCount() == 3
+    assert wer_column(panel) == sorted(wer_column(panel), reverse=True)
+
+    with qtbot.waitSignal(playback.playing_changed, timeout=5_000) as blocker:
+        click_row(qtbot, panel, 1)
+    assert blocker.args == [True] and playback.is_playing
+    with qtbot.waitSignal(playback.playing_changed, timeout=10_000) as blocker:
+        pass
+    assert blocker.args == [False] and playing == [True, False] and not errors
+    assert playback.position == pytest.approx(panel.report.utterance_at(1).duration, abs=0.05)
+
+
+@pytest.mark.slow
+def test_cancel_enables_resume_which_continues_from_the_checkpoint(qtbot, jobs, project, tmp_path):
+    panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, project)
+    panel.set_preset("train")
+    panel.from_scratch_radio.setChecked(True)
+    assert not panel.base_edit.isEnabled()
+    panel.length_spin.setValue(300)  # far more than the test waits for
+    panel.config_overrides = {"model": tiny_model(), "max_batch_seconds": 2.0, "warmup_steps": 2, "threads": 1}
+    ready: list[str] = []
+    panel.model_ready.connect(ready.append)
+
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.busy
+    qtbot.waitUntil(lambda: len(panel.curves.epoch_points()) >= 1, timeout=TIMEOUT_MS)
+    assert panel.eta_label.text().startswith("about")
+    assert "Epoch" in panel.progress_bar.text()
+    with qtbot.waitSignal(jobs.failed, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+        assert not panel.cancel_button.isEnabled()
+    assert blocker.args[0].kind == "cancelled"
+    assert not panel.busy and panel.resume_button.isEnabled() and panel.start_button.isEnabled()
+    assert "Cancelled" in panel.message_label.text() and "Resume" in panel.message_label.text()
+    before = panel.curves.epoch_points()
+    assert before and all(math.isfinite(loss) for _, loss, _, _ in before)
+    assert not ready
+
+    with qtbot.waitSignal(jobs.started, timeout=TIMEOUT_MS) as started:
+        qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
+    assert started.args[0].resume and panel.busy and not panel.resume_button.isEnabled()
+    last = before[-1][0]
+    qtbot.waitUntil(lambda: panel.curves.epoch_points()[-1][0] > last, timeout=TIMEOUT_MS)
+    assert "resumed from" in panel.log_view.toPlainText()
+    with qtbot.waitSignal(jobs.failed, timeout=TIMEOUT_MS):
+        panel.cancel()
+    assert panel.resume_button.isEnabled() and not ready
+    epochs = [e for e, *_ in panel.curves.epoch_points()]
+    assert epochs == list(range(1, len(epochs) + 1))  # continued, not restarted
+
+
+@pytest.mark.slow
+def test_a_job_failing_in_the_worker_shows_a_message_and_the_log_tail(qtbot, jobs, model_path, tmp_path):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really a wave file")
+    clips = sc_clips()
+    write_manifest(tmp_path / "train.jsonl", [Utterance(str(broken), "broken", 1.0)] +
+                   [Utterance(str(p), p.stem.split("_")[1], 1.0) for p in clips[:2]])
+    write_manifest(tmp_path / "dev.jsonl", [Utterance(str(p), p.stem.split("_")[1], 1.0) for p in clips[2:4]])
+    panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, None, model_path)
+    panel.data_choice.set_manifests(tmp_path / "train.jsonl", tmp_path / "dev.jsonl")
+    panel.set_preset("personalize")
+    panel.length_spin.setValue(3)
+
+    with qtbot.waitSignal(jobs.failed, timeout=TIMEOUT_MS) as blocker:
+        assert panel.start()
+    event = blocker.args[0]
+    assert event.kind == "data"
+    text = panel.message_label.text()
+    assert text.startswith("The data cannot be used") and "broken.wav" in text and "Traceback" not in text
+    assert "--- last lines of the job log" in panel.log_view.toPlainText()
+    assert panel.resume_button.isEnabled() and not panel.busy
+    assert QApplication.activeModalWidget() is None
