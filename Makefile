@@ -39,6 +39,12 @@ system-deps:
 bench: setup
 	$(PY) benchmarks/wer.py
 	$(PY) benchmarks/transcribe_rtf.py
+	$(PY) benchmarks/live_latency.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/live_fps.py --with-training
+	$(PY) benchmarks/few_shot.py
+	$(PY) benchmarks/label_qa.py
+	$(PY) benchmarks/store_fetch.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/labeling_scroll.py
 
 base-model: setup
 	.venv/bin/pip install -q -e ".[recipes]"
