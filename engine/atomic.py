@@ -37,3 +37,21 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename or a new file in ``folder`` durable (POSIX: fsync the directory).
+
+    Best effort: does nothing where directories cannot be opened (Windows) or
+    synced; never raises.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

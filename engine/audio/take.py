@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import atomic_write
+from engine.atomic import atomic_write, fsync_dir
 from engine.audio.io import SAMPLE_RATE
 
 try:  # POSIX: a live take is locked; Windows has no flock (an open file cannot be renamed anyway)
@@ -132,20 +132,6 @@ def to_pcm16(audio: np.ndarray) -> np.ndarray:
     """
     x = np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
     return np.clip(np.rint(x * np.float32(32768.0)), -32768, 32767).astype("<i2")
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename or a new file in ``folder`` durable (best effort; not on Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _lock(fd: int, exclusive: bool = True) -> bool:
@@ -258,7 +244,7 @@ class TakeWriter:
                            "sample_rate": self.sample_rate, "channels": 1, "subtype": "PCM_16",
                            "header_bytes": HEADER_BYTES, "started": self.started,
                            "device": self.device_name}, fh, indent=1)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         except OSError as exc:
             os.close(fd)
             self.path.unlink(missing_ok=True)
@@ -488,9 +474,9 @@ def _seal(fd: int, data_bytes: int, sample_rate: int) -> int:
 def _commit(partial: Path, wav: Path, sidecar: Path) -> None:
     """Rename the sealed partial over ``wav`` (atomic), then drop the sidecar."""
     os.replace(partial, wav)
-    _fsync_dir(wav.parent)
+    fsync_dir(wav.parent)
     sidecar.unlink(missing_ok=True)
-    _fsync_dir(wav.parent)
+    fsync_dir(wav.parent)
 
 
 # ------------------------------------------------------------------ recovery

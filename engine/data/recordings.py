@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from engine.atomic import fsync_dir
 from engine.audio.errors import AudioError
 from engine.audio.io import audio_info
 from engine.data.errors import ProjectError
@@ -130,7 +131,7 @@ def copy_in(src: Path, folder: Path, existing: Callable[[str], bool] | None = No
             return None, digest
         dest = _link_free_name(tmp, folder, src.name)
         tmp.unlink(missing_ok=True)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return dest, digest
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -157,16 +158,3 @@ def _link_free_name(tmp: Path, folder: Path, name: str) -> Path:
             os.replace(tmp, dest)
             return dest
     raise FileExistsError(errno.EEXIST, "no free file name", str(folder / name))
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
