@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
 
 from tests.helpers import shared_data
 
@@ -43,3 +44,16 @@ def fsdd_clip() -> Path:
 def no_model(tmp_path) -> Path:
     """A model path that does not exist: the window then never starts a worker process."""
     return tmp_path / "no-model"
+
+
+@pytest.fixture
+def warnings_shown(monkeypatch):
+    """Capture QMessageBox.warning texts instead of opening modal boxes (they would block a test)."""
+    shown: list[str] = []
+
+    def fake_warning(parent, title, text, *args, **kwargs):
+        shown.append(text)
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake_warning))
+    return shown

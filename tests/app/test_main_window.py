@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import QMimeData, QSize, Qt, QUrl
-from PySide6.QtWidgets import QMessageBox, QToolBar
+from PySide6.QtWidgets import QToolBar
 
 from app.main_window import MainWindow
 from app.recorder import controller
@@ -18,19 +18,6 @@ from engine.audio.io import SAMPLE_RATE, load_audio
 from tests.helpers import SAMPLES
 
 WORKER_TIMEOUT_MS = 180_000  # spawn + import torch + load the model + decode, on a busy 2-core machine
-
-
-@pytest.fixture
-def warnings_shown(monkeypatch):
-    """Capture QMessageBox.warning texts instead of opening modal boxes."""
-    shown: list[str] = []
-
-    def fake_warning(parent, title, text, *args, **kwargs):
-        shown.append(text)
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake_warning))
-    return shown
 
 
 def make_window(qtbot, model) -> MainWindow:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+
 
 from app.labeling.view import LabelingView
 from app.playback.controller import PlaybackController
@@ -69,19 +69,6 @@ def big_project(tmp_path_factory):
 
 
 @pytest.fixture
-def warnings_shown(monkeypatch):
-    """QMessageBox.warning texts, instead of modal boxes."""
-    shown: list[str] = []
-
-    def fake_warning(parent, title, text, *args, **kwargs):
-        shown.append(text)
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake_warning))
-    return shown
-
-
-@pytest.fixture
 def plays(monkeypatch):
     """Calls of PlaybackController.play as ``(audio, start, end)``; nothing reaches a device."""
     calls = []
@@ -124,4 +111,4 @@ def key(qtbot, widget, sequence: str) -> None:
 
 
 __all__ = ["BIG_ROWS", "CLIPS", "Qt", "big_project", "key", "labeling_project", "make_view", "plays", "session_wav",
-           "stored", "warnings_shown"]
+           "stored"]

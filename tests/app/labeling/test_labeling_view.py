@@ -17,7 +17,6 @@ from tests.app.labeling.labeling_support import (  # noqa: F401
     plays,
     session_wav,
     stored,
-    warnings_shown,
 )
 
 
