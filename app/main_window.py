@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
+from app.insight.view import InsightView
 from app.jobs import TranscriptionJob
 from app.live.endpoint_dialog import EndpointDialog
 from app.labeling.prompt_mode import PromptRecorder
@@ -105,6 +106,8 @@ class MainWindow(QMainWindow):
         self.training_queue = TrainingJobQueue(parent=self)
         self.training = TrainingPanel(self.training_queue, self.playback, self.settings)
         self.training.set_base_model(self.model_path)
+        self.insight = InsightView()
+        self.insight.set_jobs(self.jobs)
 
         self._build_actions()
         self._build_layout()
@@ -214,6 +217,7 @@ class MainWindow(QMainWindow):
         train_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         train_scroll.setWidget(self.training)
         self.tabs.addTab(train_scroll, "Train")
+        self.tabs.addTab(self.insight, "Insight")
         self.setCentralWidget(self.tabs)
 
         self.device_label = QLabel()
@@ -260,6 +264,9 @@ class MainWindow(QMainWindow):
         self.projects.mislabels_scored.connect(self.show_mislabels)
         self.projects.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.insight.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.insight.play_requested.connect(lambda audio, start, end: self.playback.play(audio, start, end))
+        self.insight.utterance_selected.connect(self.show_utterance)
         self.playback.error.connect(self._on_playback_error)
         self.attention.view_changed.connect(lambda v: setattr(self.settings, "attention_view", v))
         self.panel.vocabulary_changed.connect(self._on_vocabulary_changed)
@@ -586,11 +593,18 @@ class MainWindow(QMainWindow):
         self.labeling.set_project(project)
         self.prompts.set_project(project)
         self.training.set_project(project)
+        self.insight.set_project(project)
         if project is not None:
             self.prompts.resume_last_session()
             self.tabs.setTabText(1, f"Dataset — {project.folder.name}")
         else:
             self.tabs.setTabText(1, "Dataset")
+
+    def show_utterance(self, utterance_id: int) -> None:
+        """The Dataset tab with utterance ``utterance_id`` selected."""
+        self.tabs.setCurrentWidget(self.labeling)
+        if not self.labeling.select_utterance(utterance_id):
+            self.statusBar().showMessage("That utterance is hidden by the Dataset filter or was deleted.", 8000)
 
     def show_mislabels(self) -> None:
         """The Dataset tab, sorted by "possible mislabel", most likely first."""
@@ -639,6 +653,7 @@ class MainWindow(QMainWindow):
         self._connect_jobs()
         self.jobs.warm_up()
         self.projects.set_jobs(self.jobs)
+        self.insight.set_jobs(self.jobs)
         self.training.set_base_model(path)
         self.model_label.setText(f"Model: {path.name}")
         self.model_label.setToolTip(str(path))

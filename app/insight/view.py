@@ -1,0 +1,41 @@
+"""The Insight tab: attention and alignment of one utterance, and the project's embedding map with search.
+
+A thin host: each page is its own widget and gets the open project and the
+recognition worker from the main window.
+
+Signals:
+    play_requested(object, float, float): play ``(samples,)`` float32 16 kHz
+        audio from ``start`` to ``end`` seconds.
+    utterance_selected(int): show this utterance id in the Dataset tab.
+    message(str): a line for the status bar.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+
+
+class InsightView(QWidget):
+    play_requested = Signal(object, float, float)
+    utterance_selected = Signal(int)
+    message = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.project = None
+        self.jobs = None
+        self.pages = QTabWidget(self)
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(QLabel("Attention and alignment"), "Attention && alignment")
+        self.pages.addTab(QLabel("Embedding map and search"), "Embedding map && search")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.pages)
+
+    def set_project(self, project) -> None:
+        """The open :class:`engine.data.store.Project`, or ``None``."""
+        self.project = project
+
+    def set_jobs(self, jobs) -> None:
+        """The :class:`app.jobs.TranscriptionJob` serving the active model, or ``None`` (no model)."""
+        self.jobs = jobs
