@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         self.live_settings_action = QAction("Live settings…", self)
         self.live_settings_action.triggered.connect(self.edit_live_settings)
         self.vocab_action = self._action(Command.LOAD_VOCABULARY, "Load vocabulary…", self.panel.choose_vocabulary)
+        self.models_action = self._action(Command.MODELS, "Models…", self.show_models)
         self.zoom_action = self._action(Command.ZOOM_FIT, "Zoom to fit", self.waveform.zoom_to_fit)
         self.help_action = self._action(Command.SHORTCUTS, "Keyboard shortcuts", self.show_shortcuts)
         self.customize_action = QAction("Customize shortcuts…", self)
@@ -167,6 +168,8 @@ class MainWindow(QMainWindow):
         transcribe_menu = menus.addMenu("&Transcribe")
         transcribe_menu.addActions([self.transcribe_action, self.live_action, self.live_settings_action,
                                     self.vocab_action])
+        transcribe_menu.addSeparator()
+        transcribe_menu.addAction(self.models_action)
         menus.addMenu("&View").addAction(self.zoom_action)
         menus.addMenu("&Help").addActions([self.help_action, self.customize_action])
         self.projects.add_actions(file_menu, transcribe_menu)
@@ -632,8 +635,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"The new model was not registered: {exc}", 10000)
             return
         answer = QMessageBox.question(self, "New model", f"{entry.name} is trained. Use it for transcription now?")
-        if answer == QMessageBox.StandardButton.Yes:
-            self.switch_model(path)
+        if answer == QMessageBox.StandardButton.Yes and self.switch_model(path):
+            try:
+                ModelRegistry().set_active(entry.id)  # the studio starts with it next time
+            except RegistryError as exc:
+                self.statusBar().showMessage(f"The new model is used now but not remembered: {exc}", 10000)
 
     def switch_model(self, path: str | Path) -> bool:
         """Transcribe with the checkpoint at ``path`` from now on (a new worker process loads it)."""
@@ -661,6 +667,21 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.statusBar().showMessage(f"Transcribing with {path}", 8000)
         return True
+
+    def show_models(self) -> "ModelsDialog":
+        """The Models window (registry: use, compare, export, remove); one at a time."""
+        from app.models.dialog import ModelsDialog
+
+        if getattr(self, "models_dialog", None) is None:
+            self.models_dialog = ModelsDialog(self.training_queue, self.playback, self.projects.project,
+                                              self.model_path, parent=self)
+            self.models_dialog.use_model.connect(self.switch_model)
+            self.models_dialog.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+            self.models_dialog.finished.connect(lambda *_: setattr(self, "models_dialog", None))
+            self.models_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        return self.models_dialog
 
     def customize_shortcuts(self) -> None:
         """Edit the keys of every command; saved in the settings and applied at once."""

@@ -1,4 +1,5 @@
-"""Which model the studio loads: ``--model PATH``, else ``$SAYSO_MODEL``, else the bundled base model."""
+"""Which model the studio loads: ``--model PATH``, else ``$SAYSO_MODEL``, else the registry's active
+model (chosen in the Models window, so the choice persists), else the bundled base model."""
 from __future__ import annotations
 
 import os
@@ -16,7 +17,12 @@ def resolve_model_path(cli_path: str | os.PathLike | None = None, environ: dict 
         return Path(cli_path).expanduser()
     if environ.get(ENV_VAR):
         return Path(environ[ENV_VAR]).expanduser()
-    return BUNDLED_MODEL
+    from engine.models.registry import ModelRegistry, RegistryError
+
+    try:
+        return ModelRegistry().active().path  # the bundled model if the active one is gone
+    except (RegistryError, OSError):
+        return BUNDLED_MODEL
 
 
 def model_problem(path: Path) -> str | None:

@@ -36,6 +36,7 @@ class Command(Enum):
     TRANSCRIBE = "transcribe"
     LIVE = "live"
     LOAD_VOCABULARY = "load_vocabulary"
+    MODELS = "models"
     ZOOM_FIT = "zoom_fit"
     SHORTCUTS = "shortcuts"
     QUIT = "quit"
@@ -96,6 +97,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(Command.TRANSCRIBE, ("Ctrl+T",), "Transcribe the current audio"),
     Shortcut(Command.LIVE, ("Ctrl+Shift+T",), "Transcribe live while recording (on/off)"),
     Shortcut(Command.LOAD_VOCABULARY, ("Ctrl+L",), "Load a vocabulary file"),
+    Shortcut(Command.MODELS, ("Ctrl+Shift+M",), "Manage models: use, compare, export"),
     Shortcut(Command.ZOOM_FIT, ("Ctrl+0",), "Show the whole recording"),
     Shortcut(Command.SHORTCUTS, ("F1",), "Show this list of shortcuts"),
     Shortcut(Command.QUIT, ("Ctrl+Q",), "Quit Sayso studio"),

@@ -15,7 +15,9 @@ Jobs (picklable dataclasses; data is a JSONL manifest path or a list of
 - :class:`PersonalizeJob`: few-shot :func:`~engine.train.personalize.personalize`,
   the result saved to ``<out_dir>/model``;
 - :class:`EvaluateJob`: :func:`~engine.decode.evaluate.evaluate` of a checkpoint
-  on a test set, the report saved to ``<out_dir>/eval.json``.
+  on a test set, the report saved to ``<out_dir>/eval.json``;
+- :class:`CompareJob`: :meth:`~engine.models.registry.ModelRegistry.compare` of two
+  registered models on the same test set, saved to ``<out_dir>/compare.json``.
 
 Events (frozen dataclasses) of a job, in order: one :class:`JobStarted`
 (with the worker's pid), any number of :class:`Progress`, :class:`Metrics`
@@ -84,7 +86,7 @@ __all__ = [
     "PersonalizeJob", "Progress", "TrainJob", "last_checkpoint_epoch", "read_log_tail",
 ]
 
-JobKind = Literal["train", "finetune", "personalize", "evaluate"]
+JobKind = Literal["train", "finetune", "personalize", "evaluate", "compare"]
 FailureKind = Literal["data", "nan", "disk", "crashed", "cancelled", "internal"]
 """Why a job failed: bad data, a non-finite loss, a full or unwritable disk, the
 worker process died, the user cancelled it, or a bug."""
@@ -174,7 +176,29 @@ class EvaluateJob:
     kind: ClassVar[str] = "evaluate"
 
 
-Job = Union[TrainJob, FineTuneJob, PersonalizeJob, EvaluateJob]
+@dataclass
+class CompareJob:
+    """Two registered models (ids of :class:`~engine.models.registry.ModelRegistry`) on the same ``test`` set.
+
+    Both decode every utterance (with the optional vocabulary); the figures
+    are stored in both registry entries and the
+    :meth:`~engine.models.registry.Comparison.to_json` report goes to
+    ``out_dir/compare.json``. ``registry`` is the registry's folder (``None``:
+    the default). ``resume`` has no effect.
+    """
+
+    out_dir: str | os.PathLike
+    model_a: str
+    model_b: str
+    test: Data
+    vocabulary: tuple[str, ...] | None = None
+    registry: str | os.PathLike | None = None
+    threads: int = 2
+    resume: bool = False
+    kind: ClassVar[str] = "compare"
+
+
+Job = Union[TrainJob, FineTuneJob, PersonalizeJob, EvaluateJob, CompareJob]
 
 
 # --------------------------------------------------------------------------
@@ -195,8 +219,8 @@ class JobStarted:
 class Progress:
     """How far a stage is: ``done`` of ``total`` items (utterances loaded, batches of ``epoch``, steps…).
 
-    ``stage`` is ``"loading"``, ``"train"``, ``"personalize"`` or
-    ``"evaluate"``; ``eta_seconds`` estimates the rest of the job (all
+    ``stage`` is ``"loading"``, ``"train"``, ``"personalize"``,
+    ``"evaluate"`` or ``"compare"``; ``eta_seconds`` estimates the rest of the job (all
     remaining epochs for ``"train"``) from the pace so far, ``None`` until known.
     """
 
@@ -537,8 +561,42 @@ def _run_evaluate(job: EvaluateJob, ctx: _Context) -> tuple[str, dict]:
     return str(job.checkpoint), report
 
 
-_NOUNS = {"train": "training", "finetune": "fine-tuning", "personalize": "personalization", "evaluate": "evaluation"}
-_RUNNERS = {"train": _run_train, "finetune": _run_train, "personalize": _run_personalize, "evaluate": _run_evaluate}
+def _run_compare(job: CompareJob, ctx: _Context) -> tuple[str, dict]:
+    from engine.atomic import atomic_write
+    from engine.decode.vocabulary import Vocabulary
+    from engine.models.registry import ModelRegistry, RegistryError
+
+    limit_threads(job.threads)
+    utts = _utterances(job.test, "test")
+    if not utts:
+        raise JobDataError("The test set is empty.")
+    vocab = Vocabulary(list(job.vocabulary)) if job.vocabulary else None
+    registry = ModelRegistry(job.registry)
+    ctx.log.line(f"comparing {job.model_a} and {job.model_b} on {len(utts)} utterance(s)")
+
+    def progress(done: int, total: int) -> None:
+        if ctx.stopping():
+            raise _Cancelled()
+        ctx.progress("compare", done, total)
+
+    try:
+        comparison = registry.compare(job.model_a, job.model_b, utts, vocab, progress=progress)
+    except RegistryError as exc:
+        raise JobDataError(str(exc)) from None
+    report = comparison.to_json()
+    out = Path(job.out_dir) / "compare.json"
+    with atomic_write(out) as fh:
+        json.dump(report, fh, indent=2)
+    for side in ("a", "b"):
+        r = report[side]
+        ctx.log.line(f"{r['name']}: WER {r['wer']:.2%}  CER {r['cer']:.2%}  better on {r['wins']} utterance(s)")
+    return str(out), report
+
+
+_NOUNS = {"train": "training", "finetune": "fine-tuning", "personalize": "personalization", "evaluate": "evaluation",
+          "compare": "comparison"}
+_RUNNERS = {"train": _run_train, "finetune": _run_train, "personalize": _run_personalize, "evaluate": _run_evaluate,
+            "compare": _run_compare}
 
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 _DISK_MESSAGES = ("No space left on device", "Disk quota exceeded", "File too large", "Read-only file system")
@@ -654,7 +712,7 @@ class JobRunner:
             ValueError: a job without ``out_dir``, a fine-tune without
                 ``init_from``, a personalization or evaluation without a checkpoint.
         """
-        if not isinstance(job, (TrainJob, PersonalizeJob, EvaluateJob)):
+        if not isinstance(job, (TrainJob, PersonalizeJob, EvaluateJob, CompareJob)):
             raise TypeError(f"not a job: {job!r}")
         if not str(job.out_dir):
             raise ValueError("A job needs an output folder (out_dir).")
@@ -662,6 +720,8 @@ class JobRunner:
             raise ValueError("A fine-tune job needs a checkpoint to start from (init_from).")
         if isinstance(job, (PersonalizeJob, EvaluateJob)) and not str(job.checkpoint):
             raise ValueError(f"A {job.kind} job needs a checkpoint.")
+        if isinstance(job, CompareJob) and not (job.model_a and job.model_b):
+            raise ValueError("A compare job needs two models.")
         job_id = next(self._ids)
         self._jobs[job_id] = job
         self._status[job_id] = "queued"

@@ -22,6 +22,14 @@ def temp_settings(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def temp_user_data(tmp_path_factory, monkeypatch):
+    """The user data folder (model registry, takes) is a fresh temp folder in every studio test."""
+    folder = tmp_path_factory.mktemp("xdg_data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def temp_takes_dir(tmp_path_factory, monkeypatch):
     """Takes recorded by any window in a test go to a fresh temp folder, never to the user's data folder."""
     from app.recorder import controller

@@ -12,6 +12,7 @@ import soundfile as sf
 
 from engine.data.manifest import Utterance, write_manifest
 from engine.jobs.training import (
+    CompareJob,
     EvaluateJob,
     FineTuneJob,
     JobFailed,
@@ -255,3 +256,14 @@ def test_full_disk_never_corrupts_a_checkpoint(runner, tmp_path, utts):
         load_checkpoint(out / "best")
         assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no half-written folders
         runner.close()
+
+
+def test_compare_of_an_unknown_model_fails_with_a_clear_message(runner, tmp_path, utts):
+    """The registry's error reaches the user as a data failure naming the model (no traceback)."""
+    job = runner.submit(CompareJob(tmp_path / "cmp", "sayso-base", "no-such-model", utts[:2],
+                                   registry=tmp_path / "registry", threads=1))
+    failed = [e for e in runner.wait(job, timeout=TIMEOUT) if isinstance(e, JobFailed)]
+    assert failed and failed[0].kind == "data" and "no-such-model" in failed[0].message
+    assert "Traceback" not in failed[0].message and not (tmp_path / "cmp" / "compare.json").exists()
+    with pytest.raises(ValueError, match="two models"):
+        runner.submit(CompareJob(tmp_path / "x", "sayso-base", "", utts))

@@ -1,0 +1,1 @@
+"""The Models window: the registry of trained models."""

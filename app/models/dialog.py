@@ -1,0 +1,360 @@
+"""The Models window: the model registry as a table; use, compare, export and remove models.
+
+A thin view over :class:`engine.models.registry.ModelRegistry`. Listing and
+changing entries are file operations (milliseconds); **comparing** decodes
+the test set with both models, so it runs as a
+:class:`engine.jobs.training.CompareJob` in a worker process through the
+shared :class:`app.training.job_queue.TrainingJobQueue` (it waits behind a
+training job that is running). The test data is the open project's
+``test`` split, or a JSONL manifest.
+
+Signals:
+    use_model(str): transcribe with the checkpoint folder at this path from now on.
+    message(str): a line for the status bar.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.data.manifest import ManifestError, read_manifest
+from engine.jobs.training import CompareJob, JobFailed, JobFinished, Progress
+from engine.models.registry import ModelEntry, ModelRegistry, RegistryError
+
+PROJECT_TEST = "Project: test split"
+MANIFEST = "Manifest file…"
+COLUMNS = ("", "Name", "Parent", "Created", "Parameters", "Known figures")
+RESULT_COLUMNS = ("Reference", "Model A heard", "Model B heard", "Better")
+
+
+def figures_text(metrics: dict, limit: int = 3) -> str:
+    """``"set: WER 12.3 %"`` for up to ``limit`` test sets, the rest as ``"+N more"``."""
+    parts = [f"{name}: WER {100 * m['wer']:.1f} %" for name, m in metrics.items()
+             if isinstance(m, dict) and isinstance(m.get("wer"), (int, float))]
+    more = f", +{len(parts) - limit} more" if len(parts) > limit else ""
+    return ", ".join(parts[:limit]) + more or "—"
+
+
+def comparison_summary(report: dict) -> str:
+    """One paragraph of a :meth:`Comparison.to_json` report for people."""
+    a, b, n = report["a"], report["b"], report["utterances"]
+    lead = {"a": f"{a['name']} is better", "b": f"{b['name']} is better", None: "The two models tie"}[report["winner"]]
+    return (f"{lead} on these {n} utterance(s). A = {a['name']}: WER {100 * a['wer']:.1f} %, "
+            f"CER {100 * a['cer']:.1f} %, better on {a['wins']}. B = {b['name']}: WER {100 * b['wer']:.1f} %, "
+            f"CER {100 * b['cer']:.1f} %, better on {b['wins']}. Same on {report['ties']}.")
+
+
+class ModelsDialog(QDialog):
+    use_model = Signal(str)
+    message = Signal(str)
+
+    def __init__(self, queue, playback=None, project=None, active_path: str | Path | None = None,
+                 registry: ModelRegistry | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.resize(980, 620)
+        self.queue, self.playback, self.project = queue, playback, project
+        self.active_path = Path(active_path) if active_path else None
+        self.registry = registry or ModelRegistry()
+        self.entries: list[ModelEntry] = []
+        self.job_id: int | None = None
+        self.report: dict | None = None
+        self._out_dir: tempfile.TemporaryDirectory | None = None
+        self.test_utterances: list = []  # what the running or last comparison scores, in its rows' order
+
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(lambda *_: self.use_selected())
+
+        self.use_button = QPushButton("Use for transcription")
+        self.use_button.clicked.connect(self.use_selected)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write the model as safetensors + config + model card to a folder")
+        self.export_button.clicked.connect(self.export_selected)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Select two models (Ctrl+click), then compare them on the same test data")
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_compare)
+        self.cancel_button.setVisible(False)
+        self.test_data = QComboBox()
+        self.test_data.setToolTip("The utterances both models are scored on")
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+
+        actions = QHBoxLayout()
+        actions.addWidget(self.use_button)
+        actions.addWidget(self.export_button)
+        actions.addWidget(self.remove_button)
+        actions.addStretch(1)
+        actions.addWidget(QLabel("Test data:"))
+        actions.addWidget(self.test_data)
+        actions.addWidget(self.compare_button)
+        actions.addWidget(self.cancel_button)
+
+        self.summary = QLabel("Select two models and press Compare to score them on the same test data.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.results = QTableWidget(0, len(RESULT_COLUMNS), self)
+        self.results.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        self.results.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.results.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.results.verticalHeader().setVisible(False)
+        self.results.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.results.setToolTip("Utterances where the models differ first; double-click to listen")
+        self.results.itemDoubleClicked.connect(self._play_result)
+
+        bottom = QWidget()
+        lower = QVBoxLayout(bottom)
+        lower.setContentsMargins(0, 0, 0, 0)
+        lower.addLayout(actions)
+        lower.addWidget(self.progress)
+        lower.addWidget(self.summary)
+        lower.addWidget(self.results, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(bottom)
+        split.setSizes([260, 360])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        queue.progress.connect(self._on_progress)
+        queue.finished.connect(self._on_finished)
+        queue.failed.connect(self._on_failed)
+        self.refresh()
+
+    # -- listing ----------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the registry again and fill the table (the active model first marked with ●)."""
+        try:
+            self.entries = self.registry.list()
+        except RegistryError as exc:
+            self.entries = []
+            self.summary.setText(f"The model registry cannot be read: {exc}")
+        self.table.setRowCount(len(self.entries))
+        names = {e.id: e.name for e in self.entries}
+        for row, e in enumerate(self.entries):
+            active = self.active_path is not None and _same(e.path, self.active_path)
+            params = e.config.get("parameters")
+            cells = ("●" if active else "", e.name + (" (bundled)" if e.builtin else "")
+                     + ("" if e.available else " — missing"),
+                     names.get(e.parent_id or "", e.parent_id or "—"), e.created[:16].replace("T", " "),
+                     f"{params / 1e6:.2f} M" if isinstance(params, (int, float)) else "—", figures_text(e.metrics))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"{e.id}\n{e.path}" + (f"\n{e.notes}" if e.notes else ""))
+                self.table.setItem(row, col, item)
+        self.test_data.clear()
+        if self.project is not None:
+            self.test_data.addItem(PROJECT_TEST)
+        self.test_data.addItem(MANIFEST)
+        self._update_buttons()
+
+    def selected(self) -> list[ModelEntry]:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        return [self.entries[r] for r in rows if r < len(self.entries)]
+
+    def select(self, *model_ids: str) -> None:
+        """Select the rows of these ids (for keyboard-free use and tests)."""
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for row, e in enumerate(self.entries):
+            if e.id in model_ids:
+                self.table.selectRow(row)
+        self.table.setSelectionMode(mode)
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected()
+        one = len(chosen) == 1
+        running = self.job_id is not None
+        self.use_button.setEnabled(one and chosen[0].available)
+        self.export_button.setEnabled(one and chosen[0].available)
+        self.remove_button.setEnabled(one and not chosen[0].builtin)
+        self.compare_button.setEnabled(len(chosen) == 2 and all(e.available for e in chosen) and not running)
+
+    # -- actions ------------------------------------------------------------------
+    def use_selected(self) -> None:
+        chosen = self.selected()
+        if len(chosen) != 1 or not chosen[0].available:
+            return
+        entry = chosen[0]
+        try:
+            self.registry.set_active(entry.id)
+        except RegistryError as exc:
+            QMessageBox.warning(self, "Models", str(exc))
+            return
+        self.active_path = entry.path
+        self.use_model.emit(str(entry.path))
+        self.refresh()
+
+    def export_selected(self, folder: str | None = None) -> Path | None:
+        from engine.models.export import ExportError, export_model
+
+        chosen = self.selected()
+        if len(chosen) != 1:
+            return None
+        folder = folder or QFileDialog.getExistingDirectory(self, f"Export {chosen[0].name} into folder")
+        if not folder:
+            return None
+        folder = Path(folder)
+        out = folder / chosen[0].id if folder.is_dir() and any(folder.iterdir()) else folder  # never over files
+        try:
+            path = export_model(chosen[0], out)
+        except (ExportError, OSError) as exc:
+            QMessageBox.warning(self, "Export", f"The model was not exported: {exc}")
+            return None
+        self.message.emit(f"Exported {chosen[0].name} to {path}")
+        return path
+
+    def remove_selected(self) -> None:
+        chosen = self.selected()
+        if len(chosen) != 1 or chosen[0].builtin:
+            return
+        e = chosen[0]
+        what = "Its files are deleted." if e.stored else "Its checkpoint folder stays on disk."
+        if QMessageBox.question(self, "Remove model", f"Remove {e.name} from the list? {what}") \
+                != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.registry.remove(e.id)
+        except RegistryError as exc:
+            QMessageBox.warning(self, "Models", str(exc))
+        self.refresh()
+
+    def compare_selected(self, manifest: str | None = None) -> int | None:
+        """Queue a comparison of the two selected models; returns the job id (None: nothing started)."""
+        from app.training.data_choice import project_utterances
+
+        chosen = self.selected()
+        if len(chosen) != 2 or self.job_id is not None:
+            return None
+        if self.test_data.currentText() == PROJECT_TEST and manifest is None:
+            test = project_utterances(self.project, "test")
+            if not test:
+                QMessageBox.information(self, "Compare", "The project has no labeled utterances in its test split. "
+                                        "Mark some as test in the Dataset tab, or choose a manifest.")
+                return None
+        else:
+            manifest = manifest or QFileDialog.getOpenFileName(self, "Test manifest", "", "Manifests (*.jsonl)")[0]
+            if not manifest:
+                return None
+            try:
+                test = read_manifest(manifest)
+            except (ManifestError, OSError) as exc:
+                QMessageBox.warning(self, "Compare", f"The manifest cannot be read: {exc}")
+                return None
+        self.test_utterances = list(test)
+        self._out_dir = tempfile.TemporaryDirectory(prefix="sayso-compare-")
+        job = CompareJob(self._out_dir.name, chosen[0].id, chosen[1].id, test, registry=str(self.registry.root))
+        try:
+            self.job_id = self.queue.submit(job)
+        except ValueError as exc:
+            QMessageBox.warning(self, "Compare", str(exc))
+            return None
+        waiting = " (after the running job)" if self.queue.running not in (None, self.job_id) else ""
+        self.summary.setText(f"Comparing {chosen[0].name} (A) and {chosen[1].name} (B){waiting}…")
+        self.results.setRowCount(0)
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self._update_buttons()
+        return self.job_id
+
+    def cancel_compare(self) -> None:
+        if self.job_id is not None:
+            self.queue.cancel(self.job_id)
+
+    # -- job events -----------------------------------------------------------------
+    def _on_progress(self, e: Progress) -> None:
+        if e.job_id == self.job_id and e.total:
+            self.progress.setRange(0, e.total)
+            self.progress.setValue(e.done)
+
+    def _done(self) -> None:
+        self.job_id = None
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self._update_buttons()
+
+    def _on_finished(self, e: JobFinished) -> None:
+        if e.job_id != self.job_id:
+            return
+        self._done()
+        self.report = e.report
+        self.summary.setText(comparison_summary(e.report))
+        self._fill_results(e.report["per_utterance"])
+        self.refresh()  # both entries now carry the figures
+        self.message.emit(comparison_summary(e.report))
+
+    def _on_failed(self, e: JobFailed) -> None:
+        if e.job_id != self.job_id:
+            return
+        self._done()
+        self.summary.setText(f"The comparison stopped: {e.message}")
+
+    def _fill_results(self, rows: list[dict]) -> None:
+        order = sorted(range(len(rows)), key=lambda i: (rows[i]["winner"] is None,
+                                                         -abs(rows[i]["wer_a"] - rows[i]["wer_b"])))
+        self.results.setRowCount(len(order))
+        for i, index in enumerate(order):
+            r = rows[index]
+            better = {"a": "A", "b": "B", None: "same"}[r["winner"]]
+            for col, text in enumerate((r["reference"], r["hypothesis_a"], r["hypothesis_b"], better)):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, index)
+                self.results.setItem(i, col, item)
+
+    def _play_result(self, item: QTableWidgetItem) -> None:
+        from engine.audio.errors import AudioError
+        from engine.audio.io import load_segment
+
+        index = item.data(Qt.ItemDataRole.UserRole)
+        if self.playback is None or not isinstance(index, int) or index >= len(self.test_utterances):
+            return
+        u = self.test_utterances[index]
+        try:
+            audio = load_segment(u.audio_filepath, u.offset, u.offset + u.duration)
+        except (AudioError, OSError) as exc:
+            self.summary.setText(f"Cannot play {Path(u.audio_filepath).name}: {exc}")
+            return
+        self.playback.play(audio)
+
+    def done(self, result: int) -> None:  # noqa: D102 - closing cancels a running comparison
+        self.cancel_compare()
+        super().done(result)
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

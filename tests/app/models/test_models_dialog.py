@@ -1,0 +1,90 @@
+"""The Models window on a real registry: list, compare two real checkpoints on real clips in a worker, use, export, remove."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app.model_choice import resolve_model_path
+from app.models.dialog import MANIFEST, ModelsDialog, comparison_summary, figures_text
+from app.training.job_queue import TrainingJobQueue
+from engine.data.manifest import write_manifest
+from engine.models.registry import BUILTIN_ID, ModelRegistry
+from tests.engine.models.model_helpers import copy_checkpoint, test_clips
+
+pytestmark = pytest.mark.slow  # decodes real clips with two real models in a worker process
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path):
+    registry = ModelRegistry()  # the default root: under the test's own XDG_DATA_HOME
+    registry.register(copy_checkpoint(tmp_path / "copy" / "best"), "my copy")
+    queue = TrainingJobQueue(cancel_timeout=10.0)
+    d = ModelsDialog(queue, registry=registry)
+    qtbot.addWidget(d)
+    yield d
+    queue.shutdown()
+
+
+def test_lists_the_registry_and_compares_two_models_in_a_worker(qtbot, dialog, tmp_path):
+    names = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
+    assert names[0] == "sayso-base (bundled)" and "my copy" in names
+    assert "fsdd-heldout (open): WER 38.2 %" in dialog.table.item(0, 5).text()  # the bundled model's own figures
+    mine = next(e for e in dialog.entries if e.name == "my copy")
+    assert not dialog.compare_button.isEnabled()
+    dialog.select(BUILTIN_ID, mine.id)
+    assert dialog.compare_button.isEnabled() and not dialog.use_button.isEnabled()  # use needs exactly one
+
+    assert dialog.test_data.currentText() == MANIFEST  # no project open: a manifest
+    manifest = write_manifest(tmp_path / "test.jsonl", test_clips())
+    with qtbot.waitSignal(dialog.queue.finished, timeout=240_000):
+        job_id = dialog.compare_selected(str(manifest))
+        assert job_id is not None and not dialog.progress.isHidden() and not dialog.compare_button.isEnabled()
+    report = dialog.report
+    assert report["utterances"] == 4 and report["ties"] == 4 and report["winner"] is None  # the same weights
+    assert dialog.summary.text().startswith("The two models tie on these 4 utterance(s)")
+    assert dialog.results.rowCount() == 4
+    assert {dialog.results.item(r, 0).text() for r in range(4)} == {"yes", "stop", "down", "seven"}
+    assert dialog.results.item(0, 1).text() == dialog.results.item(0, 2).text()
+    stored = ModelRegistry().get(mine.id).metrics  # kept in the registry, shown in the table
+    assert stored[report["set"]]["utterances"] == 4 and stored[report["set"]]["wer"] == report["b"]["wer"]
+    row = next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 1).text() == "my copy")
+    assert dialog.table.item(row, 5).text() == figures_text(stored)
+
+
+def test_a_bad_manifest_is_a_message_not_a_job(qtbot, dialog, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: shown.append(text)))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    dialog.select(*[e.id for e in dialog.entries[:2]])
+    assert dialog.compare_selected(str(bad)) is None
+    assert shown and "cannot be read" in shown[0] and "line 1" in shown[0]
+    assert dialog.job_id is None and dialog.compare_button.isEnabled()
+
+
+def test_use_export_and_remove(qtbot, dialog, tmp_path, monkeypatch):
+    mine = next(e for e in dialog.entries if e.name == "my copy")
+    dialog.select(mine.id)
+    with qtbot.waitSignal(dialog.use_model) as used:
+        dialog.use_button.click()
+    assert used.args == [str(mine.path)]
+    assert resolve_model_path(environ={}) == mine.path  # the next start uses it too
+    assert dialog.table.item(1 if dialog.entries[1].id == mine.id else 0, 0).text() == "●"
+
+    out = dialog.export_selected(str(tmp_path / "export"))
+    assert (out / "model.safetensors").is_file() and (out / "MODEL_CARD.md").is_file()
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    dialog.select(mine.id)
+    dialog.remove_button.click()
+    assert [e.id for e in ModelRegistry().list()] == [BUILTIN_ID]
+    assert resolve_model_path(environ={}) == ModelRegistry().get(BUILTIN_ID).path  # back to the bundled model
+    dialog.select(BUILTIN_ID)
+    assert not dialog.remove_button.isEnabled()  # the bundled model cannot be removed
+
+
+def test_comparison_summary_names_the_better_model():
+    report = {"utterances": 3, "ties": 1, "winner": "b",
+              "a": {"name": "base", "wer": 0.5, "cer": 0.25, "wins": 0},
+              "b": {"name": "mine", "wer": 0.0, "cer": 0.0, "wins": 2}}
+    assert comparison_summary(report).startswith("mine is better on these 3 utterance(s). A = base: WER 50.0 %")
