@@ -28,7 +28,7 @@ from engine.audio.vad import speech_units, split_windows
 from engine.decode.alignment import (
     TokenTiming,
     WordTiming,
-    align_tokens,
+    align,
     words_from_tokens,
 )
 from engine.decode.ctc import greedy, prefix_beam_search
@@ -245,7 +245,7 @@ class Recognizer:
         result = {
             "text": text,
             "confidence": float(np.exp(att_lp[best] / (len(ids) + 1))),
-            "tokens": align_tokens(log_probs, ids, self.tokenizer, FRAME_SHIFT_S, offset),
+            "tokens": align(log_probs, ids, self.tokenizer, audio, FRAME_SHIFT_S, offset),
             "audio_embedding": self.model.audio_embedding(enc)[0].numpy(),
         }
         if attention:
