@@ -14,6 +14,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from app.insight.embedding_page import EmbeddingPage
+
 
 class InsightView(QWidget):
     play_requested = Signal(object, float, float)
@@ -27,7 +29,11 @@ class InsightView(QWidget):
         self.pages = QTabWidget(self)
         self.pages.setDocumentMode(True)
         self.pages.addTab(QLabel("Attention and alignment"), "Attention && alignment")
-        self.pages.addTab(QLabel("Embedding map and search"), "Embedding map && search")
+        self.embedding = EmbeddingPage(self)
+        self.embedding.play_requested.connect(self.play_requested)
+        self.embedding.utterance_selected.connect(self.utterance_selected)
+        self.embedding.message.connect(self.message)
+        self.pages.addTab(self.embedding, "Embedding map && search")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
@@ -35,7 +41,9 @@ class InsightView(QWidget):
     def set_project(self, project) -> None:
         """The open :class:`engine.data.store.Project`, or ``None``."""
         self.project = project
+        self.embedding.set_project(project)
 
     def set_jobs(self, jobs) -> None:
         """The :class:`app.jobs.TranscriptionJob` serving the active model, or ``None`` (no model)."""
         self.jobs = jobs
+        self.embedding.set_jobs(jobs)

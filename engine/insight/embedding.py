@@ -38,7 +38,7 @@ import numpy as np
 from engine.atomic import atomic_write
 
 __all__ = ["CACHE_DIR", "EmbedItem", "EmbeddingCache", "ProjectEmbeddings", "audio_key", "cache_file",
-           "embed_audio", "embed_items", "embed_texts", "model_hash", "project_items"]
+           "embed_audio", "embed_items", "embed_texts", "model_hash", "project_items", "project_rows"]
 
 CACHE_DIR = Path("cache") / "embeddings"
 """Where, inside a project folder, the embedding caches live."""
@@ -271,20 +271,32 @@ def embed_items(recognizer, items: Iterable[EmbedItem], cache: EmbeddingCache,
         failed=failed, cached=cached, computed=computed)
 
 
-def project_items(project, page: int = 5000) -> list[EmbedItem]:
-    """Every utterance of an open :class:`~engine.data.store.Project` as :class:`EmbedItem`, in id order.
+def project_rows(project, page: int = 5000) -> list:
+    """Every utterance row (:class:`~engine.data.query.UtteranceRow`) of an open project, in id order.
+
+    Raises:
+        engine.data.errors.ProjectError: the database cannot be read.
+    """
+    rows, offset = [], 0
+    while True:
+        chunk = project.fetch(order_by="id", offset=offset, limit=page)
+        rows.extend(chunk)
+        if len(chunk) < page:
+            return rows
+        offset += page
+
+
+def project_items(project, rows: list | None = None) -> list[EmbedItem]:
+    """:class:`EmbedItem` of ``rows`` (default: every utterance, :func:`project_rows`) of an open project.
 
     Raises:
         engine.data.errors.ProjectError: the database cannot be read.
     """
     recordings = {r.id: r for r in project.recordings()}
-    items, offset = [], 0
-    while True:
-        rows = project.fetch(order_by="id", offset=offset, limit=page)
-        for u in rows:
-            rec = recordings.get(u.recording_id) or project.recording(u.recording_id)
-            recordings[rec.id] = rec
-            items.append(EmbedItem(u.id, str(rec.file), float(u.start), float(u.end), rec.sha256, u.transcript))
-        if len(rows) < page:
-            return items
-        offset += page
+    items = []
+    for u in project_rows(project) if rows is None else rows:
+        rec = recordings.get(u.recording_id)
+        if rec is None:
+            rec = recordings[u.recording_id] = project.recording(u.recording_id)
+        items.append(EmbedItem(u.id, str(rec.file), float(u.start), float(u.end), rec.sha256, u.transcript))
+    return items
