@@ -88,6 +88,14 @@ class TranscriptionJob(QObject):
         self._timer.start()
         return rid
 
+    def inspect(self, audio: np.ndarray, transcript: str | None, on_answer) -> int:
+        """Queue a background inspection (attention and forced alignment, see
+        :class:`~engine.jobs.inference.InspectRequest`); ``on_answer`` as in :meth:`request`."""
+        rid = self.worker.submit_inspection(audio, transcript)
+        self._callbacks[rid] = on_answer
+        self._timer.start()
+        return rid
+
     def forget(self, request_ids) -> None:
         """Drop the callbacks of background requests (their answers are then ignored)."""
         for rid in request_ids:

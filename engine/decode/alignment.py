@@ -108,12 +108,13 @@ def refine_tokens(tokens: list[TokenTiming], audio: np.ndarray, offset: float = 
         starts[0] = a
         for j, i in enumerate(g):
             end = starts[j + 1] if j + 1 < len(g) else b
-            out[i] = TokenTiming(tokens[i].token, offset + starts[j], offset + max(end, starts[j]), tokens[i].confidence)
+            out[i] = TokenTiming(tokens[i].token, float(offset + starts[j]), float(offset + max(end, starts[j])),
+                                 tokens[i].confidence)
     for i, tok in enumerate(out):  # a space spans the pause between its neighbours
         if tok.token == " ":
             start = out[i - 1].end if i > 0 else tok.start
             end = out[i + 1].start if i + 1 < len(out) else tok.end
-            out[i] = TokenTiming(" ", start, max(start, end), tok.confidence)
+            out[i] = TokenTiming(" ", float(start), float(max(start, end)), tok.confidence)
     return out
 
 

@@ -68,6 +68,20 @@ class InferenceRequest:
 
 
 @dataclass(frozen=True)
+class InspectRequest:
+    """Look inside the model for one utterance (:func:`engine.insight.attention.inspect`).
+
+    ``audio`` is ``(samples,)`` float32 at 16 kHz; ``transcript`` is the text to
+    align, or ``None``/empty to align the model's own transcription. The
+    result's ``recognition`` is an :class:`engine.insight.attention.Inspection`.
+    """
+
+    request_id: int
+    audio: np.ndarray
+    transcript: str | None = None
+
+
+@dataclass(frozen=True)
 class InferenceResult:
     """A finished job; ``recognition`` is an :class:`engine.decode.recognizer.Recognition`."""
 
@@ -164,6 +178,11 @@ def _serve(checkpoint: str, requests: mp.Queue, results: mp.Queue, threads: int)
             results.put(InferenceFailure(rid, "checkpoint", load_error))
             continue
         try:
+            if isinstance(req, InspectRequest):
+                from engine.insight.attention import inspect
+
+                results.put(InferenceResult(rid, inspect(recognizer, req.audio, req.transcript)))
+                continue
             vocab = None
             if req.vocabulary:
                 if req.vocabulary not in vocabularies:
@@ -322,6 +341,15 @@ class InferenceWorker:
         vocab = tuple(vocabulary) if vocabulary else None
         self._requests.put(InferenceRequest(rid, np.ascontiguousarray(audio, dtype=np.float32), vocab, attention,
                                             transcript))
+        self._pending.append(rid)
+        return rid
+
+    def submit_inspection(self, audio: np.ndarray, transcript: str | None = None) -> int:
+        """Queue an :class:`InspectRequest` (attention and alignment of one utterance); returns its id."""
+        self._check_crash()
+        self.start()
+        rid = next(self._ids)
+        self._requests.put(InspectRequest(rid, np.ascontiguousarray(audio, dtype=np.float32), transcript))
         self._pending.append(rid)
         return rid
 
