@@ -1,6 +1,6 @@
 """The project database: connection settings, the versioned schema and its migrations.
 
-A project's ``project.sqlite`` holds these rows (version 3):
+A project's ``project.sqlite`` holds these rows (version 4):
 
 * ``recordings``: one audio file each; ``path`` relative to the project
   folder (POSIX separators) or absolute for a file left outside it,
@@ -16,6 +16,8 @@ A project's ``project.sqlite`` holds these rows (version 3):
 * ``history``: the edit log behind undo/redo (see :mod:`engine.data.history`).
 * ``prompt_sessions`` (version 3): where a prompt-by-prompt recording
   session stands, one row per prompt file (see :mod:`engine.data.prompts`).
+* ``word_timings`` (version 4): when each word of an utterance was said,
+  from a forced alignment (see :mod:`engine.data.word_timings`).
 
 Versions. ``PRAGMA user_version`` is the schema version; :data:`MIGRATIONS`
 ``[v]`` turns version ``v`` into ``v + 1`` and runs in one transaction
@@ -157,7 +159,36 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     ])
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Word timings: one row per word of an utterance, from a CTC forced alignment.
+
+    ``position`` (0-based word index), ``word``, ``start``/``end`` in seconds
+    into the *recording* (like the utterance's own times, so they stay right
+    when the utterance's boundaries are nudged), ``confidence`` (0…1 or
+    NULL), ``transcript`` (the utterance text they were aligned to: when the
+    transcript changes they are out of date), ``model`` (the model's name)
+    and ``created`` (seconds since the epoch). Deleting the utterance deletes
+    them. Derived data, recomputed from audio and transcript, so not part of
+    the undo history (as the mislabel scores).
+    """
+    _run(conn, [
+        """CREATE TABLE word_timings (
+            utterance_id INTEGER NOT NULL REFERENCES utterances(id) ON DELETE CASCADE,
+            position     INTEGER NOT NULL CONSTRAINT word_timing_position CHECK (position >= 0),
+            word         TEXT NOT NULL CONSTRAINT word_timing_word CHECK (length(trim(word)) > 0),
+            start        REAL NOT NULL,
+            "end"        REAL NOT NULL,
+            confidence   REAL CONSTRAINT word_timing_confidence CHECK (confidence BETWEEN 0 AND 1),
+            transcript   TEXT NOT NULL,
+            model        TEXT NOT NULL DEFAULT '',
+            created      REAL NOT NULL,
+            CONSTRAINT word_timing_times CHECK (start >= 0 AND "end" >= start),
+            PRIMARY KEY (utterance_id, position)
+        ) WITHOUT ROWID""",
+    ])
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3, _v3_to_v4]
 """``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (inside a transaction)."""
 SCHEMA_VERSION = len(MIGRATIONS)
 """The version this Sayso writes; older files are migrated up to it on open."""

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from engine.data import history, query
+from engine.data import word_timings as timings
 from engine.data.errors import ProjectError
 from engine.data.query import ORDER_BY, SPLITS, STATUSES, UtteranceFilter, UtteranceRow
 from engine.data.records import ImportItem, ImportReport, Reject
@@ -691,6 +692,43 @@ class Project:
             cur = conn.executemany("UPDATE utterances SET mislabel_score = ? WHERE id = ?",
                                    [(v, uid) for uid, v in scores])
             return cur.rowcount
+
+    def set_word_timings(self, utterance_id: int, words: Iterable, transcript: str, model: str = "") -> int:
+        """Store when each word of an utterance was said, replacing earlier timings (one transaction).
+
+        Not undoable: timings are derived from the audio and transcript by a
+        forced alignment and can be recomputed (see :mod:`engine.data.word_timings`).
+
+        Args:
+            utterance_id: the utterance.
+            words: objects with ``word``, ``start``/``end`` (seconds into the
+                recording) and ``confidence`` (0…1 or None), in order.
+            transcript: the text they were aligned to.
+            model: the aligning model's name.
+
+        Returns:
+            How many words were stored.
+
+        Raises:
+            ProjectError: no such utterance, or times not in order / not numbers.
+        """
+        failure = f"Cannot store the word timings of utterance {utterance_id}"
+        with self._write(failure) as conn:
+            if conn.execute("SELECT 1 FROM utterances WHERE id = ?", (utterance_id,)).fetchone() is None:
+                raise ProjectError(f"{failure}: there is no such utterance in this project.")
+            try:
+                return timings.replace(conn, utterance_id, words, str(transcript), str(model))
+            except ValueError as exc:
+                raise ProjectError(f"{failure}: {exc}.") from None
+
+    def word_timings(self, utterance_id: int) -> timings.StoredTimings | None:
+        """The utterance's stored word timings (seconds into the recording), or None.
+
+        Raises:
+            ProjectError: the database cannot be read.
+        """
+        with self._read(f"Cannot read the word timings of utterance {utterance_id}") as conn:
+            return timings.read(conn, utterance_id)
 
     def update_utterance(self, utterance_id: int, **fields) -> UtteranceRow:
         """Change fields of an utterance in one undoable edit.
