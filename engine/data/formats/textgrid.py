@@ -216,3 +216,63 @@ def _textgrid_text(audio: Path, group: list[tuple[int, ImportItem]], tier: str) 
     tg = {"xmin": 0.0, "xmax": xmax, "tiers": [{
         "class": INTERVAL_TIER, "name": tier, "xmin": 0.0, "xmax": xmax, "entries": interval_tier.entries}]}
     return textgrid_io.getTextgridAsStr(tg, "long_textgrid", includeBlankSpaces=True)
+
+
+WORD_TIER = "words"
+CHARACTER_TIER = "characters"
+
+
+def alignment_text(duration: float, words: Sequence, characters: Sequence = (), *, offset: float = 0.0) -> str:
+    """A long-form TextGrid of a forced alignment: interval tiers ``words`` and (if given) ``characters``.
+
+    Args:
+        duration: seconds the TextGrid spans (the audio's length).
+        words, characters: objects with ``word``/``token``, ``start`` and
+            ``end`` in seconds, in time order; spaces among the characters
+            are left out (they are the pauses). Pauses become empty intervals.
+        offset: seconds subtracted from every time (an utterance's start,
+            for a TextGrid beside the utterance's own clip).
+
+    Raises:
+        ValueError: intervals overlap or lie outside ``0 … duration``.
+    """
+    tiers = []
+    for name, items in ((WORD_TIER, words), (CHARACTER_TIER, characters)):
+        entries = []
+        for it in items:
+            label = getattr(it, "word", None) or getattr(it, "token", "")
+            if not label.strip():
+                continue
+            start, end = max(0.0, it.start - offset), min(duration, it.end - offset)
+            start = 0.0 if start < MIN_TIME else round(start, 6)
+            end = round(end, 6)
+            if end - start < MIN_TIME:
+                continue
+            if entries and start < entries[-1].end:
+                if start < entries[-1].end - 1e-3:
+                    raise ValueError(f"{name} tier: {label!r} at {fmt_time(start)} s overlaps the one before")
+                start = entries[-1].end
+            entries.append(Interval(start, end, label))
+        if name == CHARACTER_TIER and not entries:
+            continue
+        try:
+            tier = IntervalTier(name, entries, 0.0, duration)
+        except praat_errors.TextgridStateError as exc:
+            raise ValueError(f"{name} tier: {exc}") from None
+        tiers.append({"class": INTERVAL_TIER, "name": name, "xmin": 0.0, "xmax": duration, "entries": tier.entries})
+    tg = {"xmin": 0.0, "xmax": duration, "tiers": tiers}
+    return textgrid_io.getTextgridAsStr(tg, "long_textgrid", includeBlankSpaces=True)
+
+
+def write_alignment(path: str | os.PathLike, duration: float, words: Sequence, characters: Sequence = (), *,
+                    offset: float = 0.0) -> Path:
+    """Write :func:`alignment_text` to ``path`` atomically; returns the path.
+
+    Raises:
+        ValueError: as :func:`alignment_text`; OSError: the file cannot be written.
+    """
+    text = alignment_text(duration, words, characters, offset=offset)
+    path = Path(path)
+    with atomic_write(path) as fh:
+        fh.write(text)
+    return path
