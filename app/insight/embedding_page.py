@@ -50,9 +50,10 @@ KEY_COLOUR, KEY_METHOD, KEY_LINES, KEY_SPLITTER = ("insight/colour_by", "insight
 
 
 def categories(values: list[str | None], order: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """``(codes (n,), names)``: the most frequent values (or ``order``) first; None → "none"."""
+    """``(codes (n,), names)``: the values present, most frequent (or in ``order``) first; None → "none"."""
     values = [v if v else "none" for v in values]
-    names = list(order) if order else [v for v, _ in Counter(values).most_common()]
+    counts = Counter(values)
+    names = [v for v in order if v in counts] if order else [v for v, _ in counts.most_common()]
     names += sorted(set(values) - set(names))
     where = {v: i for i, v in enumerate(names)}
     return np.array([where[v] for v in values], np.int64), names
