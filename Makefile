@@ -45,6 +45,8 @@ bench: setup
 	$(PY) benchmarks/label_qa.py
 	$(PY) benchmarks/store_fetch.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/labeling_scroll.py
+	$(PY) benchmarks/embedding_search.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/embedding_map_fps.py
 
 base-model: setup
 	.venv/bin/pip install -q -e ".[recipes]"
