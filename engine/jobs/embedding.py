@@ -178,9 +178,19 @@ class _Server:
             self.results.put(EmbedFailure(rid, "internal", f"Embedding failed ({type(exc).__name__}: {exc}).\n{tb}"))
 
     def answer_texts(self, req: _TextRequest) -> None:
+        """One thread: a text takes about a millisecond, and idle OpenMP threads of a parallel run would spin
+        on the cores the studio's search needs right after the answer."""
+        import torch
+
         from engine.insight.embedding import embed_texts
 
-        self.results.put(TextResult(req.request_id, req.texts, embed_texts(self.recognizer, req.texts)))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            vectors = embed_texts(self.recognizer, req.texts)
+        finally:
+            torch.set_num_threads(threads)
+        self.results.put(TextResult(req.request_id, req.texts, vectors))
 
     # between two units of a map run: answer text queries, notice a cancel
     def service(self, rid: int) -> bool:
