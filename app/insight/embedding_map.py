@@ -24,7 +24,7 @@ from scipy.spatial import cKDTree
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#393b79", "#ad494a", "#637939", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#843c39",
-           "#ce6dbd")
+           "#ce6dbd", "#6b6ecf")
 """Colours of the largest categories (tab10/tab20-like), in order; the rest are :data:`OTHER`."""
 OTHER = "#b0b0b0"
 HOVER_PX = 8
@@ -68,13 +68,16 @@ class EmbeddingMap(pg.PlotWidget):
         self.text_scatter.setZValue(3)
         self.marks = pg.ScatterPlotItem(pxMode=True, size=14, pen=pg.mkPen("#000000", width=2), brush=None)
         self.marks.setZValue(4)
+        self.highlights = pg.ScatterPlotItem(pxMode=True, size=10, pen=pg.mkPen("#000000", width=1), brush=None)
+        self.highlights.setZValue(4)
         self.selected_line = pg.PlotCurveItem(pen=pg.mkPen("#000000", width=2, style=Qt.PenStyle.DashLine))
         self.selected_line.setZValue(2)
         self.tip = pg.TextItem("", color="#000000", fill=pg.mkBrush(255, 255, 225, 235), border=pg.mkPen("#808080"),
                                anchor=(0, 1))
         self.tip.setZValue(10)
         self.tip.setVisible(False)
-        for item in (self.lines, self.scatter, self.selected_line, self.text_scatter, self.marks, self.tip):
+        for item in (self.lines, self.scatter, self.selected_line, self.text_scatter, self.highlights, self.marks,
+                     self.tip):
             plot.addItem(item)
         self._labels: list[pg.TextItem] = []
         self.legend = plot.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
@@ -96,6 +99,8 @@ class EmbeddingMap(pg.PlotWidget):
         self._tree = cKDTree(self.audio_xy) if len(self.audio_xy) else None
         self._hover, self.selected = -1, -1
         self.marks.setData([], [])
+        self.highlights.setData([], [])
+        self._highlighted = []
         self.selected_line.setData([], [])
         self.tip.setVisible(False)
         self._codes = np.zeros(len(self.audio_xy), np.int64)
@@ -176,8 +181,10 @@ class EmbeddingMap(pg.PlotWidget):
         self._update_marks()
 
     def _update_marks(self) -> None:
-        idx = [i for i in getattr(self, "_highlighted", []) if 0 <= i < len(self.audio_xy)]
-        sizes = [11] * len(idx)
+        hi = [i for i in getattr(self, "_highlighted", []) if 0 <= i < len(self.audio_xy)]
+        hxy = self.audio_xy[hi] if hi else np.zeros((0, 2))
+        self.highlights.setData(x=hxy[:, 0], y=hxy[:, 1])
+        idx, sizes = [], []
         if 0 <= self.selected < len(self.audio_xy):
             idx.append(self.selected)
             sizes.append(18)
