@@ -630,7 +630,9 @@ class MainWindow(QMainWindow):
         from engine.models.registry import ModelRegistry, RegistryError
 
         try:
-            entry = ModelRegistry().register(path, Path(path).parent.name, parent=str(self.model_path))
+            # written atomically by the job just now; loading it here would stall the GUI (~0.3-0.7 s), and
+            # the worker that loads it next (evaluation, transcription) reports any problem
+            entry = ModelRegistry().register(path, Path(path).parent.name, parent=str(self.model_path), check=False)
         except RegistryError as exc:
             self.statusBar().showMessage(f"The new model was not registered: {exc}", 10000)
             return

@@ -501,7 +501,7 @@ class ModelRegistry:
 
     def register(self, checkpoint_dir: str | os.PathLike, name: str, parent: str | os.PathLike | None = None,
                  train_data: Sequence[Utterance] | str | os.PathLike | None = None, metrics: dict | None = None,
-                 copy: bool = False, notes: str = "") -> ModelEntry:
+                 copy: bool = False, notes: str = "", check: bool = True) -> ModelEntry:
         """Add a checkpoint folder to the registry.
 
         Args:
@@ -518,6 +518,10 @@ class ModelRegistry:
                 ``<root>/<id>/`` so the entry survives the run folder being deleted;
                 otherwise the entry points at ``checkpoint_dir`` as it is.
             notes: free text.
+            check: load the weights once to verify them (about 0.3 s and the
+                model's memory). ``False`` only for a checkpoint that the job
+                which just wrote it has verified (the studio registers a finished
+                training job's model on its GUI thread).
 
         Raises:
             RegistryError: not a loadable checkpoint, an unknown parent id, unreadable
@@ -528,7 +532,8 @@ class ModelRegistry:
         if not name:
             raise RegistryError("A model needs a name.")
         summary, meta = summarize_checkpoint(src)
-        _check_loads(src)
+        if check:
+            _check_loads(src)
         metrics = {**own_figures(meta), **_check_metrics(metrics)}
         fp = count = None
         if train_data is not None:
