@@ -42,6 +42,8 @@ bench: setup
 	$(PY) benchmarks/live_latency.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/live_fps.py --with-training
 	$(PY) benchmarks/few_shot.py
+	$(PY) benchmarks/training.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/gui_stall.py
 	$(PY) benchmarks/label_qa.py
 	$(PY) benchmarks/store_fetch.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/labeling_scroll.py
