@@ -270,6 +270,7 @@ class MainWindow(QMainWindow):
         self.insight.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.insight.play_requested.connect(lambda audio, start, end: self.playback.play(audio, start, end))
         self.insight.utterance_selected.connect(self.show_utterance)
+        self.labeling.current_changed.connect(lambda _id: self.insight.show_utterance(self.labeling.current))
         self.playback.error.connect(self._on_playback_error)
         self.attention.view_changed.connect(lambda v: setattr(self.settings, "attention_view", v))
         self.panel.vocabulary_changed.connect(self._on_vocabulary_changed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from app.insight.attention_page import AttentionPage
 from app.insight.embedding_page import EmbeddingPage
 
 
@@ -28,7 +29,10 @@ class InsightView(QWidget):
         self.jobs = None
         self.pages = QTabWidget(self)
         self.pages.setDocumentMode(True)
-        self.pages.addTab(QLabel("Attention and alignment"), "Attention && alignment")
+        self.attention = AttentionPage(self)
+        self.attention.play_requested.connect(self.play_requested)
+        self.attention.message.connect(self.message)
+        self.pages.addTab(self.attention, "Attention && alignment")
         self.embedding = EmbeddingPage(self)
         self.embedding.play_requested.connect(self.play_requested)
         self.embedding.utterance_selected.connect(self.utterance_selected)
@@ -41,9 +45,15 @@ class InsightView(QWidget):
     def set_project(self, project) -> None:
         """The open :class:`engine.data.store.Project`, or ``None``."""
         self.project = project
+        self.attention.set_project(project)
         self.embedding.set_project(project)
 
     def set_jobs(self, jobs) -> None:
         """The :class:`app.jobs.TranscriptionJob` serving the active model, or ``None`` (no model)."""
         self.jobs = jobs
+        self.attention.set_jobs(jobs)
         self.embedding.set_jobs(jobs)
+
+    def show_utterance(self, utterance) -> None:
+        """The Dataset tab's selected :class:`engine.data.query.UtteranceRow` (or None), for the attention page."""
+        self.attention.show_utterance(utterance)

@@ -1,11 +1,16 @@
-"""The cross-attention heatmap: decoder tokens × encoder frames on the shared time axis."""
+"""The cross-attention heatmap: decoder tokens × encoder frames on the shared time axis.
+
+Hovering a row highlights it and reports its index (``token_hovered``);
+clicking a row reports it (``token_clicked``), e.g. to play what that token
+attended to.
+"""
 from __future__ import annotations
 
 import re
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.widgets import style_plot
@@ -50,14 +55,18 @@ class AttentionView(QWidget):
 
     Signals:
         view_changed(str): the chooser moved to ``"average"`` or ``"layer L head H"``.
+        token_hovered(int): the mouse is over row ``t`` (-1: over no row).
+        token_clicked(int): row ``t`` was clicked.
     """
 
     view_changed = Signal(str)
+    token_hovered = Signal(int)
+    token_clicked = Signal(int)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, title: str = "Cross-attention:") -> None:
         super().__init__(parent)
         self.combo = QComboBox(self)
-        self.combo.setToolTip("Which cross-attention map to show")
+        self.combo.setToolTip("Which cross-attention map to show: one decoder layer and head, or their average")
         self.combo.addItem(AVERAGE)
         self.combo.setEnabled(False)
         self.combo.currentTextChanged.connect(self._on_view)
@@ -69,10 +78,21 @@ class AttentionView(QWidget):
         self.plot.addItem(self.image)
         self.placeholder = pg.TextItem("cross-attention appears after Transcribe", color=(150, 150, 150))
         self.plot.addItem(self.placeholder)
+        self.highlight = pg.QtWidgets.QGraphicsRectItem()
+        self.highlight.setPen(pg.mkPen((255, 255, 255), width=1.5))
+        self.highlight.setBrush(pg.mkBrush(255, 255, 255, 30))
+        self.highlight.setZValue(10)
+        self.highlight.setVisible(False)
+        self.plot.addItem(self.highlight, ignoreBounds=True)
+        self.hovered = -1
+        """The row under the mouse, or -1."""
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
-        header = QHBoxLayout()
+        self.header = QHBoxLayout()
+        header = self.header
         header.setContentsMargins(4, 0, 4, 0)
-        header.addWidget(QLabel("Cross-attention:"))
+        header.addWidget(QLabel(title))
         header.addWidget(self.combo)
         header.addStretch(1)
         layout = QVBoxLayout(self)
@@ -83,6 +103,9 @@ class AttentionView(QWidget):
 
         self.attention: np.ndarray | None = None
         self.tokens: list[str] = []
+        self.rows = None
+        self.scale_rows = False
+        """Colour each row over its own minimum … maximum (a few very bright frames, e.g. the first, then hide nothing)."""
         self.frame_shift = 0.04
         self.wanted_view = AVERAGE
 
@@ -99,6 +122,7 @@ class AttentionView(QWidget):
 
     def clear_attention(self) -> None:
         self.attention, self.tokens = None, []
+        self._set_hovered(-1)
         self.image.clear()
         self.plot.getAxis("left").setTicks([[]])
         self.placeholder.setVisible(True)
@@ -109,6 +133,7 @@ class AttentionView(QWidget):
             self.clear_attention()
             return
         self.attention, self.tokens, self.frame_shift = attention, list(tokens), frame_shift
+        self._set_hovered(-1)
         wanted = self.wanted_view
         self.combo.blockSignals(True)
         self.combo.clear()
@@ -123,7 +148,68 @@ class AttentionView(QWidget):
     @property
     def shown_map(self) -> np.ndarray | None:
         """The ``(tokens, frames)`` map on screen, or ``None``."""
-        return None if self.attention is None else select_map(self.attention, self.current_view)
+        if self.attention is None:
+            return None
+        m = select_map(self.attention, self.current_view)
+        return m if self.rows is None else self.rows(m, self.tokens)[0]
+
+    @property
+    def row_labels(self) -> list[str]:
+        """The labels of the rows on screen."""
+        if self.rows is None or self.attention is None:
+            return self.tokens
+        return self.rows(self.attention[0, 0], self.tokens)[1]
+
+    def set_rows(self, rows) -> None:
+        """Show other rows: ``rows(map (tokens, frames), tokens) -> (map (rows, frames), labels)``, or None for tokens."""
+        self.rows = rows
+        self.redraw()
+
+    def row_at(self, scene_pos) -> int:
+        """The row under a scene position, or -1."""
+        m = self.shown_map
+        if m is None or not self.plot.sceneBoundingRect().contains(scene_pos):
+            return -1
+        point = self.plot.getPlotItem().vb.mapSceneToView(scene_pos)
+        row = int(np.floor(point.y()))
+        inside = 0 <= point.x() <= m.shape[1] * self.frame_shift
+        return row if inside and 0 <= row < m.shape[0] else -1
+
+    def _set_hovered(self, row: int) -> None:
+        if row == self.hovered:
+            return
+        self.hovered = row
+        m = self.shown_map
+        if row >= 0 and m is not None:
+            self.highlight.setRect(QRectF(QPointF(0.0, row), QPointF(m.shape[1] * self.frame_shift, row + 1.0)))
+            self.highlight.setVisible(True)
+        else:
+            self.highlight.setVisible(False)
+        self.token_hovered.emit(row)
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        self._set_hovered(self.row_at(scene_pos))
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        row = self.row_at(event.scenePos())
+        if row >= 0:
+            self.token_clicked.emit(row)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._set_hovered(-1)
+        super().leaveEvent(event)
+
+    def set_scale_rows(self, on: bool) -> None:
+        """Colour each row over its own range (True) or the whole map over one range (False)."""
+        self.scale_rows = bool(on)
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the current map again."""
+        self._set_hovered(-1)
+        self._draw()
 
     def _on_view(self, view: str) -> None:
         if not view:
@@ -137,11 +223,14 @@ class AttentionView(QWidget):
         if m is None:
             return
         n_tokens, n_frames = m.shape
+        if self.scale_rows:
+            lo_r, hi_r = m.min(axis=1, keepdims=True), m.max(axis=1, keepdims=True)
+            m = (m - lo_r) / np.maximum(hi_r - lo_r, 1e-9)
         used = m[:, m.sum(axis=0) > 0]  # columns past the encoder's last frame are all zero
         lo, hi = (float(used.min()), float(used.max())) if used.size else (0.0, 1.0)
         self.image.setImage(m, levels=(lo, max(hi, lo + 1e-6)), autoLevels=False)  # stretch: weights are small
         self.image.setRect(QRectF(0.0, 0.0, n_frames * self.frame_shift, float(n_tokens)))
         self.plot.setYRange(0, n_tokens, padding=0.0)
-        ticks = [(i + 0.5, token_label(t)) for i, t in enumerate(self.tokens)]
+        ticks = [(i + 0.5, token_label(t)) for i, t in enumerate(self.row_labels)]
         step = max(1, int(np.ceil(len(ticks) / 40)))  # long transcripts: label every step-th row first
         self.plot.getAxis("left").setTicks([ticks[::step], [t for i, t in enumerate(ticks) if i % step]])

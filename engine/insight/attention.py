@@ -145,3 +145,56 @@ def inspect(recognizer, audio: np.ndarray, transcript: str | None = None) -> Ins
         self_attention=self_att.to(torch.float16).numpy(), frame_shift=FRAME_SHIFT_S, duration=duration,
         seconds=time.perf_counter() - t0, model=recognizer.name,
     )
+
+
+def attended_span(weights: np.ndarray, frame_shift: float, share: float = 0.5,
+                  min_seconds: float = 0.15) -> tuple[float, float]:
+    """The stretch a row of attention looks at most: ``(start, end)`` seconds.
+
+    Args:
+        weights: ``(frames,)`` one token's attention over encoder frames.
+        frame_shift: seconds per frame.
+        share: frames next to the peak are included while their weight is at
+            least ``share`` × the peak weight.
+        min_seconds: the stretch is widened around its centre to at least this.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.size == 0:
+        return 0.0, 0.0
+    peak = int(np.argmax(w))
+    lo = hi = peak
+    while lo > 0 and w[lo - 1] >= share * w[peak]:
+        lo -= 1
+    while hi + 1 < len(w) and w[hi + 1] >= share * w[peak]:
+        hi += 1
+    start, end = lo * frame_shift, (hi + 1) * frame_shift
+    if end - start < min_seconds:
+        mid = (start + end) / 2
+        start, end = max(0.0, mid - min_seconds / 2), min(len(w) * frame_shift, mid + min_seconds / 2)
+    return start, end
+
+
+def word_rows(attention_map: np.ndarray, tokens: list[str]) -> tuple[np.ndarray, list[str], list[list[int]]]:
+    """Average a ``(tokens, frames)`` map over each word's characters.
+
+    ``tokens`` are the row labels (characters, ``" "`` between words, then
+    ``"<eos>"``). Returns ``(map (words + 1, frames), labels, rows of each
+    word)``; ``"<eos>"`` stays a row of its own, spaces are left out.
+    """
+    groups, labels, cur = [], [], []
+    for i, t in enumerate(tokens):
+        if t == " " or t == "<eos>":
+            if cur:
+                groups.append(cur)
+                labels.append("".join(tokens[j] for j in cur))
+            cur = []
+            if t == "<eos>":
+                groups.append([i])
+                labels.append(t)
+        else:
+            cur.append(i)
+    if cur:
+        groups.append(cur)
+        labels.append("".join(tokens[j] for j in cur))
+    rows = np.stack([attention_map[g].mean(axis=0) for g in groups]) if groups else attention_map[:0]
+    return rows, labels, groups
