@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from praatio import textgrid
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF
 
 from app.insight.attention_page import AttentionPage
 from app.jobs import TranscriptionJob

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 
 import pytest
-import torch
 from praatio import textgrid
 
+from engine.audio.io import write_audio
 from engine.data.formats import textgrid as tg_format
 from engine.decode.recognizer import Recognizer
 from engine.insight.attention import inspect
-from engine.audio.io import write_audio
+
 from tests.helpers import bundled_model
 from tests.insight_clips import digit_utterance
 

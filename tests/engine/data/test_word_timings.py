@@ -7,7 +7,7 @@ from engine.data.errors import ProjectError
 from engine.data.schema import SCHEMA_VERSION, connect, migrate, user_version
 from engine.data.store import Project
 from engine.decode.alignment import WordTiming
-from tests.engine.data.store_helpers import NO, YES, new_project
+from tests.engine.data.store_helpers import YES, new_project
 
 WORDS = [WordTiming("yes", 0.21, 0.55, 0.9), WordTiming("no", 0.6, 0.9, 0.4)]
 
