@@ -1,7 +1,6 @@
 """Forced-alignment tiers as a Praat TextGrid, read back by praatio and by our own importer."""
 from __future__ import annotations
 
-
 import pytest
 from praatio import textgrid
 
@@ -9,7 +8,6 @@ from engine.audio.io import write_audio
 from engine.data.formats import textgrid as tg_format
 from engine.decode.recognizer import Recognizer
 from engine.insight.attention import inspect
-
 from tests.helpers import bundled_model
 from tests.insight_clips import digit_utterance
 
