@@ -6,36 +6,13 @@ attended to.
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.widgets import style_plot
-
-AVERAGE = "average"
-_HEAD = re.compile(r"layer (\d+) head (\d+)")
-
-
-def view_names(layers: int, heads: int) -> list[str]:
-    """Combo entries: ``"average"`` then ``"layer L head H"`` (1-based)."""
-    return [AVERAGE] + [f"layer {l + 1} head {h + 1}" for l in range(layers) for h in range(heads)]
-
-
-def select_map(attention: np.ndarray, view: str) -> np.ndarray:
-    """``(layers, heads, tokens, frames)`` → the ``(tokens, frames)`` map named by ``view``.
-
-    ``"average"`` (or an unknown or out-of-range name) averages all layers and heads.
-    """
-    m = _HEAD.fullmatch(view)
-    if m:
-        layer, head = int(m.group(1)) - 1, int(m.group(2)) - 1
-        if 0 <= layer < attention.shape[0] and 0 <= head < attention.shape[1]:
-            return attention[layer, head]
-    return attention.mean(axis=(0, 1))
-
+from app.widgets.head_chooser import HeadChooser, select_map
 
 def token_label(token: str) -> str:
     """How a token is written on the y axis (a space is shown as ␣)."""
@@ -65,11 +42,9 @@ class AttentionView(QWidget):
 
     def __init__(self, parent=None, title: str = "Cross-attention:") -> None:
         super().__init__(parent)
-        self.combo = QComboBox(self)
-        self.combo.setToolTip("Which cross-attention map to show: one decoder layer and head, or their average")
-        self.combo.addItem(AVERAGE)
-        self.combo.setEnabled(False)
-        self.combo.currentTextChanged.connect(self._on_view)
+        self.combo = HeadChooser("Which cross-attention map to show: one decoder layer and head, or their average",
+                                 self)
+        self.combo.view_changed.connect(self._on_view)
         self.plot = pg.PlotWidget(self)
         style_plot(self.plot, "token")
         self.plot.invertY(True)
@@ -107,18 +82,19 @@ class AttentionView(QWidget):
         self.scale_rows = False
         """Colour each row over its own minimum … maximum (a few very bright frames, e.g. the first, then hide nothing)."""
         self.frame_shift = 0.04
-        self.wanted_view = AVERAGE
 
     @property
     def current_view(self) -> str:
-        return self.combo.currentText()
+        return self.combo.current_view
+
+    @property
+    def wanted_view(self) -> str:
+        """The chosen view, kept while a map without that layer/head is shown."""
+        return self.combo.wanted
 
     def set_view(self, view: str) -> None:
         """Choose ``"average"`` or ``"layer L head H"``; remembered until a map with that head arrives."""
-        self.wanted_view = view
-        index = self.combo.findText(view)
-        if index >= 0:
-            self.combo.setCurrentIndex(index)
+        self.combo.set_view(view)
 
     def clear_attention(self) -> None:
         self.attention, self.tokens = None, []
@@ -134,14 +110,7 @@ class AttentionView(QWidget):
             return
         self.attention, self.tokens, self.frame_shift = attention, list(tokens), frame_shift
         self._set_hovered(-1)
-        wanted = self.wanted_view
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        self.combo.addItems(view_names(*attention.shape[:2]))
-        self.combo.blockSignals(False)
-        self.combo.setEnabled(True)
-        self.set_view(wanted if self.combo.findText(wanted) >= 0 else AVERAGE)
-        self.wanted_view = wanted
+        self.combo.set_shape(*attention.shape[:2])
         self.placeholder.setVisible(False)
         self._draw()
 
@@ -212,9 +181,6 @@ class AttentionView(QWidget):
         self._draw()
 
     def _on_view(self, view: str) -> None:
-        if not view:
-            return
-        self.wanted_view = view
         self._draw()
         self.view_changed.emit(view)
 

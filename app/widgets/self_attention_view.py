@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.widgets import style_plot
-from app.widgets.attention_view import AVERAGE, select_map, view_names
+from app.widgets.head_chooser import HeadChooser, select_map
 
 
 class SelfAttentionView(QWidget):
@@ -26,11 +26,9 @@ class SelfAttentionView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.combo = QComboBox(self)
-        self.combo.setToolTip("Which encoder self-attention map to show: one Conformer layer and head, or their average")
-        self.combo.addItem(AVERAGE)
-        self.combo.setEnabled(False)
-        self.combo.currentTextChanged.connect(self._on_view)
+        self.combo = HeadChooser("Which encoder self-attention map to show: one Conformer layer and head, "
+                                 "or their average", self)
+        self.combo.view_changed.connect(self._on_view)
         self.plot = pg.PlotWidget(self)
         style_plot(self.plot, "query time (s)", "key time (s)")
         self.plot.getPlotItem().setMouseEnabled(x=True, y=True)
@@ -53,11 +51,15 @@ class SelfAttentionView(QWidget):
         layout.addWidget(self.plot, 1)
         self.attention: np.ndarray | None = None
         self.frame_shift = 0.04
-        self.wanted_view = AVERAGE
 
     @property
     def current_view(self) -> str:
-        return self.combo.currentText()
+        return self.combo.current_view
+
+    @property
+    def wanted_view(self) -> str:
+        """The chosen view, kept while a map without that layer/head is shown."""
+        return self.combo.wanted
 
     @property
     def shown_map(self) -> np.ndarray | None:
@@ -68,10 +70,7 @@ class SelfAttentionView(QWidget):
 
     def set_view(self, view: str) -> None:
         """Choose ``"average"`` or ``"layer L head H"``; remembered until a map with that head arrives."""
-        self.wanted_view = view
-        index = self.combo.findText(view)
-        if index >= 0:
-            self.combo.setCurrentIndex(index)
+        self.combo.set_view(view)
 
     def clear_attention(self) -> None:
         self.attention = None
@@ -85,14 +84,7 @@ class SelfAttentionView(QWidget):
             self.clear_attention()
             return
         self.attention, self.frame_shift = attention, frame_shift
-        wanted = self.wanted_view
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        self.combo.addItems(view_names(*attention.shape[:2]))
-        self.combo.blockSignals(False)
-        self.combo.setEnabled(True)
-        self.set_view(wanted if self.combo.findText(wanted) >= 0 else AVERAGE)
-        self.wanted_view = wanted
+        self.combo.set_shape(*attention.shape[:2])
         self._draw()
 
     def show_time(self, seconds: float | None) -> None:
@@ -102,9 +94,6 @@ class SelfAttentionView(QWidget):
             self.cursor.setPos(seconds)
 
     def _on_view(self, view: str) -> None:
-        if not view:
-            return
-        self.wanted_view = view
         self._draw()
         self.view_changed.emit(view)
 

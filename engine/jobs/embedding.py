@@ -44,7 +44,17 @@ from typing import Literal, Union
 import numpy as np
 
 from engine.insight.embedding import EmbedItem, ProjectEmbeddings
-from engine.jobs.worker import PARENT_CHECK_S, SPAWN, TORN, close_queues, describe_exit, drain, limit_threads, parent_alive
+from engine.jobs.worker import (
+    PARENT_CHECK_S,
+    SPAWN,
+    TORN,
+    close_queues,
+    describe_exit,
+    drain,
+    limit_threads,
+    parent_alive,
+    request_exit,
+)
 
 __all__ = ["CANCEL_TIMEOUT_S", "EmbedFailure", "EmbedProgress", "EmbeddingWorker", "FailureKind", "MapResult",
            "TextResult"]
@@ -316,15 +326,7 @@ class EmbeddingWorker:
         """Ask the worker to exit; kill it if it has not within ``timeout`` seconds."""
         if self._process is None:
             return
-        if self._process.is_alive():
-            try:
-                self._requests.put(None)
-            except (OSError, ValueError):
-                pass
-            self._process.join(timeout)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(1.0)
+        request_exit(self._process, self._requests, timeout)
         self._reap()
         self._process = None
         self._pending.clear()

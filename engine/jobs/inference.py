@@ -43,7 +43,16 @@ from typing import Literal, Union
 
 import numpy as np
 
-from engine.jobs.worker import PARENT_CHECK_S, SPAWN, TORN, close_queues, drain, limit_threads, parent_alive
+from engine.jobs.worker import (
+    PARENT_CHECK_S,
+    SPAWN,
+    TORN,
+    close_queues,
+    drain,
+    limit_threads,
+    parent_alive,
+    request_exit,
+)
 
 FailureKind = Literal["audio", "checkpoint", "vocabulary", "crashed", "internal"]
 """Why a request failed: bad audio, bad model, bad vocabulary, the process died, or a bug."""
@@ -300,15 +309,7 @@ class InferenceWorker:
         """Ask the worker to exit; kill it if it does not within ``timeout`` seconds."""
         if self._process is None:
             return
-        if self._process.is_alive():
-            try:
-                self._requests.put(None)
-            except (OSError, ValueError):
-                pass
-            self._process.join(timeout)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(1.0)
+        request_exit(self._process, self._requests, timeout)
         self._reap()
         self._process = None
         self._pending.clear()

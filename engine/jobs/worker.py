@@ -95,6 +95,18 @@ def stop_process(process: mp.process.BaseProcess | None, timeout: float = 0.0) -
         process.join(0)
 
 
+def request_exit(process: mp.process.BaseProcess | None, requests: mp.Queue | None, timeout: float) -> None:
+    """Put the ``None`` sentinel on ``requests`` (a serving loop's "exit"), wait ``timeout`` s, then kill."""
+    if process is None:
+        return
+    if process.is_alive():
+        try:
+            requests.put(None)
+        except (OSError, ValueError, AttributeError):  # a closed or missing queue: straight to the kill
+            pass
+    stop_process(process, timeout)
+
+
 def describe_exit(exitcode: int | None) -> str:
     """A short phrase for a worker's exit code: ``"killed by signal 9 (SIGKILL)"``, ``"exit code 1"``."""
     if exitcode is None:

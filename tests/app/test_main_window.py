@@ -11,7 +11,7 @@ from app.main_window import MainWindow
 from app.recorder import controller
 from app.shortcuts import SHORTCUTS, Command, ShortcutsDialog, key_sequences
 from app.transcribe.panel import headline
-from app.widgets.attention_view import select_map
+from app.widgets.head_chooser import select_map
 from engine.audio.capture import InputDevice
 from engine.audio.features import FRAME_SHIFT_S
 from engine.audio.io import SAMPLE_RATE, load_audio
