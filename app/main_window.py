@@ -676,8 +676,10 @@ class MainWindow(QMainWindow):
         from app.models.dialog import ModelsDialog
 
         if getattr(self, "models_dialog", None) is None:
+            vocabulary = self.panel.active_vocabulary()
             self.models_dialog = ModelsDialog(self.training_queue, self.playback, self.projects.project,
-                                              self.model_path, parent=self)
+                                              self.model_path, vocabulary=vocabulary.phrases if vocabulary else None,
+                                              parent=self)
             self.models_dialog.use_model.connect(self.switch_model)
             self.models_dialog.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
             self.models_dialog.finished.connect(lambda *_: setattr(self, "models_dialog", None))

@@ -20,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -68,7 +69,8 @@ class ModelsDialog(QDialog):
     message = Signal(str)
 
     def __init__(self, queue, playback=None, project=None, active_path: str | Path | None = None,
-                 registry: ModelRegistry | None = None, parent: QWidget | None = None) -> None:
+                 registry: ModelRegistry | None = None, vocabulary: list[str] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(980, 620)
@@ -105,6 +107,12 @@ class ModelsDialog(QDialog):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel_compare)
         self.cancel_button.setVisible(False)
+        self.vocabulary = list(vocabulary or [])
+        self.use_vocabulary = QCheckBox(f"Only the loaded vocabulary ({len(self.vocabulary)} phrases)")
+        self.use_vocabulary.setToolTip("Score both models with recognition constrained to the Studio's vocabulary "
+                                       "(e.g. your commands or digits), as they would be used")
+        self.use_vocabulary.setChecked(bool(self.vocabulary))
+        self.use_vocabulary.setVisible(bool(self.vocabulary))
         self.test_data = QComboBox()
         self.test_data.setToolTip("The utterances both models are scored on")
         self.progress = QProgressBar()
@@ -117,6 +125,7 @@ class ModelsDialog(QDialog):
         actions.addStretch(1)
         actions.addWidget(QLabel("Test data:"))
         actions.addWidget(self.test_data)
+        actions.addWidget(self.use_vocabulary)
         actions.addWidget(self.compare_button)
         actions.addWidget(self.cancel_button)
 
@@ -274,7 +283,9 @@ class ModelsDialog(QDialog):
                 return None
         self.test_utterances = list(test)
         self._out_dir = tempfile.TemporaryDirectory(prefix="sayso-compare-")
-        job = CompareJob(self._out_dir.name, chosen[0].id, chosen[1].id, test, registry=str(self.registry.root))
+        vocabulary = tuple(self.vocabulary) if self.vocabulary and self.use_vocabulary.isChecked() else None
+        job = CompareJob(self._out_dir.name, chosen[0].id, chosen[1].id, test, vocabulary=vocabulary,
+                         registry=str(self.registry.root))
         try:
             self.job_id = self.queue.submit(job)
         except ValueError as exc:

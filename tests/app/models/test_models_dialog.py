@@ -51,6 +51,27 @@ def test_lists_the_registry_and_compares_two_models_in_a_worker(qtbot, dialog, t
     assert dialog.table.item(row, 5).text() == figures_text(stored)
 
 
+def test_compare_with_the_studio_vocabulary(qtbot, tmp_path):
+    """With the Studio's vocabulary the comparison is constrained recognition, stored as its own test set."""
+    registry = ModelRegistry()
+    mine = registry.register(copy_checkpoint(tmp_path / "copy" / "best"), "my copy")
+    queue = TrainingJobQueue(cancel_timeout=10.0)
+    words = ["yes", "no", "stop", "down", "seven", "left"]
+    dialog = ModelsDialog(queue, registry=registry, vocabulary=words)
+    qtbot.addWidget(dialog)
+    try:
+        assert not dialog.use_vocabulary.isHidden() and dialog.use_vocabulary.isChecked()
+        assert "6 phrases" in dialog.use_vocabulary.text()
+        dialog.select(BUILTIN_ID, mine.id)
+        with qtbot.waitSignal(queue.finished, timeout=240_000):
+            dialog.compare_selected(str(write_manifest(tmp_path / "test.jsonl", test_clips())))
+        assert "+vocab-" in dialog.report["set"]
+        heard = {dialog.results.item(r, 1).text() for r in range(dialog.results.rowCount())}
+        assert heard <= set(words)  # every hypothesis is one of the phrases
+    finally:
+        queue.shutdown()
+
+
 def test_a_bad_manifest_is_a_message_not_a_job(qtbot, dialog, tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: shown.append(text)))
