@@ -126,7 +126,7 @@ class Preset:
 PRESETS: tuple[Preset, ...] = (
     Preset("personalize", "Quick personalization",
            "A few dozen steps on the top layers of the base model, for a few takes of one voice. "
-           "Takes seconds to a minute; the rest of the model stays as it is.", length=40, lr=1e-3),
+           "Takes seconds to a minute; the rest of the model stays as it is.", length=60, lr=1e-3),
     Preset("finetune", "Fine-tune",
            "A few epochs of the whole base model at a low learning rate, for tens to hundreds of "
            "utterances. The checkpoint with the best validation WER is kept.", length=3, lr=2e-4),
@@ -465,7 +465,9 @@ class TrainingPanel(QWidget):
         if out is None:
             return False
         if preset.key == "personalize":
-            job = PersonalizeJob(out, base, data.train, config=self._personalize_config(len(data.train)))
+            # the benchmarked recipe: rehearse base data and add background noise to the takes
+            job = PersonalizeJob(out, base, data.train, config=self._personalize_config(len(data.train)),
+                                 noises=True, rehearse=True)
         elif scratch:
             job = TrainJob(out, data.train, data.dev, self._train_config(preset, data))
         else:

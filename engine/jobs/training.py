@@ -144,7 +144,10 @@ class FineTuneJob(TrainJob):
 class PersonalizeJob:
     """Few-shot personalization of ``checkpoint`` on ``takes``; the result goes to ``out_dir/model``.
 
-    ``base`` utterances are rehearsed at every step; ``config`` is a
+    ``base`` utterances are rehearsed at every step; with ``rehearse`` and no
+    ``base``, the base model's own corpora are (:func:`engine.train.rehearsal.rehearsal_set`,
+    if they are on this machine). ``noises``: mix recorded background noise into
+    the takes (synthetic coloured noise where none is found). ``config`` is a
     :class:`~engine.train.personalize.PersonalizeConfig` (``None``: the
     defaults). ``resume`` has no effect (the run is seconds long: it starts over).
     """
@@ -155,6 +158,7 @@ class PersonalizeJob:
     base: Data = ()
     config: PersonalizeConfig | None = None
     noises: bool = False
+    rehearse: bool = False
     resume: bool = False
     kind: ClassVar[str] = "personalize"
 
@@ -457,10 +461,15 @@ def _noises(wanted: bool, ctx: _Context) -> list:
     from engine.recipes.datasets import background_noises
 
     try:
-        return background_noises()
+        noises = background_noises()
     except FileNotFoundError:
-        ctx.log.line("no background noise found: training without noise augmentation")
-        return []
+        noises = []
+    if noises:
+        return noises
+    from engine.train.augment import coloured_noises
+
+    ctx.log.line("no recorded background noise found: augmenting with synthetic white, pink and brown noise")
+    return coloured_noises()
 
 
 def _run_train(job: TrainJob, ctx: _Context) -> tuple[str, dict]:
@@ -515,6 +524,11 @@ def _run_personalize(job: PersonalizeJob, ctx: _Context) -> tuple[str, dict]:
     cfg = copy.deepcopy(job.config) if job.config is not None else PersonalizeConfig()
     limit_threads(cfg.threads)
     takes, base = _utterances(job.takes, "takes"), _utterances(job.base, "base")
+    if job.rehearse and not base:
+        from engine.train.rehearsal import rehearsal_set
+
+        base, what = rehearsal_set(seed=cfg.seed)
+        ctx.log.line(f"rehearsal: {what}")
     ctx.log.line(f"personalizing {job.checkpoint} on {len(takes)} take(s) with {len(base)} base utterance(s), "
                  f"{cfg.steps} steps")
 

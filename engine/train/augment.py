@@ -84,6 +84,30 @@ def add_noise(x: np.ndarray, noise: np.ndarray, snr_db: float, rng: random.Rando
     return x + n * np.sqrt(px / (pn * 10 ** (snr_db / 10)))
 
 
+NOISE_EXPONENTS = {"white": 0.0, "pink": 0.5, "brown": 1.0}
+"""Amplitude spectrum ∝ 1 / f^exponent: white, pink (1/f power) and brown (1/f² power) noise."""
+
+
+def coloured_noises(seconds: float = 20.0, seed: int = 0) -> list[np.ndarray]:
+    """Synthetic background noises for augmentation when no recorded noise is at hand.
+
+    Gaussian noise shaped in the frequency domain to white, pink and brown
+    spectra (one of each, then pink and brown again with other seeds).
+
+    Returns:
+        five ``(seconds · 16000,)`` float32 arrays at 16 kHz, peak 0.5.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SAMPLE_RATE)
+    out = []
+    for kind in ("white", "pink", "brown", "pink", "brown"):
+        spectrum = np.fft.rfft(rng.standard_normal(n))
+        spectrum /= np.arange(1, spectrum.size + 1, dtype=np.float64) ** NOISE_EXPONENTS[kind]
+        x = np.fft.irfft(spectrum, n)
+        out.append((0.5 * x / (np.abs(x).max() + 1e-12)).astype(np.float32))
+    return out
+
+
 class SpecAugment(torch.nn.Module):
     """Frequency and time masks on ``(batch, frames, n_mels)``, independent per utterance."""
 
