@@ -38,6 +38,7 @@ class TrainingCurves(QWidget):
         self.error_plot = pg.PlotWidget(self)
         style_plot(self.loss_plot, "loss", "epoch")
         style_plot(self.error_plot, "error (%)", "epoch")
+        self.error_plot.setXLink(self.loss_plot)  # one x axis: epochs, or the steps of a personalization
         for plot in (self.loss_plot, self.error_plot):
             item = plot.getPlotItem()
             item.setMouseEnabled(x=False, y=False)
@@ -67,7 +68,8 @@ class TrainingCurves(QWidget):
         self._epochs.clear()
         self._steps.clear()
         self.eval_marks.setData([])
-        self.loss_plot.getPlotItem().getAxis("bottom").setLabel("step" if per_step else "epoch")
+        for plot in (self.loss_plot, self.error_plot):
+            plot.getPlotItem().getAxis("bottom").setLabel("step" if per_step else "epoch")
         self._redraw()
 
     def clear_steps(self) -> None:
