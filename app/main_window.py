@@ -269,6 +269,7 @@ class MainWindow(QMainWindow):
         self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.insight.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.insight.play_requested.connect(lambda audio, start, end: self.playback.play(audio, start, end))
+        self.insight.utterance_picked.connect(self.labeling.select_utterance)
         self.insight.utterance_selected.connect(self.show_utterance)
         self.labeling.current_changed.connect(lambda _id: self.insight.show_utterance(self.labeling.current))
         self.playback.error.connect(self._on_playback_error)

@@ -9,11 +9,12 @@ panel (:class:`app.insight.search_panel.SearchPanel`).
 The run starts when the page is first shown with a project and a model
 (again with *Refresh* after edits: cached utterances cost nothing), shows
 its progress and can be cancelled. Hovering a point shows its transcript;
-clicking plays it and lists its nearest transcripts; double-clicking (or
-*Show in Dataset*) selects it in the Dataset tab.
+clicking plays it, lists its nearest transcripts and selects it in the
+Dataset table (the tab stays); double-clicking (or *Show in Dataset*) also
+brings the Dataset tab to the front.
 
-Signals: ``play_requested``, ``utterance_selected``, ``message`` as
-:class:`app.insight.view.InsightView`.
+Signals: ``play_requested``, ``utterance_picked``, ``utterance_selected``,
+``message`` as :class:`app.insight.view.InsightView`.
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def categories(values: list[str | None], order: list[str] | None = None) -> tupl
 
 class EmbeddingPage(QWidget):
     play_requested = Signal(object, float, float)
+    utterance_picked = Signal(int)
     utterance_selected = Signal(int)
     message = Signal(str)
 
@@ -270,7 +272,8 @@ class EmbeddingPage(QWidget):
         self.status.setText(
             f"{len(emb.ids)} utterances, {len(emb.texts)} distinct transcripts (★) · {METHODS[result.method]} · "
             f"{emb.computed} new embeddings, {emb.cached} from the cache · {result.seconds:.1f} s{failed}. "
-            "Hover a point for its transcript, click to play, double-click to open it in the Dataset tab.")
+            "Hover a point for its transcript, click to play it and select it in the Dataset table, "
+            "double-click to open it in the Dataset tab.")
 
     def _describe(self, i: int) -> str:
         speaker = self._speakers[i] or "no speaker"
@@ -307,13 +310,14 @@ class EmbeddingPage(QWidget):
 
     # -- picking -------------------------------------------------------------------
     def choose(self, index: int) -> None:
-        """Select utterance row ``index`` of the map: ring it, list its nearest transcripts, play it."""
+        """Select utterance row ``index`` of the map: ring it, list its nearest transcripts, pick it, play it."""
         if self.result is None or not 0 <= index < len(self.result.embeddings.ids):
             return
         self.map.set_selected(index)
         self.panel.select(index)
         self.open_button.setEnabled(True)
         uid = int(self.result.embeddings.ids[index])
+        self.utterance_picked.emit(uid)
         row = self._row_of.get(uid)
         if row is None:
             return

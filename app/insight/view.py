@@ -6,6 +6,7 @@ recognition worker from the main window.
 Signals:
     play_requested(object, float, float): play ``(samples,)`` float32 16 kHz
         audio from ``start`` to ``end`` seconds.
+    utterance_picked(int): select this utterance id in the Dataset table, the Insight tab staying in front.
     utterance_selected(int): show this utterance id in the Dataset tab.
     message(str): a line for the status bar.
 """
@@ -20,6 +21,7 @@ from app.insight.embedding_page import EmbeddingPage
 
 class InsightView(QWidget):
     play_requested = Signal(object, float, float)
+    utterance_picked = Signal(int)
     utterance_selected = Signal(int)
     message = Signal(str)
 
@@ -35,6 +37,7 @@ class InsightView(QWidget):
         self.pages.addTab(self.attention, "Attention && alignment")
         self.embedding = EmbeddingPage(self)
         self.embedding.play_requested.connect(self.play_requested)
+        self.embedding.utterance_picked.connect(self.utterance_picked)
         self.embedding.utterance_selected.connect(self.utterance_selected)
         self.embedding.message.connect(self.message)
         self.pages.addTab(self.embedding, "Embedding map && search")

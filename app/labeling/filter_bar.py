@@ -107,7 +107,8 @@ class FilterBar(QWidget):
         self._last = self.filter()
 
     def set_count(self, shown: int, total: int) -> None:
-        self.count_label.setText(f"{shown:,} utterances" if shown == total else f"{shown:,} of {total:,} utterances")
+        noun = "utterance" if total == 1 else "utterances"
+        self.count_label.setText(f"{shown:,} {noun}" if shown == total else f"{shown:,} of {total:,} {noun}")
 
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -126,7 +126,8 @@ class ProjectController(QObject):
                 job.project = project
         self.settings.project_folder = str(Path(folder))
         self.project_changed.emit(project)
-        self.message.emit(f"Project {Path(folder).name}: {project.count()} utterances")
+        n = project.count()
+        self.message.emit(f"Project {Path(folder).name}: {n} utterance{'' if n == 1 else 's'}")
         return True
 
     def close_project(self) -> None:

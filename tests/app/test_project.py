@@ -122,3 +122,21 @@ def test_find_possible_mislabels_lists_the_swapped_one_first(qtbot, tmp_path, mo
     assert window.tabs.currentWidget() is window.labeling
     assert window.labeling.model.utterance(0).id == ids["sc_down_0f250098.wav"]  # listed first
     assert project.utterance(ids["sc_down_0f250098.wav"]).transcript == "yes"  # nothing is changed for you
+
+
+def test_a_point_picked_on_the_embedding_map_is_selected_in_the_dataset_table(qtbot, tmp_path, no_model,
+                                                                                 quiet_boxes):
+    window = MainWindow(no_model)
+    qtbot.addWidget(window)
+    assert window.projects.open_folder(tmp_path / "proj", create=True)
+    with qtbot.waitSignal(window.projects.rows_changed, timeout=60_000):
+        window.projects.import_dataset(manifest(tmp_path))
+    window.tabs.setCurrentWidget(window.insight)
+    rows = sorted(window.projects.project.fetch(), key=lambda r: r.transcript)
+    for row in (rows[2], rows[0]):
+        window.insight.embedding.utterance_picked.emit(row.id)  # what a click on its point sends
+        assert window.labeling.current.id == row.id and window.labeling.current.transcript == row.transcript
+        assert window.tabs.currentWidget() is window.insight  # the map stays in front
+    window.insight.utterance_selected.emit(rows[1].id)  # a double-click brings the Dataset tab forward
+    assert window.tabs.currentWidget() is window.labeling and window.labeling.current.id == rows[1].id
+    window.close()

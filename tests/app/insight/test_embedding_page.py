@@ -49,8 +49,9 @@ def test_showing_the_page_maps_the_project_and_typing_finds_recordings(qtbot, pa
 
     uid = int(result.embeddings.ids[page.panel.results[0]])
     row = project.utterance(uid)
-    with qtbot.waitSignal(page.play_requested) as played:
+    with qtbot.waitSignal(page.play_requested) as played, qtbot.waitSignal(page.utterance_picked) as picked:
         page.panel.result_table.selectRow(0)
+    assert picked.args == [uid]  # the Dataset table follows the map
     audio, start, end = played.args
     assert abs(len(audio) - 16000 * (row.end - row.start)) <= 16 and start == 0.0
     assert page.map.selected == page.panel.results[0] and page.open_button.isEnabled()
