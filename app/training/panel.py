@@ -125,8 +125,9 @@ class Preset:
 
 PRESETS: tuple[Preset, ...] = (
     Preset("personalize", "Quick personalization",
-           "A few dozen steps on the top layers of the base model, for a few takes of one voice. "
-           "Takes seconds to a minute; the rest of the model stays as it is.", length=60, lr=1e-3),
+           "A few dozen steps on the encoder blocks and the decoders of the base model, for a few takes "
+           "of one voice, with some of the base model's data replayed so it keeps what it knew. "
+           "Takes seconds to a minute; the front end and the text side stay as they are.", length=60, lr=3e-4),
     Preset("finetune", "Fine-tune",
            "A few epochs of the whole base model at a low learning rate, for tens to hundreds of "
            "utterances. The checkpoint with the best validation WER is kept.", length=3, lr=2e-4),

@@ -1,16 +1,18 @@
 """Few-shot personalization: fine-tune a trained model on a few takes of one person, in seconds.
 
 The Teachable-Machine experience, but open-vocabulary: the whole recognizer
-(CTC and attention decoder) adapts, yet only its top: the last
-``top_layers`` Conformer blocks, the CTC head and the attention decoder
-train; the convolutional front end, the lower encoder blocks, the text
-encoder and the embedding heads stay frozen (the usual recipe for speaker
-adaptation with little data: adapt the layers nearest the output, e.g.
-Yu et al. 2013 "KL-divergence regularized deep neural network adaptation";
-Bell et al. 2021 "Adaptation algorithms for neural network-based speech
-recognition: an overview"). Each step's batch mixes the person's takes
+(CTC and attention decoder) adapts, from its encoder up: the last
+``top_layers`` Conformer blocks (by default all of them), the CTC head and
+the attention decoder train, at a learning rate low enough to keep what the
+base model knew; the convolutional front end, the text encoder and the
+embedding heads stay frozen (speaker adaptation of the layers above the
+front end, e.g. Yu et al. 2013 "KL-divergence regularized deep neural network
+adaptation"; Bell et al. 2021 "Adaptation algorithms for neural network-based
+speech recognition: an overview"). Each step's batch mixes the person's takes
 (with light speed and noise augmentation) with utterances of base data, so
 the model keeps what it knew (the "rehearsal" guard against forgetting).
+Measured on a held-out speaker (``benchmarks/few_shot.py``, 3 draws of takes),
+all 8 blocks at 3·10⁻⁴ beat the top 4 at 10⁻³ at every k and forget less.
 
 Shapes and units as in :mod:`engine.train.trainer`; times in seconds.
 """
@@ -38,7 +40,7 @@ class PersonalizeConfig:
     """Settings of a personalization run.
 
     Attributes:
-        top_layers: Conformer blocks (from the top) that train.
+        top_layers: Conformer blocks (from the top) that train; more than the model has means all.
         steps: optimizer steps.
         lr: AdamW learning rate (constant after a 5-step warmup).
         batch_takes: takes of the person per step (all of them if fewer).
@@ -47,9 +49,9 @@ class PersonalizeConfig:
         seed: makes the run repeatable.
     """
 
-    top_layers: int = 4
+    top_layers: int = 8
     steps: int = 60
-    lr: float = 1e-3
+    lr: float = 3e-4
     batch_takes: int = 10
     batch_base: int = 10
     threads: int = 2
@@ -75,7 +77,7 @@ def _trainable(model, top_layers: int) -> list[torch.nn.Parameter]:
     for p in model.parameters():
         p.requires_grad_(False)
     layers = model.encoder.conformer.conformer_layers
-    modules = list(layers[len(layers) - top_layers:]) + [model.ctc_head, model.decoder]
+    modules = list(layers[max(0, len(layers) - top_layers):]) + [model.ctc_head, model.decoder]
     params = []
     for m in modules:
         for p in m.parameters():

@@ -38,5 +38,5 @@ def test_one_take_per_digit_makes_the_held_out_speaker_better_understood(tmp_pat
 
     before = accuracy(Recognizer.from_checkpoint(model_path), others)
     after = accuracy(Recognizer.from_checkpoint(events[-1].checkpoint), others)
-    # measured: 0.77 -> 0.88 on these takes; without rehearsal and noise the recipe gained nothing (73.5 % vs 73.8 %)
+    # measured: 0.77 -> 0.85 on these takes; without rehearsal and noise the recipe gained nothing (73.5 % vs 73.8 %)
     assert after >= before + 0.05, (before, after)
