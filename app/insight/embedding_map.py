@@ -5,6 +5,10 @@ one :class:`pyqtgraph.ScatterPlotItem` for all audio points with shared
 pens/brushes (one per colour, no outline), the nearest point under the
 cursor found with a k-d tree instead of pyqtgraph's per-point hover test,
 and the optional audio→text lines drawn as one ``connect="pairs"`` curve.
+The scatter and the lines are cached in device coordinates
+(``QGraphicsItem.DeviceCoordinateCache``): hovering repaints only the marks
+over them, and panning scrolls the cached pixels and draws just the strip it
+exposes, instead of drawing every point again.
 The aspect ratio is locked: a 2-D projection has no preferred axis.
 
 Signals:
@@ -20,6 +24,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
 from scipy.spatial import cKDTree
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
@@ -79,6 +84,8 @@ class EmbeddingMap(pg.PlotWidget):
         for item in (self.lines, self.scatter, self.selected_line, self.text_scatter, self.highlights, self.marks,
                      self.tip):
             plot.addItem(item)
+        for item in (self.lines, self.scatter):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._labels: list[pg.TextItem] = []
         self.legend = plot.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
