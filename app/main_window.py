@@ -403,6 +403,8 @@ class MainWindow(QMainWindow):
         self._fill_device_menu()
         self.device_label.setText("" if available else "No microphone")
         self.device_label.setToolTip(reason)
+        self.level_meter.setEnabled(available)
+        self.level_meter.setToolTip(LevelMeter.TOOLTIP if available else reason)
         if not available:
             self.statusBar().showMessage(reason)
         self._update_actions()

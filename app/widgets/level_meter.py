@@ -21,8 +21,11 @@ class LevelMeter(QWidget):
 
     :meth:`set_level` takes the recorder's peak dBFS of the last ~50 ms and
     whether it clipped; the CLIP lamp stays lit for :data:`CLIP_HOLD_S`
-    seconds after the last clip (click the meter to reset it).
+    seconds after the last clip (click the meter to reset it). Disabled (no
+    input device), it is drawn greyed out and reads "no input".
     """
+
+    TOOLTIP = "Input level (dBFS); CLIP lights when samples reach full scale"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -31,7 +34,7 @@ class LevelMeter(QWidget):
         self._peak_time = 0.0
         self._clip_time = -math.inf
         self.setMinimumSize(180, 22)
-        self.setToolTip("Input level (dBFS); CLIP lights when samples reach full scale")
+        self.setToolTip(self.TOOLTIP)
 
     def sizeHint(self) -> QSize:
         return QSize(240, 24)
@@ -72,6 +75,15 @@ class LevelMeter(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         lamp_w, text_w = 40, 70
         bar = QRectF(0, 3, max(10, self.width() - lamp_w - text_w - 8), self.height() - 6)
+        if not self.isEnabled():  # no input device: an empty, greyed-out meter, not a black bar
+            p.fillRect(bar, self.palette().window().color().darker(112))
+            p.setPen(self.palette().color(self.palette().ColorGroup.Disabled, self.palette().ColorRole.WindowText))
+            p.drawText(QRectF(bar.right() + 4, 0, text_w, self.height()), Qt.AlignmentFlag.AlignVCenter, "no input")
+            lamp = QRectF(self.width() - lamp_w, 3, lamp_w, self.height() - 6)
+            p.drawRect(lamp.adjusted(0, 0, -1, -1))
+            p.drawText(lamp, Qt.AlignmentFlag.AlignCenter, "CLIP")
+            p.end()
+            return
         p.fillRect(bar, QColor(30, 30, 30))
         level = self.fraction(self.level_db)
         for lo, hi, colour in ((FLOOR_DB, WARN_DB, QColor(60, 200, 90)), (WARN_DB, HOT_DB, QColor(230, 200, 40)),

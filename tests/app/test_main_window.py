@@ -108,12 +108,14 @@ def test_no_input_device_disables_record(qtbot, no_model, monkeypatch, speech_cl
     assert window.record_action.toolTip() == controller.NO_DEVICE_MESSAGE
     assert window.device_label.text() == "No microphone"
     assert "No microphone found" in window.statusBar().currentMessage()
+    assert not window.level_meter.isEnabled() and "No microphone found" in window.level_meter.toolTip()
     window.record_action.trigger()  # Ctrl+R / Space on a disabled action: nothing happens
     assert not window.recorder.is_recording
     assert window.open_file(speech_clip)  # everything else still works
     monkeypatch.setattr(controller, "list_input_devices", lambda: [fake_device("a microphone plugged in later")])
     window.rescan_action.trigger()
     assert window.record_action.isEnabled() and window.device_label.text() == ""
+    assert window.level_meter.isEnabled() and "dBFS" in window.level_meter.toolTip()
 
 
 def fake_device(name: str) -> InputDevice:
