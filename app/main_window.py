@@ -631,7 +631,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self, path: str) -> None:
         """A training job finished: register the model and offer it for transcription."""
-        from engine.models.registry import ModelRegistry, RegistryError
+        from engine.registry.index import ModelRegistry, RegistryError
 
         try:
             # written atomically by the job just now; loading it here would stall the GUI (~0.3-0.7 s), and
@@ -676,7 +676,7 @@ class MainWindow(QMainWindow):
 
     def show_models(self) -> "ModelsDialog":
         """The Models window (registry: use, compare, export, remove); one at a time."""
-        from app.models.dialog import ModelsDialog
+        from app.models_window.dialog import ModelsDialog
 
         if getattr(self, "models_dialog", None) is None:
             vocabulary = self.panel.active_vocabulary()

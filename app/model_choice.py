@@ -17,7 +17,7 @@ def resolve_model_path(cli_path: str | os.PathLike | None = None, environ: dict 
         return Path(cli_path).expanduser()
     if environ.get(ENV_VAR):
         return Path(environ[ENV_VAR]).expanduser()
-    from engine.models.registry import ModelRegistry, RegistryError
+    from engine.registry.index import ModelRegistry, RegistryError
 
     try:
         return ModelRegistry().active().path  # the bundled model if the active one is gone

@@ -349,8 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["models"]:  # its own parser (engine.models.cli), --help included
-        from engine.models.cli import main as models_main
+    if argv[:1] == ["models"]:  # its own parser (engine.registry.cli), --help included
+        from engine.registry.cli import main as models_main
 
         return models_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -16,7 +16,7 @@ Jobs (picklable dataclasses; data is a JSONL manifest path or a list of
   the result saved to ``<out_dir>/model``;
 - :class:`EvaluateJob`: :func:`~engine.decode.evaluate.evaluate` of a checkpoint
   on a test set, the report saved to ``<out_dir>/eval.json``;
-- :class:`CompareJob`: :meth:`~engine.models.registry.ModelRegistry.compare` of two
+- :class:`CompareJob`: :meth:`~engine.registry.index.ModelRegistry.compare` of two
   registered models on the same test set, saved to ``<out_dir>/compare.json``.
 
 Events (frozen dataclasses) of a job, in order: one :class:`JobStarted`
@@ -182,11 +182,11 @@ class EvaluateJob:
 
 @dataclass
 class CompareJob:
-    """Two registered models (ids of :class:`~engine.models.registry.ModelRegistry`) on the same ``test`` set.
+    """Two registered models (ids of :class:`~engine.registry.index.ModelRegistry`) on the same ``test`` set.
 
     Both decode every utterance (with the optional vocabulary); the figures
     are stored in both registry entries and the
-    :meth:`~engine.models.registry.Comparison.to_json` report goes to
+    :meth:`~engine.registry.index.Comparison.to_json` report goes to
     ``out_dir/compare.json``. ``registry`` is the registry's folder (``None``:
     the default). ``resume`` has no effect.
     """
@@ -578,7 +578,7 @@ def _run_evaluate(job: EvaluateJob, ctx: _Context) -> tuple[str, dict]:
 def _run_compare(job: CompareJob, ctx: _Context) -> tuple[str, dict]:
     from engine.atomic import atomic_write
     from engine.decode.vocabulary import Vocabulary
-    from engine.models.registry import ModelRegistry, RegistryError
+    from engine.registry.index import ModelRegistry, RegistryError
 
     limit_threads(job.threads)
     utts = _utterances(job.test, "test")

@@ -1,6 +1,6 @@
 """The Models window: the model registry as a table; use, compare, export and remove models.
 
-A thin view over :class:`engine.models.registry.ModelRegistry`. Listing and
+A thin view over :class:`engine.registry.index.ModelRegistry`. Listing and
 changing entries are file operations (milliseconds); **comparing** decodes
 the test set with both models, so it runs as a
 :class:`engine.jobs.training.CompareJob` in a worker process through the
@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from engine.data.manifest import ManifestError, read_manifest
 from engine.jobs.training import CompareJob, JobFailed, JobFinished, Progress
-from engine.models.registry import ModelEntry, ModelRegistry, RegistryError
+from engine.registry.index import ModelEntry, ModelRegistry, RegistryError
 
 PROJECT_TEST = "Project: test split"
 MANIFEST = "Manifest file…"
@@ -226,7 +226,7 @@ class ModelsDialog(QDialog):
         self.refresh()
 
     def export_selected(self, folder: str | None = None) -> Path | None:
-        from engine.models.export import ExportError, export_model
+        from engine.registry.export import ExportError, export_model
 
         chosen = self.selected()
         if len(chosen) != 1:

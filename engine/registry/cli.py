@@ -1,13 +1,13 @@
 """``sayso models``: the model registry from the command line (headless).
 
-    python -m engine.models.cli list [--json]
-    python -m engine.models.cli show ID [--json]
-    python -m engine.models.cli register CHECKPOINT --name NAME [--parent ID|DIR] [--train MANIFEST] [--copy]
+    python -m engine.registry.cli list [--json]
+    python -m engine.registry.cli show ID [--json]
+    python -m engine.registry.cli register CHECKPOINT --name NAME [--parent ID|DIR] [--train MANIFEST] [--copy]
                                          [--notes TEXT] [--use]
-    python -m engine.models.cli compare ID_A ID_B MANIFEST [--vocabulary FILE] [--json]
-    python -m engine.models.cli export ID|DIR OUT_DIR [--torchscript FILE.pt] [--onnx FILE.onnx] [--overwrite]
-    python -m engine.models.cli use ID
-    python -m engine.models.cli remove ID
+    python -m engine.registry.cli compare ID_A ID_B MANIFEST [--vocabulary FILE] [--json]
+    python -m engine.registry.cli export ID|DIR OUT_DIR [--torchscript FILE.pt] [--onnx FILE.onnx] [--overwrite]
+    python -m engine.registry.cli use ID
+    python -m engine.registry.cli remove ID
 
 ``--root DIR`` (before the command) picks another registry folder. Every user
 error prints one line ``sayso models: error: …`` and exits with status 2.
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from engine.data.manifest import ManifestError
-from engine.models.registry import BUILTIN_ID, ModelEntry, ModelRegistry, RegistryError
+from engine.registry.index import BUILTIN_ID, ModelEntry, ModelRegistry, RegistryError
 
 PROG = "sayso models"
 
@@ -108,7 +108,7 @@ def cmd_compare(reg: ModelRegistry, args) -> int:
 
 
 def cmd_export(reg: ModelRegistry, args) -> int:
-    from engine.models.export import ExportUnavailable, export_model, export_onnx, export_torchscript
+    from engine.registry.export import ExportUnavailable, export_model, export_onnx, export_torchscript
 
     entry = reg.resolve(args.model)
     out = export_model(entry, args.out, overwrite=args.overwrite)
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
         errors += (AudioError, VocabularyError)
     if args.command == "export":
-        from engine.models.export import ExportError
+        from engine.registry.export import ExportError
 
         errors += (ExportError,)
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.data.manifest import Utterance
-from tests.engine.models.model_helpers import copy_checkpoint, test_clips
+from tests.engine.registry.model_helpers import copy_checkpoint, test_clips
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.atomic import atomic_write
-from engine.models.registry import BUNDLED_MODEL, ModelEntry, own_figures, summarize_checkpoint
+from engine.registry.index import BUNDLED_MODEL, ModelEntry, own_figures, summarize_checkpoint
 
 __all__ = [
     "DEFAULT_CLIP", "EncoderCTC", "ExportError", "ExportResult", "ExportUnavailable", "clip_features",

@@ -1,9 +1,9 @@
 """Trained models: the registry (lineage, data fingerprints, metrics, the active model) and export.
 
-:mod:`engine.models.registry` needs neither torch nor Qt to list or change
-the index; :mod:`engine.models.export` imports torch.
+:mod:`engine.registry.index` needs neither torch nor Qt to list or change
+the index; :mod:`engine.registry.export` imports torch.
 """
-from engine.models.registry import (
+from engine.registry.index import (
     BUILTIN_ID,
     Comparison,
     ModelEntry,

@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 import torch
 
-from engine.models.export import (
+from engine.registry.export import (
     DEFAULT_CLIP,
     EncoderCTC,
     ExportError,
@@ -18,7 +18,7 @@ from engine.models.export import (
     load_torchscript,
     onnx_unavailable_reason,
 )
-from engine.models.registry import BUILTIN_ID, ModelRegistry
+from engine.registry.index import BUILTIN_ID, ModelRegistry
 from engine.train.checkpoint import load_checkpoint
 from tests.helpers import BUNDLED, SAMPLES
 

@@ -6,10 +6,10 @@ import torch
 
 from engine.data.manifest import Utterance, write_manifest
 from engine.decode.vocabulary import Vocabulary
-from engine.models.registry import BUILTIN_ID, ModelRegistry, RegistryError, fingerprint, test_set_name
+from engine.registry.index import BUILTIN_ID, ModelRegistry, RegistryError, fingerprint, test_set_name
 from engine.train.checkpoint import save_checkpoint
 from engine.train.personalize import PersonalizeConfig, personalize
-from tests.engine.models.model_helpers import copy_checkpoint
+from tests.engine.registry.model_helpers import copy_checkpoint
 from tests.helpers import BUNDLED, SAMPLES
 
 pytestmark = pytest.mark.slow  # fine-tunes and decodes the real model (about 20 s)
@@ -57,7 +57,7 @@ def test_compare_bundled_with_its_fine_tuned_copy(tmp_path, personalized, test_u
         assert m["utterances"] == n and m["fingerprint"] == fingerprint(test_utterances)
     assert again.get(BUILTIN_ID).metrics["fsdd-heldout (open)"]["wer"] == 0.382  # figures kept beside it
 
-    from engine.models.export import export_model
+    from engine.registry.export import export_model
     from engine.train.checkpoint import load_checkpoint
 
     exported = export_model(again.get(mine.id), tmp_path / "exported")

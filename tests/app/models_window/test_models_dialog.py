@@ -5,11 +5,11 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from app.model_choice import resolve_model_path
-from app.models.dialog import MANIFEST, ModelsDialog, comparison_summary, figures_text
+from app.models_window.dialog import MANIFEST, ModelsDialog, comparison_summary, figures_text
 from app.training.job_queue import TrainingJobQueue
 from engine.data.manifest import write_manifest
-from engine.models.registry import BUILTIN_ID, ModelRegistry
-from tests.engine.models.model_helpers import copy_checkpoint, test_clips
+from engine.registry.index import BUILTIN_ID, ModelRegistry
+from tests.engine.registry.model_helpers import copy_checkpoint, test_clips
 
 pytestmark = pytest.mark.slow  # decodes real clips with two real models in a worker process
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.data.manifest import Utterance, write_manifest
-from engine.models.registry import (
+from engine.registry.index import (
     BUILTIN_ID,
     INDEX_NAME,
     ModelRegistry,
@@ -19,7 +19,7 @@ from engine.models.registry import (
     fingerprint,
     test_set_name,
 )
-from tests.engine.models.model_helpers import copy_checkpoint
+from tests.engine.registry.model_helpers import copy_checkpoint
 from tests.helpers import BUNDLED, ROOT, SAMPLES
 
 PARAMS = 5_297_744  # the bundled model's parameter count (MODEL_CARD: 5.30M)
@@ -259,7 +259,7 @@ def test_missing_registry_folder_and_unwritable_root(tmp_path, checkpoint):
 
 
 def test_listing_needs_neither_torch_nor_qt(tmp_path):
-    code = ("import sys; from engine.models import ModelRegistry; r = ModelRegistry(sys.argv[1]); r.list(); "
+    code = ("import sys; from engine.registry import ModelRegistry; r = ModelRegistry(sys.argv[1]); r.list(); "
             "r.active(); print('torch' in sys.modules, 'PySide6' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
                          timeout=120)
@@ -270,7 +270,7 @@ def test_listing_needs_neither_torch_nor_qt(tmp_path):
 @pytest.mark.slow
 def test_two_processes_registering_at_once_lose_nothing(tmp_path, checkpoint):
     root = tmp_path / "reg"
-    code = ("import sys; from engine.models import ModelRegistry; r = ModelRegistry(sys.argv[1]); "
+    code = ("import sys; from engine.registry import ModelRegistry; r = ModelRegistry(sys.argv[1]); "
             "[r.register(sys.argv[2], f'{sys.argv[3]}-{i}') for i in range(4)]")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(root), str(checkpoint), tag], cwd=ROOT,
                               stderr=subprocess.PIPE, text=True) for tag in ("a", "b")]

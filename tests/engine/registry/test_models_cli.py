@@ -1,4 +1,4 @@
-"""``python -m engine.models.cli``: list, register, use, show, compare, export and remove, as a user runs them."""
+"""``python -m engine.registry.cli``: list, register, use, show, compare, export and remove, as a user runs them."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from engine.data.manifest import write_manifest
-from engine.models.cli import main
-from engine.models.registry import BUILTIN_ID, ModelRegistry
+from engine.registry.cli import main
+from engine.registry.index import BUILTIN_ID, ModelRegistry
 from engine.train.checkpoint import load_checkpoint
 from tests.helpers import ROOT
 
@@ -73,7 +73,7 @@ def test_compare_and_export(tmp_path, checkpoint, test_utterances, capsys):
 
 
 def test_runs_as_a_module(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "engine.models.cli", "--root", str(tmp_path), "list"],
+    out = subprocess.run([sys.executable, "-m", "engine.registry.cli", "--root", str(tmp_path), "list"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert BUILTIN_ID in out.stdout
