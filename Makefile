@@ -1,4 +1,4 @@
-# Sayso: `make run` opens the studio, `make test` runs the whole test suite.
+# Sayso: `make run` opens the studio, `make test` runs ruff, the engine's doctests and the whole test suite.
 # Both install everything first: system packages (apt-get, as root) and a Python
 # venv kept outside the clone, keyed by a hash of pyproject.toml, so reruns are fast.
 SHELL := /bin/bash
@@ -17,6 +17,7 @@ run: setup
 	$(PY) -m app $(ARGS)
 
 test: setup
+	$(PY) -m ruff check .
 	@scripts/virtual_mic.sh start
 	@set +e; eval "$$(scripts/virtual_mic.sh env)"; QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  scripts/virtual_mic.sh stop; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
@@ -49,6 +50,7 @@ bench: setup
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/labeling_scroll.py
 	$(PY) benchmarks/embedding_search.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/embedding_map_fps.py
+	$(PY) benchmarks/attention_overhead.py
 
 base-model: setup
 	.venv/bin/pip install -q -e ".[recipes]"

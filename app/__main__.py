@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.active_model import resolve_model_path
     from app.main_window import TITLE, MainWindow
-    from app.model_choice import resolve_model_path
     from app.settings import APPLICATION, ORGANIZATION
 
     torch.set_num_threads(1)  # the GUI only computes display features; recognition has its own process

@@ -4,12 +4,13 @@ Plots (waveform, log-mel spectrogram, cross-attention) are stacked on the
 left and share one time axis in seconds; the transcript panel is on the
 right of a splitter, above the live transcript. Recognition (of a whole
 clip, and live while recording) runs in a worker process via
-:class:`app.jobs.TranscriptionJob`; recording via
+:class:`app.recognizer_bridge.RecognizerBridge`; recording via
 :class:`app.recorder.controller.RecorderController`.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
@@ -27,21 +28,21 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
+from app.active_model import ActiveModel, model_problem
 from app.insight.view import InsightView
-from app.jobs import TranscriptionJob
-from app.live.endpoint_dialog import EndpointDialog
 from app.labeling.prompt_mode import PromptRecorder
 from app.labeling.view import LabelingView
+from app.live.endpoint_dialog import EndpointDialog
 from app.live.transcript_view import LiveTranscriptView
-from app.model_choice import model_problem
 from app.playback.controller import PlaybackController
-from app.training.job_queue import TrainingJobQueue
-from app.training.panel import TrainingPanel
 from app.project.controller import ProjectController
+from app.recognizer_bridge import RecognizerBridge
 from app.recorder.controller import RecorderController
 from app.settings import StudioSettings
 from app.shortcut_editor import ShortcutEditorDialog
 from app.shortcuts import Command, ShortcutsDialog, key_sequences, native_text, shortcut
+from app.training.job_queue import TrainingJobQueue
+from app.training.panel import TrainingPanel
 from app.transcribe.panel import TranscriptPanel
 from app.widgets.attention_view import AttentionView
 from app.widgets.level_meter import LevelMeter
@@ -53,16 +54,20 @@ from engine.audio.endpoint import EndpointConfig
 from engine.audio.errors import AudioError
 from engine.audio.features import log_mel_db
 from engine.audio.io import SAMPLE_RATE, load_audio, write_audio
+from engine.resources import icon_path
+
+if TYPE_CHECKING:
+    from app.models_window.dialog import ModelsDialog
 
 TITLE = "Sayso studio"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg);;All files (*)"
-ICONS = Path(__file__).resolve().parents[1] / "resources" / "icons"
 DEFAULT_SIZE = QSize(1280, 860)
 
 
 def icon(name: str) -> QIcon:
-    path = ICONS / f"{name}.svg"
+    """The bundled toolbar icon ``name`` (:func:`engine.resources.icon_path`); an empty icon if it is missing."""
+    path = icon_path(name)
     return QIcon(str(path)) if path.exists() else QIcon()
 
 
@@ -70,7 +75,7 @@ class MainWindow(QMainWindow):
     """One window: record or open audio, look at it, transcribe it.
 
     Args:
-        model_path: checkpoint folder for recognition (see :mod:`app.model_choice`).
+        model_path: checkpoint folder for recognition (see :func:`app.active_model.resolve_model_path`).
         preload_model: start the worker (and load the model) right away.
     """
 
@@ -82,8 +87,7 @@ class MainWindow(QMainWindow):
         self.audio: np.ndarray | None = None
         self.audio_name = ""
         self._submitted_audio: np.ndarray | None = None
-        self.model_path = Path(model_path)
-        self.model_error = model_problem(self.model_path)
+        self.active_model = ActiveModel(model_path, parent=self)
 
         self.waveform = WaveformView()
         self.spectrogram = SpectrogramView()
@@ -99,15 +103,14 @@ class MainWindow(QMainWindow):
         self.live_feed = LiveFeed(self.waveform, self.live_spectrogram, parent=self)
         self.playback = PlaybackController(self)
         self.playback.attach(self.waveform, self.spectrogram)
-        self.jobs = None if self.model_error else TranscriptionJob(self.model_path, parent=self)
-        self.projects = ProjectController(self, self.settings, self.jobs)
+        self.projects = ProjectController(self, self.settings, self.recognizer)
         self.labeling = LabelingView(None, self.playback, self.settings)
         self.prompts = PromptRecorder(None, self.recorder, self.playback, settings=self.settings)
         self.training_queue = TrainingJobQueue(parent=self)
         self.training = TrainingPanel(self.training_queue, self.playback, self.settings)
         self.training.set_base_model(self.model_path)
         self.insight = InsightView()
-        self.insight.set_jobs(self.jobs)
+        self.insight.set_jobs(self.recognizer)
 
         self._build_actions()
         self._build_layout()
@@ -116,8 +119,23 @@ class MainWindow(QMainWindow):
         self.recorder.check_devices()
         self.recover_takes()
         self._update_actions()
-        if self.jobs is not None and preload_model:
-            self.jobs.warm_up()
+        if preload_model:
+            self.active_model.warm_up()
+
+    @property
+    def recognizer(self) -> RecognizerBridge | None:
+        """The active model's recognizer (:attr:`ActiveModel.recognizer`), or None without a model."""
+        return self.active_model.recognizer
+
+    @property
+    def model_path(self) -> Path:
+        """The active model's checkpoint folder."""
+        return self.active_model.path
+
+    @property
+    def model_error(self) -> str | None:
+        """Why the studio has no model (a user message), or None."""
+        return self.active_model.problem
 
     # -- construction --------------------------------------------------------
     def _action(self, command: Command, text: str, slot, icon_name: str | None = None) -> QAction:
@@ -257,6 +275,7 @@ class MainWindow(QMainWindow):
         rec.error.connect(self._on_record_error)
         rec.availability_changed.connect(self._on_availability)
         self._connect_jobs()
+        self._connect_model()
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.training.model_ready.connect(self._on_model_ready)
         self.live_view.enabled_changed.connect(self._on_live_toggled)
@@ -289,7 +308,7 @@ class MainWindow(QMainWindow):
         self.attention.set_view(s.attention_view)
         if s.right_splitter is not None:
             self.right.restoreState(s.right_splitter)
-        self.live_view.set_live_enabled(s.live_enabled and self.jobs is not None)
+        self.live_view.set_live_enabled(s.live_enabled and self.recognizer is not None)
         self.live_view.folder = s.last_folder
         self.recorder.device = s.input_device or None
         if s.project_folder:
@@ -454,15 +473,15 @@ class MainWindow(QMainWindow):
             self.panel.clear()
             self.audio = None
             self.statusBar().showMessage("Recording…")
-            if self.live_view.enable_box.isChecked() and self.jobs is not None:
+            if self.live_view.enable_box.isChecked() and self.recognizer is not None:
                 vocab = self.panel.active_vocabulary()
                 self.live_view.begin_session()
-                self.jobs.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
+                self.recognizer.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
         else:
             self.level_meter.reset()
             self.spectrograms.setCurrentWidget(self.spectrogram)
-            if self.jobs is not None and self.jobs.live:
-                self.jobs.live_stop()
+            if self.recognizer is not None and self.recognizer.live:
+                self.recognizer.live_stop()
         self._update_actions()
 
     def _on_overflows(self, count: int) -> None:
@@ -495,21 +514,21 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Take saved: {take}", 8000)
 
     def _feed_live(self, chunk: np.ndarray) -> None:
-        if self.jobs is not None and self.jobs.live and self.recorder.is_recording:
-            self.jobs.live_feed(chunk)
+        if self.recognizer is not None and self.recognizer.live and self.recorder.is_recording:
+            self.recognizer.live_feed(chunk)
 
     def _on_live_toggled(self, on: bool) -> None:
-        if on and self.jobs is None:
+        if on and self.recognizer is None:
             self.live_view.set_live_enabled(False)
             self.statusBar().showMessage(self.model_error or "No model.", 8000)
             return
         self.live_action.setChecked(on)
         self.settings.live_enabled = on
-        if not on and self.jobs is not None and self.jobs.live:
-            self.jobs.live_stop()
-        elif on and self.recorder.is_recording and self.jobs is not None and not self.jobs.live:
+        if not on and self.recognizer is not None and self.recognizer.live:
+            self.recognizer.live_stop()
+        elif on and self.recorder.is_recording and self.recognizer is not None and not self.recognizer.live:
             vocab = self.panel.active_vocabulary()
-            self.jobs.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
+            self.recognizer.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
 
     def endpoint_config(self) -> EndpointConfig:
         """The saved endpointing settings (defaults if none or unusable)."""
@@ -536,14 +555,14 @@ class MainWindow(QMainWindow):
     # -- recognition ---------------------------------------------------------
     def transcribe(self) -> None:
         """Send the current audio to the worker (no-op while busy or without audio or model)."""
-        if self.jobs is None:
+        if self.recognizer is None:
             self.statusBar().showMessage(self.model_error or "No model.")
             return
-        if self.audio is None or self.jobs.busy or self.recorder.is_recording:
+        if self.audio is None or self.recognizer.busy or self.recorder.is_recording:
             return
         vocab = self.panel.active_vocabulary()
         self._submitted_audio = self.audio
-        self.jobs.submit(self.audio, vocab.phrases if vocab else None)
+        self.recognizer.submit(self.audio, vocab.phrases if vocab else None)
 
     def _on_job_started(self) -> None:
         self.panel.set_busy(True)
@@ -572,13 +591,13 @@ class MainWindow(QMainWindow):
     # -- state ---------------------------------------------------------------
     def _update_actions(self) -> None:
         recording = self.recorder.is_recording
-        busy = self.jobs is not None and self.jobs.busy
+        busy = self.recognizer is not None and self.recognizer.busy
         self.record_action.setEnabled(self.recorder.available or recording)
         self.record_action.setToolTip(
             self.recorder.unavailable_reason or f"Start or stop recording ({native_text(shortcut(Command.RECORD).keys)})")
         self.save_action.setEnabled(self.audio is not None and not recording)
         self.play_action.setEnabled(self.audio is not None and not recording)
-        can = self.jobs is not None and self.audio is not None and not busy and not recording
+        can = self.recognizer is not None and self.audio is not None and not busy and not recording
         self.transcribe_action.setEnabled(can)
         if self.model_error:
             self.transcribe_action.setToolTip(self.model_error)
@@ -621,13 +640,13 @@ class MainWindow(QMainWindow):
         self.labeling.sort_by(int(Column.MISLABEL), Qt.SortOrder.DescendingOrder)
 
     def _connect_jobs(self) -> None:
-        if self.jobs is None:
+        if self.recognizer is None:
             return
-        self.jobs.started.connect(self._on_job_started)
-        self.jobs.finished.connect(self._on_recognition)
-        self.jobs.failed.connect(self._on_job_failed)
-        self.jobs.live_events.connect(self.live_view.add_events)
-        self.jobs.live_failed.connect(self._on_live_failed)
+        self.recognizer.started.connect(self._on_job_started)
+        self.recognizer.finished.connect(self._on_recognition)
+        self.recognizer.failed.connect(self._on_job_failed)
+        self.recognizer.live_events.connect(self.live_view.add_events)
+        self.recognizer.live_failed.connect(self._on_live_failed)
 
     def _on_model_ready(self, path: str) -> None:
         """A training job finished: register the model and offer it for transcription."""
@@ -647,34 +666,41 @@ class MainWindow(QMainWindow):
             except RegistryError as exc:
                 self.statusBar().showMessage(f"The new model is used now but not remembered: {exc}", 10000)
 
+    def _connect_model(self) -> None:
+        """Everything that follows the active model listens to its one ``model_changed`` signal."""
+        model = self.active_model
+        model.model_changed.connect(self._on_model_changed)
+        model.model_changed.connect(lambda _entry: self.projects.set_jobs(model.recognizer))
+        model.model_changed.connect(lambda _entry: self.insight.set_jobs(model.recognizer))
+        model.model_changed.connect(lambda _entry: self.training.set_base_model(model.path))
+
+    def _on_model_changed(self, _entry) -> None:
+        """The window's own part of a model change: the new recognizer's signals, the model label, the actions."""
+        self._connect_jobs()
+        self.model_label.setText(f"Model: {self.model_path.name}")
+        self.model_label.setToolTip(str(self.model_path))
+        self.model_label.setStyleSheet("")
+        self._update_actions()
+        self.statusBar().showMessage(f"Transcribing with {self.model_path}", 8000)
+
     def switch_model(self, path: str | Path) -> bool:
-        """Transcribe with the checkpoint at ``path`` from now on (a new worker process loads it)."""
+        """Transcribe with the checkpoint at ``path`` from now on (:meth:`ActiveModel.use`: a new worker
+        process loads it, and ``model_changed`` tells everything that follows the model).
+
+        Returns:
+            False (and a warning or a status message) if ``path`` is not a model, or while transcribing.
+        """
         path = Path(path)
         problem = model_problem(path)
         if problem:
             QMessageBox.warning(self, "Model", problem)
             return False
-        if self.jobs is not None:
-            if self.jobs.busy or self.jobs.live:
-                self.statusBar().showMessage("Wait for the transcription to finish before switching models.", 8000)
-                return False
-            self.jobs.shutdown()
-            self.jobs.deleteLater()
-        self.model_path, self.model_error = path, None
-        self.jobs = TranscriptionJob(path, parent=self)
-        self._connect_jobs()
-        self.jobs.warm_up()
-        self.projects.set_jobs(self.jobs)
-        self.insight.set_jobs(self.jobs)
-        self.training.set_base_model(path)
-        self.model_label.setText(f"Model: {path.name}")
-        self.model_label.setToolTip(str(path))
-        self.model_label.setStyleSheet("")
-        self._update_actions()
-        self.statusBar().showMessage(f"Transcribing with {path}", 8000)
-        return True
+        if self.active_model.busy:
+            self.statusBar().showMessage("Wait for the transcription to finish before switching models.", 8000)
+            return False
+        return self.active_model.use(path)
 
-    def show_models(self) -> "ModelsDialog":
+    def show_models(self) -> ModelsDialog:
         """The Models window (registry: use, compare, export, remove); one at a time."""
         from app.models_window.dialog import ModelsDialog
 
@@ -707,7 +733,6 @@ class MainWindow(QMainWindow):
         if self.recorder.is_recording:
             self.recorder.stop()
         self.save_settings()
-        if self.jobs is not None:
-            self.jobs.shutdown()
+        self.active_model.shutdown()
         self.training_queue.shutdown()
         super().closeEvent(event)

@@ -6,8 +6,8 @@ The file format and location follow ``QSettings.defaultFormat()`` and
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from PySide6.QtCore import QByteArray, QSettings
 

@@ -9,7 +9,7 @@ word's true start and end are known to the sample (``tests/insight_clips.py``).
 Prints, as medians per utterance (rounds interleaved so machine load hits all alike):
 
 1. encoder pass alone, hooks absent vs :func:`engine.insight.attention.capture_self_attention` open;
-2. ``Recognizer.transcribe`` with ``attention=False`` (the view closed) before
+2. ``SaysoRecognizer.transcribe`` with ``attention=False`` (the view closed) before
    any capture, and again after many captures (the hooks must leave nothing
    behind); with ``attention=True`` (the Studio's cross-attention);
 3. :func:`engine.insight.attention.inspect` (capture on: cross- and
@@ -32,9 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.decode.alignment import align, align_tokens, words_from_tokens  # noqa: E402
-from engine.decode.recognizer import BUNDLED_MODEL, Recognizer  # noqa: E402
+from engine.decode.recognizer import SaysoRecognizer  # noqa: E402
 from engine.insight.attention import capture_self_attention, inspect  # noqa: E402
-from engine.model.audio_encoder import FRAME_SHIFT_S  # noqa: E402
+from engine.model.audio_encoder import ENCODER_FRAME_S  # noqa: E402
+from engine.resources import BUNDLED_MODEL  # noqa: E402
 from tests.insight_clips import digit_utterance  # noqa: E402
 
 
@@ -63,7 +64,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rec = Recognizer.from_checkpoint(args.model)
+    rec = SaysoRecognizer.from_checkpoint(args.model)
     data = utterances(args.utterances)
     seconds = statistics.mean(len(a) / 16000 for a, _, _ in data)
     for audio, text, _ in data[:3]:  # warm up
@@ -107,8 +108,8 @@ def main() -> None:
         with torch.inference_mode():
             enc = rec.model.encode(*rec.frontend(torch.from_numpy(audio)))
         lp, ids = enc.ctc_log_probs[0, : int(enc.lengths[0])], rec.tokenizer.encode(text)
-        for out, words in ((raw, words_from_tokens(align_tokens(lp, ids, rec.tokenizer, FRAME_SHIFT_S))),
-                           (fixed, words_from_tokens(align(lp, ids, rec.tokenizer, audio, FRAME_SHIFT_S)))):
+        for out, words in ((raw, words_from_tokens(align_tokens(lp, ids, rec.tokenizer, ENCODER_FRAME_S))),
+                           (fixed, words_from_tokens(align(lp, ids, rec.tokenizer, audio, ENCODER_FRAME_S)))):
             for w, (_, s, e) in zip(words, truth):
                 out += [abs(w.start - s), abs(w.end - e)]
     print(f"word boundary error over {len(fixed)} boundaries ({sum(len(x[2]) for x in data)} words), ms:")

@@ -29,12 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def map_points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], str]:
     """``(audio_xy (n,2), text_xy (m,2), text_index (n,), texts, source)``."""
-    from engine.decode.recognizer import BUNDLED_MODEL
     from engine.insight.embedding import model_hash
     from engine.insight.projection import pca_2d
+    from engine.paths import cache_dir
+    from engine.resources import BUNDLED_MODEL
 
     rng = np.random.default_rng(seed)
-    cache = Path.home() / ".cache" / "sayso" / "bench-embeddings" / f"{model_hash(BUNDLED_MODEL)}.npz"
+    cache = cache_dir() / "bench-embeddings" / f"{model_hash(BUNDLED_MODEL)}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             audio, texts, text = z["audio"], z["text_keys"].tolist(), z["text"]

@@ -12,7 +12,7 @@ Usage: python benchmarks/embedding_search.py [--model DIR] [--size 20000] [--thr
    on the number of rows, not on their values).
 3. Search latency for typed words (the 35 Speech Commands words): the text
    embedding in the worker process (a real round trip to
-   :class:`engine.jobs.embedding.EmbeddingWorker`, what the search box
+   :class:`engine.workers.embedding.EmbeddingWorker`, what the search box
    waits for), the ranking (top 50 of ``--size``, :func:`engine.insight.search.rank`),
    and the two together; p50 and p95.
 4. Precision at 10 of text → recording search on the real clips (each
@@ -30,10 +30,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.decode.recognizer import BUNDLED_MODEL, Recognizer  # noqa: E402
+from engine.data.utterance import Utterance  # noqa: E402
+from engine.decode.recognizer import SaysoRecognizer  # noqa: E402
 from engine.insight.embedding import EmbeddingCache, EmbedItem, embed_items, model_hash  # noqa: E402
 from engine.insight.search import rank  # noqa: E402
-from engine.jobs.embedding import EmbeddingWorker, TextResult  # noqa: E402
+from engine.paths import cache_dir  # noqa: E402
+from engine.resources import BUNDLED_MODEL  # noqa: E402
+from engine.workers.embedding import EmbeddingWorker, TextResult  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DIGITS = "zero one two three four five six seven eight nine".split()
@@ -56,7 +59,7 @@ def main() -> int:
     p.add_argument("--model", type=Path, default=BUNDLED_MODEL)
     p.add_argument("--size", type=int, default=20_000)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "sayso" / "bench-embeddings")
+    p.add_argument("--cache", type=Path, default=cache_dir() / "bench-embeddings")
     args = p.parse_args()
     import torch
 
@@ -65,9 +68,9 @@ def main() -> int:
     if not clips:
         print(f"no clips in {DATA}")
         return 1
-    items = [EmbedItem(i, str(path), 0.0, _duration(path), hashlib.sha256(path.read_bytes()).hexdigest(), word)
+    items = [EmbedItem(i, Utterance(path, word, 0.0, _duration(path)), hashlib.sha256(path.read_bytes()).hexdigest())
              for i, (path, word) in enumerate(clips)]
-    rec = Recognizer.from_checkpoint(args.model)
+    rec = SaysoRecognizer.from_checkpoint(args.model)
     model = model_hash(args.model)
     cache = EmbeddingCache.load(args.cache / f"{model}.npz", model)
     known = set(cache.audio)
@@ -107,7 +110,7 @@ def main() -> int:
                        ("typed text -> ranked list", total_ms)):
         print(f"  {name:36s} p50 {pct(vals, 50):6.2f} ms   p95 {pct(vals, 95):6.2f} ms")
 
-    labels = np.array([it.transcript for it in items if it.utterance_id in set(emb.ids.tolist())])
+    labels = np.array([it.utterance.text for it in items if it.utterance_id in set(emb.ids.tolist())])
     precision = {}
     for w in words:
         top = rank(emb.text[emb.texts.index(w)], emb.audio, 10).indices

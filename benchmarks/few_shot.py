@@ -27,18 +27,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.decode.recognizer import BUNDLED_MODEL, Recognizer  # noqa: E402
+from engine.decode.recognizer import SaysoRecognizer  # noqa: E402
 from engine.decode.vocabulary import Vocabulary  # noqa: E402
 from engine.recipes.datasets import COMMANDS, DIGITS, FSDD_TEST_SPEAKER, background_noises, real_splits  # noqa: E402
+from engine.resources import BUNDLED_MODEL  # noqa: E402
 from engine.train.personalize import PersonalizeConfig, personalize  # noqa: E402
 
 
 def take_index(u) -> int:
-    return int(Path(u.audio_filepath).stem.split("_")[2])
+    return int(u.audio_path.stem.split("_")[2])
 
 
-def accuracy(rec: Recognizer, utts, vocab: Vocabulary) -> float:
-    return float(np.mean([rec.transcribe_file(u.audio_filepath, vocab, attention=False).text == u.text for u in utts]))
+def accuracy(rec: SaysoRecognizer, utts, vocab: Vocabulary) -> float:
+    return float(np.mean([rec.transcribe_file(u.audio_path, vocab, attention=False).text == u.text for u in utts]))
 
 
 def main() -> int:
@@ -66,7 +67,7 @@ def main() -> int:
     digits, cmd_vocab = Vocabulary(DIGITS), Vocabulary(COMMANDS)
     noises = background_noises()
 
-    rec = Recognizer.from_checkpoint(args.model)
+    rec = SaysoRecognizer.from_checkpoint(args.model)
     print(f"model: {args.model} · speaker fsdd-{FSDD_TEST_SPEAKER} (held out of training) · {args.threads} threads")
     before = accuracy(rec, speaker, digits)
     print(f"before: {100 * before:.1f}% of his 500 digits right (10-digit vocabulary)")
@@ -84,7 +85,7 @@ def main() -> int:
             model, tokenizer, meta, report = personalize(args.model, takes, base, cfg, noises)
             wall = time.perf_counter() - t0
             decode = {**meta.get("decode", {}), **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight})}
-            adapted = Recognizer(model, tokenizer, name="personal", **decode)
+            adapted = SaysoRecognizer(model, tokenizer, name="personal", **decode)
             acc = accuracy(adapted, rest, digits)
             accs.append(acc)
             walls.append(wall)

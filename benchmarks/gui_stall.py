@@ -53,11 +53,10 @@ def main() -> int:
     write_manifest(folder / "dev.jsonl", random.Random(1).sample([u for u in splits.dev if u.speaker.startswith("sc-")], 30))
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from app.main_window import MainWindow
-
-    from engine.decode.recognizer import BUNDLED_MODEL
-
     from PySide6.QtWidgets import QMessageBox
+
+    from app.main_window import MainWindow
+    from engine.resources import BUNDLED_MODEL
 
     # "Use the new model now?" would wait for a click at the end: answer No (nobody is watching)
     QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.No)

@@ -25,9 +25,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.audio.io import load_audio  # noqa: E402
-from engine.decode.recognizer import BUNDLED_MODEL, Recognizer  # noqa: E402
+from engine.decode.recognizer import SaysoRecognizer  # noqa: E402
 from engine.insight.scoring import mislabel_scores, score_pairs  # noqa: E402
 from engine.recipes.datasets import DIGITS, real_splits  # noqa: E402
+from engine.resources import BUNDLED_MODEL  # noqa: E402
 
 
 def precision_at_k(scores: np.ndarray, truth: np.ndarray) -> float:
@@ -44,10 +45,10 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    rec = Recognizer.from_checkpoint(args.model)
+    rec = SaysoRecognizer.from_checkpoint(args.model)
     splits = real_splits()
     utts = splits.test["sc-heldout"]
-    audios = [load_audio(u.audio_filepath) for u in utts]
+    audios = [load_audio(u.audio_path) for u in utts]
     texts = [u.text for u in utts]
     print(f"model: {args.model} · {len(utts)} held-out Speech Commands utterances, "
           f"{len({u.speaker for u in utts})} speakers · {100 * args.share:.0f}% transcripts swapped")
@@ -79,7 +80,7 @@ def main() -> int:
     text_emb = np.stack([rec.embed_text(d) for d in DIGITS])
     right = []
     for u in digit_utts:
-        audio = load_audio(u.audio_filepath)
+        audio = load_audio(u.audio_path)
         a = score_pairs(rec, [audio], [u.text]).audio[0]
         right.append(DIGITS[int(np.argmax(text_emb @ a))] == u.text)
     print(f"zero-shot digits by nearest text embedding: {100 * np.mean(right):.1f}% of {len(digit_utts)} "

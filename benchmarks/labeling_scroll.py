@@ -34,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from engine.resources import SAMPLES  # noqa: E402
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
@@ -44,18 +47,18 @@ WORDS = "yes no up down left right go stop one two three seven hello world again
 
 
 def build(folder: Path, rows: int):
-    from engine.data.records import ImportItem
     from engine.data.store import Project
+    from engine.data.utterance import Utterance
 
     rng = random.Random(0)
-    clips = sorted((ROOT / "resources" / "samples").glob("sc_*.wav"))  # 1 s each
+    clips = sorted(SAMPLES.glob("sc_*.wav"))  # 1 s each
     project = Project.create(folder)
     items = []
     for i in range(rows):
         start = round(rng.uniform(0.0, 0.5), 3)
         end = round(rng.uniform(start + 0.1, 1.0), 3)
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 6))) if rng.random() < 0.7 else ""
-        items.append(ImportItem(clips[i % len(clips)], text, start, end, speaker=f"speaker{rng.randrange(20)}",
+        items.append(Utterance(clips[i % len(clips)], text, start, end, speaker=f"speaker{rng.randrange(20)}",
                                 split=rng.choice(("train", "train", "dev", "test", None))))
     t0 = time.perf_counter()
     report = project.import_items(items, "benchmark")

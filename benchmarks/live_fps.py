@@ -30,6 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.resources import SAMPLES  # noqa: E402
+
 CHUNK_MS = 15
 TRAINING_CODE = """
 import torch
@@ -50,8 +52,8 @@ def speech(seconds: float) -> tuple[np.ndarray, str]:
     clips = [sorted(d.glob("*.wav"))[0] for d in words if any(d.glob("*.wav"))]
     source = str(data)
     if not clips:
-        clips = sorted((ROOT / "resources" / "samples").glob("*.wav"))
-        source = str(ROOT / "resources" / "samples")
+        clips = sorted(SAMPLES.glob("*.wav"))
+        source = str(SAMPLES)
     parts, total, i = [], 0, 0
     while total < seconds * SAMPLE_RATE:
         clip = load_audio(clips[i % len(clips)])

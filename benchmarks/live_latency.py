@@ -32,9 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.audio.endpoint import EndpointConfig  # noqa: E402
 from engine.audio.io import SAMPLE_RATE, load_audio  # noqa: E402
-from engine.decode.recognizer import BUNDLED_MODEL, Recognizer  # noqa: E402
-from engine.decode.streaming import Final, StreamingRecognizer  # noqa: E402
+from engine.decode.protocol import Final  # noqa: E402
+from engine.decode.recognizer import SaysoRecognizer  # noqa: E402
+from engine.decode.streaming import StreamingRecognizer  # noqa: E402
 from engine.recipes.datasets import COMMANDS, real_splits  # noqa: E402
+from engine.resources import BUNDLED_MODEL  # noqa: E402
 
 CHUNK_S = 0.02
 GAP_S = 0.8
@@ -57,10 +59,10 @@ def main() -> int:
     rng = np.random.default_rng(0)
     chosen = [test[i] for i in sorted(rng.choice(len(test), size=min(args.clips, len(test)), replace=False))]
     gap = np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)
-    clips = [load_audio(u.audio_filepath) for u in chosen]
+    clips = [load_audio(u.audio_path) for u in chosen]
     audio = np.concatenate([gap] + [np.concatenate([c, gap]) for c in clips])
 
-    rec = Recognizer.from_checkpoint(args.model)
+    rec = SaysoRecognizer.from_checkpoint(args.model)
     offline = [rec.transcribe(c, attention=False).text for c in clips]  # also warms up torch's kernels
     overrides = {k: v for k, v in (("end_silence_s", args.end_silence), ("pad_s", args.pad)) if v is not None}
     stream = StreamingRecognizer(rec, EndpointConfig(**overrides), early_end_s=args.early,

@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.data import query  # noqa: E402
-from engine.data.records import ImportItem  # noqa: E402
 from engine.data.store import ORDER_BY, Project, UtteranceFilter  # noqa: E402
+from engine.data.utterance import Utterance  # noqa: E402
+from engine.resources import SAMPLES  # noqa: E402
 
 WORDS = "yes no up down left right go stop one two three seven hello world again later".split()
 
@@ -51,7 +52,7 @@ def ms(fn, repeat: int) -> tuple[float, object]:
 
 def build(folder: Path, rows: int) -> Project:
     rng = random.Random(0)
-    clips = sorted((ROOT / "resources" / "samples").glob("*.wav"))
+    clips = sorted(SAMPLES.glob("*.wav"))
     project = Project.create(folder)
     durations = {c: project.add_recording(c).duration for c in clips}
     items = []
@@ -60,7 +61,7 @@ def build(folder: Path, rows: int) -> Project:
         start = round(rng.uniform(0, durations[clip] * 0.7), 3)
         end = round(rng.uniform(start + 0.05, durations[clip]), 3)
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 6))) if rng.random() < 0.8 else ""
-        items.append(ImportItem(clip, text, start, end, speaker=f"speaker{rng.randrange(40)}",
+        items.append(Utterance(clip, text, start, end, speaker=f"speaker{rng.randrange(40)}",
                                 split=rng.choice(("train", "train", "train", "dev", "test", None)),
                                 tags=("noisy",) if rng.random() < 0.05 else ()))
     t0 = time.perf_counter()
@@ -114,7 +115,7 @@ def main() -> int:
             t, c = ms(lambda: project.count(f), args.repeat)
             print(f"{name:<28}{c:>8}{t:>9.2f}")
 
-        print(f"\nfetch (ms): 'cold' clears the store's sorted-id cache before each run, 'warm' does not")
+        print("\nfetch (ms): 'cold' clears the store's sorted-id cache before each run, 'warm' does not")
         print(f"{'order_by':<20}{'filter':<24}{'first':>8}{'middle':>8}{'last':>8}{'warm':>8}   how")
         worst = 0.0
         for order_by in ORDER_BY:

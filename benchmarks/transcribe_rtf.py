@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.audio.io import SAMPLE_RATE, load_audio, write_audio  # noqa: E402
-from engine.decode.recognizer import BUNDLED_MODEL  # noqa: E402
+from engine.resources import BUNDLED_MODEL, SAMPLES  # noqa: E402
 
 
 def main() -> int:
@@ -34,7 +34,7 @@ def main() -> int:
     p.add_argument("--model", type=Path, default=BUNDLED_MODEL)
     p.add_argument("--seconds", type=float, default=60.0)
     args = p.parse_args()
-    clips = [load_audio(f) for f in sorted((ROOT / "resources" / "samples").glob("*.wav"))]
+    clips = [load_audio(f) for f in sorted(SAMPLES.glob("*.wav"))]
     pause = np.zeros(int(0.4 * SAMPLE_RATE), np.float32)
     parts, total = [], 0
     while total < args.seconds * SAMPLE_RATE:
@@ -44,7 +44,7 @@ def main() -> int:
     long = np.concatenate(parts)[: int(args.seconds * SAMPLE_RATE)]
     with tempfile.TemporaryDirectory() as tmp:
         long_path = write_audio(Path(tmp) / "long.wav", long)
-        short_paths = sorted((ROOT / "resources" / "samples").glob("*.wav"))
+        short_paths = sorted(SAMPLES.glob("*.wav"))
         cmd = [sys.executable, "-m", "engine.cli", "transcribe", "--json", "--threads", "2", "--model", str(args.model)]
         t0 = time.perf_counter()
         out = subprocess.run(cmd + [str(long_path)], capture_output=True, text=True, cwd=ROOT, check=True)

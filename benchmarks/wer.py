@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.decode.recognizer import BUNDLED_MODEL  # noqa: E402
 from engine.recipes.base import evaluate_all  # noqa: E402
+from engine.resources import BUNDLED_MODEL  # noqa: E402
 
 
 def main() -> int:

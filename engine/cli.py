@@ -19,22 +19,28 @@ import sys
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.audio.errors import AudioError
 from engine.data.manifest import ManifestError, read_manifest
+from engine.data.utterance import Utterance
 from engine.decode.vocabulary import Vocabulary, VocabularyError
 from engine.train.checkpoint import CheckpointError
 from engine.train.progress import progress_printer
 from engine.train.trainer import TrainingError
 
+if TYPE_CHECKING:
+    from engine.train.trainer import TrainConfig
+
 
 def _recognizer(args):
     import torch
 
-    from engine.decode.recognizer import BUNDLED_MODEL, Recognizer
+    from engine.decode.families import load_recognizer
+    from engine.resources import BUNDLED_MODEL
 
     torch.set_num_threads(args.threads)
-    return Recognizer.from_checkpoint(args.model or BUNDLED_MODEL)
+    return load_recognizer(args.model or BUNDLED_MODEL)
 
 
 def cmd_transcribe(args) -> int:
@@ -152,7 +158,8 @@ def load_job(path: str | Path) -> TrainSettings:
     ``resume = false``  continue from ``out/last``
     ``epochs = 30``     epochs
     ``lr = 1.5e-3``     peak learning rate (AdamW, warmup then cosine decay)
-    ``warmup_steps``    linear warmup steps (default 400)
+    ``warmup_steps``    linear warmup steps (default: 400, at most about a tenth of
+                        the run, :func:`engine.train.presets.scaled_warmup`)
     ``batch_seconds``   audio seconds per batch *per process* (default 80; under
                         ``torchrun`` the global batch is N × this)
     ``max_batch``       utterances per batch at most (default 64)
@@ -256,14 +263,18 @@ def _no_augment():
                          highpass_prob=0.0, gain_db=(0.0, 0.0), vtlp=None, freq_masks=0, time_masks=0)
 
 
-def run_job(job: TrainSettings) -> list:
-    """Train as ``job`` says (the one code path behind every ``sayso train`` form); returns the epoch reports."""
-    from engine.model.config import ModelConfig
-    from engine.train import distributed
-    from engine.train.losses import LossConfig
-    from engine.train.trainer import TrainConfig, Trainer
+def train_config(job: TrainSettings, train: list[Utterance]) -> TrainConfig:
+    """The :class:`~engine.train.trainer.TrainConfig` of ``job`` training on ``train`` (its utterances).
 
-    check_job(job)
+    Settings the job leaves out keep the config's defaults, except the warmup:
+    without ``warmup_steps`` it is :func:`engine.train.presets.scaled_warmup`
+    of ``train`` (as in the studio), so a small run is not all warmup.
+    """
+    from engine.model.config import ModelConfig
+    from engine.train.losses import LossConfig
+    from engine.train.presets import scaled_warmup
+    from engine.train.trainer import TrainConfig
+
     cfg = TrainConfig(threads=job.threads, seed=job.seed, patience=job.patience, device=job.device,
                       init_from=str(job.init_from) if job.init_from else "",
                       model=ModelConfig(**job.model), loss=LossConfig(**job.loss))
@@ -271,6 +282,19 @@ def run_job(job: TrainSettings) -> list:
                       ("batch_seconds", "max_batch_seconds"), ("max_batch", "max_batch")):
         if getattr(job, key) is not None:
             setattr(cfg, attr, getattr(job, key))
+    if not job.augment:
+        cfg.augment = _no_augment()
+    return cfg if job.warmup_steps is not None else scaled_warmup(cfg, train)
+
+
+def run_job(job: TrainSettings) -> list:
+    """Train as ``job`` says (the one code path behind every ``sayso train`` form); returns the epoch reports."""
+    from engine.train import distributed
+    from engine.train.trainer import Trainer
+
+    check_job(job)
+    train, dev = read_manifest(job.train), read_manifest(job.dev)
+    cfg = train_config(job, train)
     noises = []
     if job.augment:
         from engine.recipes.datasets import background_noises
@@ -279,9 +303,6 @@ def run_job(job: TrainSettings) -> list:
             noises = background_noises()
         except FileNotFoundError:
             pass
-    else:
-        cfg.augment = _no_augment()
-    train, dev = read_manifest(job.train), read_manifest(job.dev)
     on_event = progress_printer() if distributed.is_main() else None
     return Trainer(cfg, job.out, on_event=on_event).fit(train, dev, noises, resume=job.resume)
 
@@ -341,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--threads", type=int, help="CPU threads per process (default 2)")
     tr.set_defaults(func=cmd_train)
 
-    m = sub.add_parser("models", help="the model registry: list, show, register, compare, export, use, remove",
-                       add_help=False)
+    sub.add_parser("models", help="the model registry: list, show, register, compare, export, use, remove",
+                   add_help=False)  # listed in --help; engine.registry.cli parses its arguments
     return p
 
 

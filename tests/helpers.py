@@ -5,15 +5,17 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
+from engine.checkpoint_layout import is_checkpoint
+from engine.resources import BUNDLED_MODEL
+from engine.resources import SAMPLES as SAMPLES  # re-exported: the tests take it from here
+
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "resources" / "samples"
-BUNDLED = ROOT / "resources" / "models" / "base"
 
 
 def shared_data() -> Path:
@@ -26,8 +28,8 @@ def shared_data() -> Path:
 
 def bundled_model() -> Path:
     """The bundled base model; fails (not skips) when missing: it ships with the repo."""
-    assert (BUNDLED / "model.safetensors").exists(), "resources/models/base is missing: run `make base-model`"
-    return BUNDLED
+    assert is_checkpoint(BUNDLED_MODEL), "resources/models/base is missing: run `make base-model`"
+    return BUNDLED_MODEL
 
 
 @contextmanager

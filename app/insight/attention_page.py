@@ -12,7 +12,7 @@ shaded); clicking it plays that stretch (by word: the word as aligned).
 Clicking a word on the waveform plays it.
 
 The model never runs here: the page asks the recognition worker
-(:meth:`app.jobs.TranscriptionJob.inspect`) and only while it is shown, so
+(:meth:`app.recognizer_bridge.RecognizerBridge.inspect`) and only while it is shown, so
 normal decoding pays nothing for it. The word timings of an aligned
 transcript are written into the project (``Project.set_word_timings``).
 
@@ -55,7 +55,7 @@ from engine.audio.io import SAMPLE_RATE, load_segment, write_audio
 from engine.data.errors import ProjectError
 from engine.decode.alignment import WordTiming
 from engine.insight.attention import attended_span, word_rows
-from engine.jobs.inference import InferenceFailure, InferenceResult
+from engine.workers.recognition import InspectResult, RecognitionFailure
 
 CROSS_VIEW_KEY = "insight/cross_view"
 SELF_VIEW_KEY = "insight/self_view"
@@ -229,7 +229,7 @@ class AttentionPage(QWidget):
             self._say(f"Utterance {utterance.id} cannot be shown: {exc}")
             return
         title = f"Utterance {utterance.id} ({utterance.start:.2f}–{utterance.end:.2f} s of {recording.file.name})"
-        self.show_audio(audio, utterance.transcript, title)
+        self.show_audio(audio, utterance.text, title)
         self.utterance = utterance
         stored = self._stored_timings()
         if stored:
@@ -283,11 +283,11 @@ class AttentionPage(QWidget):
             return  # an answer for an utterance no longer shown
         self._request = None
         self._update_buttons()
-        if isinstance(answer, InferenceFailure):
+        if isinstance(answer, RecognitionFailure):
             self._set_status(f"The attention cannot be shown: {answer.message.splitlines()[0]}")
             return
-        if isinstance(answer, InferenceResult):
-            self.set_inspection(answer.recognition)
+        if isinstance(answer, InspectResult):
+            self.set_inspection(answer.inspection)
 
     def set_inspection(self, r) -> None:
         """Show an :class:`engine.insight.attention.Inspection` of the shown audio."""

@@ -1,7 +1,7 @@
 """The "Embedding map & search" page of the Insight tab.
 
 Every utterance of the open project is embedded by the active model in a
-worker process (:class:`app.insight.embedding_worker.EmbeddingJobs`, cached
+worker process (:class:`app.insight.embedding_bridge.EmbeddingBridge`, cached
 in ``<project>/cache/embeddings``), projected to 2-D (PCA or t-SNE) and shown
 on the map (:class:`app.insight.embedding_map.EmbeddingMap`) beside the search
 panel (:class:`app.insight.search_panel.SearchPanel`).
@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.insight.embedding_bridge import EmbeddingBridge
 from app.insight.embedding_map import PALETTE, EmbeddingMap
-from app.insight.embedding_worker import EmbeddingJobs
 from app.insight.search_panel import SearchPanel
 from app.settings import StudioSettings
 from engine.audio.errors import AudioError
@@ -73,7 +73,7 @@ class EmbeddingPage(QWidget):
         super().__init__(parent)
         self.project = None
         self.jobs = None
-        self.embedder: EmbeddingJobs | None = None
+        self.embedder: EmbeddingBridge | None = None
         self.result = None
         self.rows: list = []
         self.items: list = []
@@ -172,7 +172,7 @@ class EmbeddingPage(QWidget):
             self.embedder = None
         self.jobs = jobs
         if self.embedder is None and path is not None:
-            self.embedder = EmbeddingJobs(path, threads=self.threads, parent=self)
+            self.embedder = EmbeddingBridge(path, threads=self.threads, parent=self)
             self.embedder.progress.connect(self._on_progress)
             self.embedder.map_ready.connect(self._on_map)
             self.embedder.map_failed.connect(self._on_failed)
@@ -260,7 +260,7 @@ class EmbeddingPage(QWidget):
         self.result = result
         emb = result.embeddings
         rows = [self._row_of.get(int(i)) for i in emb.ids]
-        self._transcripts = [r.transcript if r else "" for r in rows]
+        self._transcripts = [r.text if r else "" for r in rows]
         self._speakers = [(r.speaker or "") if r else "" for r in rows]
         self._splits = [r.split if r else None for r in rows]
         self._statuses = [r.status if r else None for r in rows]

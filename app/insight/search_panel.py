@@ -21,7 +21,7 @@ Signals:
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.insight.search import classify, rank
-from engine.jobs.embedding import TextResult
+from engine.workers.embedding import TextResult
 
 MAX_RESULTS = 50
 NEAREST_TRANSCRIPTS = 8

@@ -13,7 +13,7 @@ Signals:
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from app.insight.attention_page import AttentionPage
 from app.insight.embedding_page import EmbeddingPage
@@ -52,7 +52,7 @@ class InsightView(QWidget):
         self.embedding.set_project(project)
 
     def set_jobs(self, jobs) -> None:
-        """The :class:`app.jobs.TranscriptionJob` serving the active model, or ``None`` (no model)."""
+        """The :class:`app.recognizer_bridge.RecognizerBridge` serving the active model, or ``None`` (no model)."""
         self.jobs = jobs
         self.attention.set_jobs(jobs)
         self.embedding.set_jobs(jobs)

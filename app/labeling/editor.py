@@ -218,9 +218,9 @@ class UtteranceEditor(QWidget):
             self._set_problem("")
             return
         if not (same and keep_view and self.transcript.dirty):
-            self.transcript.load(row.transcript)
+            self.transcript.load(row.text)
         else:
-            self.transcript.saved_text = row.transcript
+            self.transcript.saved_text = row.text
         self.speaker_box.setEditText(row.speaker or "")
         self.split_box.setCurrentIndex(0 if row.split is None else 1 + SPLITS.index(row.split))
         name = recording.file.name if recording is not None else f"recording {row.recording_id}"

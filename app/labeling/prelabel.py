@@ -1,14 +1,15 @@
 """Model-assisted labeling: run the model over a project's utterances in the background.
 
 :class:`PrelabelJob` sends one utterance at a time (two in flight) to the
-recognition worker process through :meth:`app.jobs.TranscriptionJob.request`,
+recognition worker process through :meth:`app.recognizer_bridge.RecognizerBridge.request`,
 so the window never waits. The transcripts and confidences are stored with
 :meth:`engine.data.store.Project.apply_model_labels` as one undoable edit
 when the run ends, is cancelled or fails part-way: finished work is kept.
 
 :class:`MislabelJob` scores each labeled utterance's audio against its
 transcript (audio–text similarity and CTC likelihood,
-:mod:`engine.insight.scoring`) and stores a "possible mislabel" score, so
+:mod:`engine.insight.scoring`, through :meth:`~app.recognizer_bridge.RecognizerBridge.score`)
+and stores a "possible mislabel" score, so
 the table can list the probable mislabels first.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from engine.audio.errors import AudioError
 from engine.audio.io import load_segment
 from engine.data.errors import ProjectError
 from engine.insight.scoring import mislabel_scores
-from engine.jobs.inference import InferenceResult
+from engine.workers.recognition import ScoreResult, TranscribeResult
 
 IN_FLIGHT = 2
 
@@ -37,6 +38,7 @@ class PrelabelJob(QObject):
     progress = Signal(int, int)
     finished = Signal(int, bool, str)
     verb = "Pre-labeled"
+    answer_type = TranscribeResult
 
     def __init__(self, jobs, project, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -85,16 +87,17 @@ class PrelabelJob(QObject):
     def _request(self, uid: int, row, audio) -> int:
         return self.jobs.request(audio, lambda answer, uid=uid: self._on_answer(uid, answer), self._vocabulary)
 
-    def _collect(self, uid: int, result) -> None:
-        self._labels.append((uid, result.text, min(1.0, max(0.0, float(result.confidence)))))
+    def _collect(self, uid: int, answer: TranscribeResult) -> None:
+        rec = answer.recognition
+        self._labels.append((uid, rec.text, min(1.0, max(0.0, float(rec.confidence)))))
 
     def _store(self) -> int:
         return self.project.apply_model_labels(self._labels, model=self.jobs.model_path.name)
 
     def _on_answer(self, uid: int, answer) -> None:
         self._in_flight.discard(answer.request_id)
-        if isinstance(answer, InferenceResult):
-            self._collect(uid, answer.recognition)
+        if isinstance(answer, self.answer_type):
+            self._collect(uid, answer)
         else:
             self._problems.append(answer.message.splitlines()[0])
         self._step()
@@ -127,12 +130,13 @@ class MislabelJob(PrelabelJob):
     """
 
     verb = "Checked"
+    answer_type = ScoreResult
 
     def _request(self, uid: int, row, audio) -> int:
-        return self.jobs.request(audio, lambda answer, uid=uid: self._on_answer(uid, answer), transcript=row.transcript)
+        return self.jobs.score(audio, row.text, lambda answer, uid=uid: self._on_answer(uid, answer))
 
-    def _collect(self, uid: int, result) -> None:
-        self._labels.append((uid, result["similarity"], result["ctc_per_token"]))
+    def _collect(self, uid: int, answer: ScoreResult) -> None:
+        self._labels.append((uid, answer.similarity, answer.ctc_per_token))
 
     def _store(self) -> int:
         if not self._labels:

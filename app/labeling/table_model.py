@@ -88,7 +88,7 @@ def cell_text(row: UtteranceRow, column: Column) -> str:
     if column == Column.DURATION:
         return f"{row.duration:.2f}"
     if column == Column.TRANSCRIPT:
-        return row.transcript
+        return row.text
     if column == Column.STATUS:
         return row.status
     if column == Column.SPEAKER:
@@ -266,7 +266,7 @@ class UtteranceTableModel(QAbstractTableModel):
             return STATUS_COLORS.get(row.status) if column == Column.STATUS else None
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == Column.TRANSCRIPT:
-                return row.transcript or "(no transcript yet)"
+                return row.text or "(no transcript yet)"
             if column == Column.TIMES:
                 return f"{row.start:.3f}–{row.end:.3f} s of recording {row.recording_id}"
             return None
@@ -308,7 +308,7 @@ class UtteranceTableModel(QAbstractTableModel):
             hint = 0
         center = min(hint, self._count - 1) // self.page_size
         last = (self._count - 1) // self.page_size
-        for distance in range(1, SEARCH_PAGES + 1) if center in self._pages else range(0, SEARCH_PAGES + 1):
+        for distance in range(1, SEARCH_PAGES + 1) if center in self._pages else range(SEARCH_PAGES + 1):
             for number in {center - distance, center + distance}:
                 if 0 <= number <= last and number not in self._pages:
                     page = self._page(number)

@@ -23,7 +23,7 @@ refused a write; never a traceback.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeyEvent
@@ -505,7 +505,7 @@ class LabelingView(QWidget):
         text = self.editor.transcript.text()
         fields: dict = {}
         if self.editor.transcript.dirty or accept:
-            if text != cur.transcript:
+            if text != cur.text:
                 fields["transcript"] = text
             new_status = status or accept_status(cur.status, text)
             if new_status != cur.status:

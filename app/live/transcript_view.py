@@ -98,7 +98,7 @@ class LiveTranscriptView(QGroupBox):
         self._update_buttons()
 
     def add_events(self, events) -> None:
-        """Show :class:`~engine.decode.streaming.Partial` / :class:`~engine.decode.streaming.Final` events."""
+        """Show :class:`~engine.decode.protocol.Partial` / :class:`~engine.decode.protocol.Final` events."""
         for e in events:
             item = self._rows.get(e.index)
             if item is None:

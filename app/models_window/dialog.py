@@ -3,7 +3,7 @@
 A thin view over :class:`engine.registry.index.ModelRegistry`. Listing and
 changing entries are file operations (milliseconds); **comparing** decodes
 the test set with both models, so it runs as a
-:class:`engine.jobs.training.CompareJob` in a worker process through the
+:class:`engine.jobs.specs.CompareJob` in a worker process through the
 shared :class:`app.training.job_queue.TrainingJobQueue` (it waits behind a
 training job that is running). The test data is the open project's
 ``test`` split, or a JSONL manifest.
@@ -38,7 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data.manifest import ManifestError, read_manifest
-from engine.jobs.training import CompareJob, JobFailed, JobFinished, Progress
+from engine.jobs.events import JobFailed, JobFinished, Progress
+from engine.jobs.specs import CompareJob
 from engine.registry.index import ModelEntry, ModelRegistry, RegistryError
 
 PROJECT_TEST = "Project: test split"
@@ -353,9 +354,9 @@ class ModelsDialog(QDialog):
             return
         u = self.test_utterances[index]
         try:
-            audio = load_segment(u.audio_filepath, u.offset, u.offset + u.duration)
+            audio = load_segment(u.audio_path, u.start, u.end)
         except (AudioError, OSError) as exc:
-            self.summary.setText(f"Cannot play {Path(u.audio_filepath).name}: {exc}")
+            self.summary.setText(f"Cannot play {u.audio_path.name}: {exc}")
             return
         self.playback.play(audio)
 

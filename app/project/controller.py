@@ -254,7 +254,7 @@ class ProjectController(QObject):
             return
         if not self._need_project():
             return
-        ids = [row.id for row in self.project.fetch(limit=1_000_000) if row.transcript.strip()]
+        ids = [row.id for row in self.project.fetch(limit=1_000_000) if row.text.strip()]
         if len(ids) < 2:
             self.message.emit("Label at least two utterances first: the check ranks them against each other.")
             return

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.audio.take import TakeError, TakeWriter, default_takes_dir, find_unfinished, recover
+from engine import paths
+from engine.audio.take import TakeError, TakeWriter, find_unfinished, recover
 
 log = logging.getLogger("sayso.recorder")
 
@@ -71,7 +72,7 @@ class RecorderController(QObject):
     Args:
         parent: the Qt parent.
         takes_dir: where takes are streamed and kept (``<take_id>.wav``);
-            None for :func:`engine.audio.take.default_takes_dir`.
+            None for :func:`engine.paths.takes_dir`.
     """
 
     recording_changed = Signal(bool)
@@ -88,7 +89,7 @@ class RecorderController(QObject):
         self.device: int | str | None = None
         """Input device for the next take (PortAudio index or name); None = the system default."""
         self.unavailable_reason: str | None = None
-        self.takes_dir = Path(takes_dir) if takes_dir is not None else default_takes_dir()
+        self.takes_dir = Path(takes_dir) if takes_dir is not None else paths.takes_dir()
         """Folder the takes are streamed to and kept in."""
         self.take: TakeWriter | None = None
         """The take being streamed to disk while recording; None otherwise."""

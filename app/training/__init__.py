@@ -1,1 +1,1 @@
-"""Training in the studio: background training, fine-tuning, personalization and evaluation jobs (engine.jobs.training)."""
+"""Training in the studio: background training, fine-tuning, personalization and evaluation jobs (engine.jobs)."""

@@ -1,8 +1,8 @@
 """Live training curves: the loss (per epoch, or per step for a personalization) and validation WER/CER.
 
 Two :class:`pyqtgraph.PlotWidget` side by side, fed from the job events
-(:class:`~engine.jobs.training.Metrics` once per epoch,
-:class:`~engine.jobs.training.Progress` ``loss`` per personalization step);
+(:class:`~engine.jobs.events.Metrics` once per epoch,
+:class:`~engine.jobs.events.Progress` ``loss`` per personalization step);
 a point that arrives again for the same x (a resumed run repeating an epoch)
 replaces the old one.
 """

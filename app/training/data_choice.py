@@ -2,7 +2,7 @@
 
 The headless half (:func:`project_utterances`, :func:`hold_out`,
 :func:`project_data`, :func:`manifest_data`) turns either source into two
-lists of :class:`~engine.data.manifest.Utterance` (training and validation)
+lists of :class:`~engine.data.utterance.Utterance` (training and validation)
 or raises :class:`DataChoiceError` with a message for the user. The
 :class:`DataChoice` widget lets the user pick the source.
 
@@ -34,8 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data.manifest import ManifestError, Utterance, read_manifest
+from engine.data.manifest import ManifestError, read_manifest
 from engine.data.query import UtteranceFilter
+from engine.data.utterance import Utterance
 
 __all__ = ["DataChoice", "DataChoiceError", "HOLDOUT_FRACTION", "TrainingData", "USABLE_STATUSES", "hold_out",
            "manifest_data", "project_data", "project_utterances"]
@@ -74,9 +75,8 @@ def _has_text(text: str) -> bool:
 def project_utterances(project, split: str) -> list[Utterance]:
     """The project's ``split`` utterances that are verified or draft and have a transcript.
 
-    ``audio_filepath`` is the recording's absolute path, ``offset`` the
-    utterance's start and ``duration`` its length (seconds). Ordered by file,
-    then offset.
+    ``audio_path`` is the recording's absolute path; ``start`` and ``end``
+    are always set (seconds). Ordered by file, then start.
 
     Raises:
         engine.data.errors.ProjectError: the project cannot be read.
@@ -98,13 +98,14 @@ def project_utterances(project, split: str) -> list[Utterance]:
                     end = sf.info(path).duration
             else:
                 end = float(item.end)
-            out.append(Utterance(path, text, max(0.0, end - start), item.speaker or "", start))
-    out.sort(key=lambda u: (u.audio_filepath, u.offset, u.duration))
+            out.append(Utterance(path, text, start, max(start, end), item.speaker))
+    out.sort(key=lambda u: (str(u.audio_path), u.start, u.duration))
     return out
 
 
 def _holdout_key(u: Utterance) -> tuple[int, str, float]:
-    return zlib.crc32(f"{u.audio_filepath}\0{u.offset:.3f}\0{u.text}".encode("utf-8")), u.audio_filepath, u.offset
+    offset = u.start or 0.0
+    return zlib.crc32(f"{u.audio_path}\0{offset:.3f}\0{u.text}".encode()), str(u.audio_path), offset
 
 
 def hold_out(utterances: list[Utterance], fraction: float = HOLDOUT_FRACTION,
@@ -180,11 +181,11 @@ def _read(path: str | os.PathLike, what: str) -> list[Utterance]:
         raise DataChoiceError(f"The {what} manifest {path.name} cannot be read: {exc.strerror or exc}.") from None
     if not utts:
         raise DataChoiceError(f"The {what} manifest {path.name} holds no utterances.")
-    missing = [u.audio_filepath for u in utts if not os.path.isfile(u.audio_filepath)]
+    missing = [str(u.audio_path) for u in utts if not u.audio_path.is_file()]
     if missing:
         raise DataChoiceError(f"{len(missing)} of the {len(utts)} audio files of the {what} manifest {path.name} "
                               f"are missing, e.g. {missing[0]}.")
-    empty = [u.audio_filepath for u in utts if not _has_text(u.text)]
+    empty = [str(u.audio_path) for u in utts if not _has_text(u.text)]
     if empty:
         raise DataChoiceError(f"{len(empty)} utterance(s) of the {what} manifest {path.name} have an empty "
                               f"transcript, e.g. {Path(empty[0]).name}.")

@@ -1,37 +1,32 @@
-"""Qt bridge to the training job runner (:mod:`engine.jobs.training`).
+"""Qt bridge to the training job queue (:mod:`engine.jobs.queue`).
 
 The GUI thread only calls non-blocking methods: :meth:`TrainingJobQueue.submit`
-queues a job (it runs in a worker process) and a ``QTimer`` polls the
-runner every :data:`POLL_MS` milliseconds while jobs run or wait,
-re-emitting each typed event as a Qt signal. The runner's housekeeping
-(starting the next job, detecting a crashed worker, killing a cancelled
-job that overran) happens in those polls.
+queues a job (it runs in a worker process) and the
+:class:`~app.worker_bridge.WorkerBridge` timer polls the runner every
+:data:`POLL_MS` milliseconds while jobs run or wait, re-emitting each typed
+event as a Qt signal. The runner's housekeeping (starting the next job,
+detecting a crashed worker, killing a cancelled job that overran) happens in
+those polls.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
-from engine.jobs.training import (
-    CANCEL_TIMEOUT_S,
-    Job,
-    JobFailed,
-    JobFinished,
-    JobRunner,
-    JobStarted,
-    LogLine,
-    Metrics,
-    Progress,
-)
+from app.worker_bridge import WorkerBridge
+from engine.jobs.events import JobFailed, JobFinished, JobStarted, LogLine, Metrics, Progress
+from engine.jobs.queue import JobRunner
+from engine.jobs.specs import Job
+from engine.workers.process import CANCEL_TIMEOUT_S
 
 POLL_MS = 100
 MAX_EVENTS_PER_POLL = 200
 """Events handled per timer tick, so a burst never stalls the GUI."""
 
 
-class TrainingJobQueue(QObject):
+class TrainingJobQueue(WorkerBridge):
     """Background training jobs, one at a time, first in first out.
 
-    Signals (each carries the event dataclass of :mod:`engine.jobs.training`):
+    Signals (each carries the event dataclass of :mod:`engine.jobs.events`):
         started(JobStarted): a worker process began a job.
         progress(Progress): stage, done/total, epoch, loss, ETA.
         metrics(Metrics): a finished epoch's losses and dev WER/CER.
@@ -48,42 +43,34 @@ class TrainingJobQueue(QObject):
     log = Signal(object)
     finished = Signal(object)
     failed = Signal(object)
-    idle = Signal()
 
     def __init__(self, runner: JobRunner | None = None, cancel_timeout: float = CANCEL_TIMEOUT_S,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner or JobRunner(cancel_timeout=cancel_timeout)
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._poll)
-        self._signals = {JobStarted: self.started, Progress: self.progress, Metrics: self.metrics,
-                         LogLine: self.log, JobFinished: self.finished, JobFailed: self.failed}
+        super().__init__(runner or JobRunner(cancel_timeout=cancel_timeout), POLL_MS, MAX_EVENTS_PER_POLL, parent)
+        self.runner: JobRunner = self.worker
+        signals = {JobStarted: self.started, Progress: self.progress, Metrics: self.metrics,
+                   LogLine: self.log, JobFinished: self.finished, JobFailed: self.failed}
+        self.answer.connect(lambda event: signals[type(event)].emit(event))
 
     # -- commands -------------------------------------------------------------
     def submit(self, job: Job) -> int:
         """Queue ``job``; returns its id (see :meth:`JobRunner.submit` for the ValueError)."""
         job_id = self.runner.submit(job)
-        self._timer.start()
+        self.poll_soon()
         return job_id
 
     def cancel(self, job_id: int) -> bool:
         """Cancel a queued or running job; its ``failed`` (kind ``"cancelled"``) follows. False if it already ended."""
         ok = self.runner.cancel(job_id)
         if ok:
-            self._timer.start()
+            self.poll_soon()
         return ok
 
     def resume(self, job_id: int) -> int:
         """Queue an ended job again, continuing from its last checkpoint; returns the new job id."""
         job_id = self.runner.resume(job_id)
-        self._timer.start()
+        self.poll_soon()
         return job_id
-
-    def shutdown(self, timeout: float = 3.0) -> None:
-        """Stop polling, drop the queue and end the running worker (killed after ``timeout`` s)."""
-        self._timer.stop()
-        self.runner.close(timeout)
 
     # -- state ----------------------------------------------------------------
     @property
@@ -103,14 +90,3 @@ class TrainingJobQueue(QObject):
 
     def status(self, job_id: int) -> str:
         return self.runner.status(job_id)
-
-    # -- polling --------------------------------------------------------------
-    def _poll(self) -> None:
-        for _ in range(MAX_EVENTS_PER_POLL):
-            event = self.runner.poll()
-            if event is None:
-                break
-            self._signals[type(event)].emit(event)
-        if not self.runner.busy:
-            self._timer.stop()
-            self.idle.emit()

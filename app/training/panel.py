@@ -2,13 +2,13 @@
 
 The user picks the data (:class:`~app.training.data_choice.DataChoice`: the
 open project's train/dev splits or NeMo manifests), a base model, whether to
-start from it or from scratch, and a :data:`PRESETS` entry:
+start from it or from scratch, and a preset (:data:`engine.train.presets.PRESETS`):
 
-- **Quick personalization**: :class:`~engine.jobs.training.PersonalizeJob`,
+- **Quick personalization**: :class:`~engine.jobs.specs.PersonalizeJob`,
   a few optimizer steps on the top layers of the base model (a few takes);
-- **Fine-tune**: :class:`~engine.jobs.training.FineTuneJob`, a few epochs of
+- **Fine-tune**: :class:`~engine.jobs.specs.FineTuneJob`, a few epochs of
   the whole base model at a low learning rate;
-- **Full training**: :class:`~engine.jobs.training.TrainJob` from scratch
+- **Full training**: :class:`~engine.jobs.specs.TrainJob` from scratch
   (or a long :class:`FineTuneJob` from the base model), many epochs, early
   stopping, the checkpoint with the best validation WER kept.
 
@@ -16,13 +16,13 @@ Jobs run in a worker process through the studio's
 :class:`~app.training.job_queue.TrainingJobQueue`; this panel only reacts to
 its signals (progress with ETA, live curves, the log). When a training job
 finishes, :attr:`TrainingPanel.model_ready` carries the checkpoint and an
-:class:`~engine.jobs.training.EvaluateJob` on the validation data starts
+:class:`~engine.jobs.specs.EvaluateJob` on the validation data starts
 by itself; its report lists the utterances worst first (click one to hear
 it and see the word diff). Failures become one plain sentence in the
 panel's message line (never a traceback: the log tail goes to the log
 pane); a failed or cancelled job can be resumed.
 
-Every run writes into its own folder under ``user_data_dir("sayso")/models``
+Every run writes into its own folder under :func:`engine.paths.models_dir`
 named ``<timestamp>-<name>`` (the name is the user's), with the manifests
 it used (``train.jsonl``, ``dev.jsonl``) beside the checkpoints.
 """
@@ -66,25 +66,19 @@ from app.training.curves import TrainingCurves
 from app.training.data_choice import DataChoice, DataChoiceError, TrainingData
 from app.training.job_queue import TrainingJobQueue
 from app.training.report import EvaluationReport
-from engine.data.manifest import Utterance, write_manifest
-from engine.jobs.training import (
-    EvaluateJob,
-    FineTuneJob,
-    JobFailed,
-    JobFinished,
-    JobStarted,
-    LogLine,
-    Metrics,
-    PersonalizeJob,
-    Progress,
-    TrainJob,
-)
+from engine.checkpoint_layout import missing_files
+from engine.data.manifest import write_manifest
+from engine.data.utterance import Utterance
+from engine.jobs.events import JobFailed, JobFinished, JobStarted, LogLine, Metrics, Progress
+from engine.jobs.specs import EvaluateJob, FineTuneJob, PersonalizeJob, TrainJob
+from engine.paths import models_dir
+from engine.resources import BUNDLED_MODEL
+from engine.train.presets import PRESETS, Preset, scaled_warmup
 
-__all__ = ["PRESETS", "Preset", "TrainingPanel", "default_models_root", "format_eta"]
+__all__ = ["TrainingPanel", "format_eta"]
 
 log = logging.getLogger("sayso.training")
 
-BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
 LOG_MAX_LINES = 5000
 PROGRESS_STEPS = 1000
 ERROR_STYLE = "color: #b00020"
@@ -98,51 +92,6 @@ FAILURE_TITLES = {
     "internal": "Internal error",
 }
 STAGES = {"loading": "Loading audio", "train": "Training", "personalize": "Personalizing", "evaluate": "Evaluating"}
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A kind of run and its defaults.
-
-    Attributes:
-        key: ``"personalize"``, ``"finetune"`` or ``"train"``.
-        title: the name in the preset menu.
-        description: one or two sentences for the user.
-        length: optimizer steps (personalization) or epochs (training).
-        lr: learning rate (the peak of the schedule when training).
-        patience: epochs without a better validation WER before stopping (0: never).
-        needs_base: always starts from the base model.
-    """
-
-    key: str
-    title: str
-    description: str
-    length: int
-    lr: float
-    patience: int = 0
-    needs_base: bool = True
-
-
-PRESETS: tuple[Preset, ...] = (
-    Preset("personalize", "Quick personalization",
-           "A few dozen steps on the encoder blocks and the decoders of the base model, for a few takes "
-           "of one voice, with some of the base model's data replayed so it keeps what it knew. "
-           "Takes seconds to a minute; the front end and the text side stay as they are.", length=60, lr=3e-4),
-    Preset("finetune", "Fine-tune",
-           "A few epochs of the whole base model at a low learning rate, for tens to hundreds of "
-           "utterances. The checkpoint with the best validation WER is kept.", length=3, lr=2e-4),
-    Preset("train", "Full training",
-           "Every layer, many epochs, stopping early when the validation WER stops improving; from "
-           "scratch or from the base model. For thousands of utterances: hours on a CPU.",
-           length=30, lr=1.5e-3, patience=5, needs_base=False),
-)
-
-
-def default_models_root() -> Path:
-    """Where trained models go: ``platformdirs.user_data_dir("sayso") / "models"``."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("sayso")) / "models"
 
 
 def format_eta(seconds: float | None) -> str:
@@ -167,7 +116,7 @@ def _model_problem(path: Path) -> str | None:
     """A user message when ``path`` is clearly not a checkpoint folder (a quick look at its files)."""
     if not str(path).strip() or not path.is_dir():
         return f"There is no model at {path}: choose the folder of a Sayso model."
-    missing = [f for f in ("config.json", "model.safetensors") if not (path / f).is_file()]
+    missing = missing_files(path)
     if missing:
         return f"{path} is not a Sayso model ({', '.join(missing)} missing)."
     return None
@@ -204,7 +153,7 @@ class TrainingPanel(QWidget):
         busy_changed(bool): a job of this panel started (True) or ended (False).
 
     Attributes:
-        models_root: the folder runs are written under (default :func:`default_models_root`).
+        models_root: the folder runs are written under (default :func:`engine.paths.models_dir`).
         config_overrides: extra :class:`~engine.train.trainer.TrainConfig`
             fields for training jobs (e.g. a smaller ``model``), or
             :class:`~engine.train.personalize.PersonalizeConfig` fields for a
@@ -222,7 +171,7 @@ class TrainingPanel(QWidget):
         self.queue = queue
         self.playback = playback
         self.settings = settings
-        self._models_root: Path = default_models_root()
+        self._models_root: Path = models_dir()
         self.config_overrides: dict[str, Any] = {}
         self.eval_threads = 2
         self._project = None
@@ -540,16 +489,15 @@ class TrainingPanel(QWidget):
     def play_row(self, row: int) -> bool:
         """Play the utterance of evaluation table row ``row``; False (and a message) if it cannot be played."""
         from engine.audio.errors import AudioError
-        from engine.audio.io import audio_info, load_segment
+        from engine.audio.io import load_segment
 
         utt = self.report.utterance_at(row)
         if utt is None:
             return self._refuse("This row's audio could not be found among the validation utterances.")
         try:
-            end = utt.offset + utt.duration if utt.duration > 0 else audio_info(utt.audio_filepath).duration
-            audio = load_segment(utt.audio_filepath, utt.offset, end)
+            audio = load_segment(utt.audio_path, utt.start, utt.end)
         except AudioError as exc:
-            return self._refuse(f"Cannot play {Path(utt.audio_filepath).name}: {exc}")
+            return self._refuse(f"Cannot play {utt.audio_path.name}: {exc}")
         return self.playback.play(audio)
 
     # -- job building ---------------------------------------------------------
@@ -591,12 +539,7 @@ class TrainingPanel(QWidget):
                           patience=self.patience_spin.value())
         fields = {f.name for f in dataclasses.fields(cfg)}
         cfg = dataclasses.replace(cfg, **{k: v for k, v in self.config_overrides.items() if k in fields})
-        if "warmup_steps" not in self.config_overrides:
-            # About a tenth of the run (the recipe's 400 steps would be the whole run on a small set).
-            seconds = sum(u.duration for u in data.train) or len(data.train)
-            steps = max(1, math.ceil(seconds / cfg.max_batch_seconds), math.ceil(len(data.train) / cfg.max_batch))
-            cfg.warmup_steps = int(min(cfg.warmup_steps, max(1, 0.1 * cfg.epochs * steps)))
-        return cfg
+        return cfg if "warmup_steps" in self.config_overrides else scaled_warmup(cfg, data.train)
 
     def _submit(self, job, run: _Run) -> bool:
         try:

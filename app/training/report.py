@@ -4,7 +4,7 @@
 alignment its WER counts; :mod:`difflib` if jiwer refuses), and
 :func:`diff_html` renders it: substitutions, insertions and deletions each
 in their own colour. :class:`EvaluationReport` shows the report of an
-:class:`~engine.jobs.training.EvaluateJob` (its ``worst`` list, already
+:class:`~engine.jobs.specs.EvaluateJob` (its ``worst`` list, already
 sorted worst first) and asks for a row to be played when it is clicked.
 """
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 import difflib
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data.manifest import Utterance
+from engine.data.utterance import Utterance
 
 __all__ = ["COLUMNS", "DiffToken", "EvaluationReport", "diff_html", "match_utterances", "word_diff"]
 
@@ -136,12 +137,12 @@ def match_utterances(rows: Sequence[dict], utterances: Sequence[Utterance]) -> l
 
     pool: dict[str, list[Utterance]] = {}
     for u in utterances:
-        pool.setdefault(u.audio_filepath, []).append(u)
+        pool.setdefault(str(u.audio_path), []).append(u)
     out: list[Utterance | None] = []
     for row in rows:
         candidates = pool.get(str(row.get("audio_filepath", "")), [])
         ref, speaker = row.get("reference", ""), row.get("speaker", "")
-        pick = next((u for u in candidates if normalize_text(u.text) == ref and u.speaker == speaker), None)
+        pick = next((u for u in candidates if normalize_text(u.text) == ref and (u.speaker or "") == speaker), None)
         pick = pick or next((u for u in candidates if normalize_text(u.text) == ref), None)
         pick = pick or (candidates[0] if candidates else None)
         if pick is not None:
@@ -224,7 +225,7 @@ class EvaluationReport(QWidget):
         for r, row in enumerate(rows):
             utt = self._utterances[r]
             path = Path(str(row.get("audio_filepath", "")))
-            where = path.name if utt is None or not utt.offset else f"{path.name} @ {utt.offset:.2f} s"
+            where = path.name if utt is None or not utt.start else f"{path.name} @ {utt.start:.2f} s"
             cells = (_percent(row.get("wer")), _percent(row.get("cer")), row.get("reference", ""),
                      row.get("hypothesis", ""), row.get("speaker", ""), where)
             for c, text in enumerate(cells):

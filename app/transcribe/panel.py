@@ -102,7 +102,7 @@ class TranscriptPanel(QWidget):
         self.text_area.setPlaceholderText(self.idle_message)
 
     def show_recognition(self, rec) -> None:
-        """Display a :class:`~engine.decode.recognizer.Recognition`: text, confidence, RTF, model, word times."""
+        """Display a :class:`~engine.decode.protocol.Recognition`: text, confidence, RTF, model, word times."""
         self.transcript = rec.text
         vocab = f" · vocabulary ({len(self.vocabulary.phrases)})" if self.active_vocabulary() else ""
         words = "".join(

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.widgets import style_plot
 from app.widgets.head_chooser import HeadChooser, select_map
+from engine.model.audio_encoder import ENCODER_FRAME_S
+
 
 def token_label(token: str) -> str:
     """How a token is written on the y axis (a space is shown as ␣)."""
@@ -81,7 +83,7 @@ class AttentionView(QWidget):
         self.rows = None
         self.scale_rows = False
         """Colour each row over its own minimum … maximum (a few very bright frames, e.g. the first, then hide nothing)."""
-        self.frame_shift = 0.04
+        self.frame_shift = ENCODER_FRAME_S
 
     @property
     def current_view(self) -> str:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.widgets import style_plot
 from app.widgets.head_chooser import HeadChooser, select_map
+from engine.model.audio_encoder import ENCODER_FRAME_S
 
 
 class SelfAttentionView(QWidget):
@@ -50,7 +51,7 @@ class SelfAttentionView(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.plot, 1)
         self.attention: np.ndarray | None = None
-        self.frame_shift = 0.04
+        self.frame_shift = ENCODER_FRAME_S
 
     @property
     def current_view(self) -> str:

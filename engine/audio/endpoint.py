@@ -26,6 +26,7 @@ import numpy as np
 import webrtcvad
 
 from engine.audio.io import SAMPLE_RATE
+from engine.audio.pcm import to_pcm16
 
 FRAME_S = 0.02
 """Seconds per VAD frame."""
@@ -79,8 +80,9 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
-class Utterance:
-    """A finished utterance: ``audio`` is ``(samples,)`` float32 16 kHz from ``start`` to ``end`` seconds.
+class SpeechEnded:
+    """Speech ended: the finished utterance of the stream, ``audio`` ``(samples,)`` float32 16 kHz
+    from ``start`` to ``end`` seconds of the stream.
 
     ``forced`` is True when it was cut at ``max_utterance_s`` rather than at a pause;
     ``speech_end`` is where its last speech frame ends (seconds, ≤ ``end``).
@@ -94,7 +96,7 @@ class Utterance:
 
 
 class Endpointer:
-    """Feed audio chunks of any size; get :class:`SpeechStarted` and :class:`Utterance` events.
+    """Feed audio chunks of any size; get :class:`SpeechStarted` and :class:`SpeechEnded` events.
 
     >>> ep = Endpointer()
     >>> events = ep.feed(np.zeros(16000, np.float32))   # one second of silence
@@ -138,7 +140,7 @@ class Endpointer:
             return 0.0
         return (self._frame_index - 1 - self._last_speech) * FRAME_S
 
-    def end_now(self) -> Utterance | None:
+    def end_now(self) -> SpeechEnded | None:
         """End the open utterance at once (a caller that knows it is complete, e.g. the
         recognizer's end-of-sentence probability): it ends ``pad_s`` after its last speech
         frame, or where the audio so far ends if that is sooner. None if none is open or
@@ -150,15 +152,15 @@ class Endpointer:
         """Start in seconds of the utterance in progress."""
         return self._first * FRAME_S
 
-    def feed(self, chunk: np.ndarray) -> list[SpeechStarted | Utterance]:
+    def feed(self, chunk: np.ndarray) -> list[SpeechStarted | SpeechEnded]:
         """Consume ``(samples,)`` float32 16 kHz audio; return the events it completes, in order."""
         x = np.concatenate([self._rest, np.asarray(chunk, dtype=np.float32).reshape(-1)])
         n = len(x) // FRAME
         self._rest = x[n * FRAME:].copy()
-        events: list[SpeechStarted | Utterance] = []
+        events: list[SpeechStarted | SpeechEnded] = []
         if n == 0:
             return events
-        pcm = (np.clip(x[: n * FRAME], -1.0, 1.0) * 32767).astype("<i2")
+        pcm = to_pcm16(x[: n * FRAME])
         for k in range(n):
             frame = x[k * FRAME:(k + 1) * FRAME]
             speech = self._vad.is_speech(pcm[k * FRAME:(k + 1) * FRAME].tobytes(), SAMPLE_RATE)
@@ -166,7 +168,7 @@ class Endpointer:
             self._frame_index += 1
         return events
 
-    def flush(self) -> list[Utterance]:
+    def flush(self) -> list[SpeechEnded]:
         """End of stream: finish the utterance in progress (if it has enough speech)."""
         if not self.in_speech:
             return []
@@ -174,7 +176,7 @@ class Endpointer:
         return [out] if out is not None else []
 
     # -- state machine -------------------------------------------------------
-    def _step(self, frame: np.ndarray, speech: bool) -> list[SpeechStarted | Utterance]:
+    def _step(self, frame: np.ndarray, speech: bool) -> list[SpeechStarted | SpeechEnded]:
         i = self._frame_index
         if not self.in_speech:
             self._history.append((frame, speech))
@@ -207,7 +209,7 @@ class Endpointer:
             return [out, SpeechStarted((i + 1) * FRAME_S)]
         return []
 
-    def _finish(self, forced: bool) -> Utterance | None:
+    def _finish(self, forced: bool) -> SpeechEnded | None:
         """Close the utterance in progress; None if it holds too little speech."""
         end_frame = len(self._frames) if forced else min(len(self._frames), self._last_speech - self._first + 1 + self._pad_frames)
         frames, first, speech = self._frames[:end_frame], self._first, self._speech_count
@@ -217,4 +219,4 @@ class Endpointer:
             return None
         end = (first + len(frames)) * FRAME_S
         speech_end = min(end, (self._last_speech + 1) * FRAME_S)
-        return Utterance(first * FRAME_S, end, np.concatenate(frames), forced, speech_end)
+        return SpeechEnded(first * FRAME_S, end, np.concatenate(frames), forced, speech_end)

@@ -105,8 +105,12 @@ def log_mel_db(audio: np.ndarray) -> np.ndarray:
         audio: ``(samples,)`` float32 at 16 kHz.
 
     Returns:
-        ``(frames, 80)`` float32 in dB (10·log10 power, floor -120 dB); one
-        frame per 10 ms.
+        ``(frames, 80)`` float32 in dB (10·log10 power, floor -60 dB =
+        10·log10 :data:`LOG_FLOOR`); one frame per 10 ms.
+
+    >>> x = log_mel_db(np.zeros(16000, np.float32))  # one second of silence
+    >>> x.shape, float(x.min())
+    ((101, 80), -60.0)
     """
     global _display
     if _display is None:

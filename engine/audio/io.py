@@ -16,6 +16,7 @@ import soundfile as sf
 
 from engine.atomic import atomic_write
 from engine.audio.errors import AudioError
+from engine.audio.pcm import to_pcm16
 
 SAMPLE_RATE = 16_000
 """The model's sample rate in Hz."""
@@ -111,11 +112,14 @@ def load_audio(
     return check_audio(resample(audio, sr, sample_rate), sample_rate, min_seconds, name=path.name)
 
 
-def load_segment(path: str | os.PathLike, start: float, end: float, sample_rate: int = SAMPLE_RATE,
+def load_segment(path: str | os.PathLike, start: float | None, end: float | None, sample_rate: int = SAMPLE_RATE,
                  min_seconds: float = MIN_SECONDS) -> np.ndarray:
     """Read ``start``–``end`` seconds of an audio file as mono float32 at ``sample_rate``.
 
     Only that stretch is read from disk (an utterance of a long recording).
+    ``start`` None is the file's start and ``end`` None its end (as in
+    :class:`engine.data.utterance.Utterance`), so ``(None, None)`` reads the
+    whole file.
 
     Raises:
         AudioError: missing, unreadable or corrupt file; the stretch lies
@@ -123,6 +127,8 @@ def load_segment(path: str | os.PathLike, start: float, end: float, sample_rate:
     """
     path = Path(path)
     info = audio_info(path)
+    start = 0.0 if start is None else start
+    end = info.frames / info.samplerate if end is None and info.samplerate > 0 else end or 0.0
     a, b = int(round(start * info.samplerate)), int(round(end * info.samplerate))
     if not 0 <= a < b <= info.frames + int(0.05 * info.samplerate):
         raise AudioError(f"{path.name}: {start:.2f}–{end:.2f} s is outside the file "
@@ -165,7 +171,9 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = S
 
     Args:
         path: destination ``.wav`` (``.flac`` also works).
-        audio: ``(samples,)`` float32 in [-1, 1].
+        audio: ``(samples,)`` float32 in [-1, 1], stored with
+            :func:`engine.audio.pcm.to_pcm16` (so audio read from a 16-bit
+            file is written back bit-exact; out-of-range samples are clipped).
         sample_rate: rate in Hz.
 
     Returns:
@@ -177,7 +185,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = S
     """
     path = Path(path)
     with atomic_write(path, "wb") as fh:
-        sf.write(fh, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16",
+        sf.write(fh, to_pcm16(audio), sample_rate, subtype="PCM_16",
                  format=path.suffix.lstrip(".").upper() or "WAV")
     return path
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from engine.atomic import atomic_write, fsync_dir
 from engine.audio.io import SAMPLE_RATE
+from engine.audio.pcm import to_pcm16
 
 try:  # POSIX: a live take is locked; Windows has no flock (an open file cannot be renamed anyway)
     import fcntl
@@ -57,7 +58,6 @@ __all__ = [
     "TakeError",
     "TakeWriter",
     "UnfinishedTake",
-    "default_takes_dir",
     "find_unfinished",
     "recover",
 ]
@@ -88,14 +88,6 @@ class TakeError(RuntimeError):
     """
 
 
-def default_takes_dir() -> Path:
-    """Where takes are kept: ``platformdirs.user_data_dir("sayso") / "takes"``
-    (``~/.local/share/sayso/takes`` on Linux). Not created here."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("sayso")) / "takes"
-
-
 # ------------------------------------------------------------------ helpers
 
 
@@ -121,17 +113,6 @@ def _header_rate(header: bytes) -> int | None:
 
 def _valid_rate(rate) -> bool:
     return isinstance(rate, int) and not isinstance(rate, bool) and 1_000 <= rate <= 384_000
-
-
-def to_pcm16(audio: np.ndarray) -> np.ndarray:
-    """``(samples,)`` float in [-1, 1] → ``(samples,)`` little-endian int16.
-
-    Scaled by 32768 and rounded, so int16 audio read as ``x / 32768`` (what
-    PulseAudio and libsndfile deliver) comes back bit-exact; out-of-range
-    values are clipped, NaN becomes 0.
-    """
-    x = np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.clip(np.rint(x * np.float32(32768.0)), -32768, 32767).astype("<i2")
 
 
 def _lock(fd: int, exclusive: bool = True) -> bool:

@@ -11,6 +11,7 @@ import numpy as np
 import webrtcvad
 
 from engine.audio.io import SAMPLE_RATE
+from engine.audio.pcm import to_pcm16
 
 FRAME_S = 0.03
 
@@ -26,7 +27,7 @@ def speech_regions(audio: np.ndarray, aggressiveness: int = 3, min_pause: float 
     """
     vad = webrtcvad.Vad(aggressiveness)
     n = int(FRAME_S * SAMPLE_RATE)
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+    pcm = to_pcm16(audio)
     flags = [vad.is_speech(pcm[i: i + n].tobytes(), SAMPLE_RATE) for i in range(0, len(pcm) - n + 1, n)]
     regions: list[list[float]] = []
     for k, is_speech in enumerate(flags):

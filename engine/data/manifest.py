@@ -1,42 +1,88 @@
-"""Manifests: one utterance per line of JSON (the NeMo JSONL format).
+"""Training manifests: one utterance per line of JSON (the NeMo JSONL format).
 
 Each line holds ``audio_filepath`` (absolute, or relative to the manifest's
 folder), ``text`` (the transcript), ``duration`` (seconds) and optionally
-``speaker``, ``offset`` (seconds into the file) and ``split``.
+``speaker``, ``offset`` (seconds into the file) and ``split``. In memory a
+line is an :class:`~engine.data.utterance.Utterance`; :func:`from_manifest`
+and :func:`to_manifest` convert one line:
+
+- ``offset``/``duration`` ↔ ``start = offset``, ``end = offset + duration``;
+  a line with no (or a zero) ``duration`` runs to the end of the file
+  (``end = None``; with no offset either, it is the whole file:
+  ``start = end = None``);
+- ``speaker`` ``""`` ↔ None.
+
+Lines are written as ``audio_filepath``, ``text``, ``duration``, ``speaker``
+and, when not 0, ``offset``; a whole file's duration is read from its header.
+:mod:`engine.data.formats.nemo` imports the same format into a project,
+leniently (a bad line is reported and skipped); this module is strict.
+
+>>> u = from_manifest({"audio_filepath": "a.wav", "text": "yes", "duration": 0.5, "offset": 1.0}, Path("/data"))
+>>> u
+Utterance(audio_path=PosixPath('/data/a.wav'), text='yes', start=1.0, end=1.5, speaker=None, split=None, tags=())
+>>> to_manifest(u)
+{'audio_filepath': '/data/a.wav', 'text': 'yes', 'duration': 0.5, 'speaker': '', 'offset': 1.0}
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 from engine.atomic import atomic_write
+from engine.data.utterance import Utterance
+
+__all__ = ["ManifestError", "from_manifest", "read_manifest", "to_manifest", "write_manifest"]
 
 
 class ManifestError(ValueError):
     """A manifest line that cannot be used; the message names the file and line."""
 
 
-@dataclass
-class Utterance:
-    """One utterance: a stretch of an audio file with its transcript. Times in seconds."""
+def from_manifest(row: dict, folder: Path) -> Utterance:
+    """One manifest line (parsed JSON) as an :class:`Utterance`; a relative path is taken from ``folder``.
 
-    audio_filepath: str
-    text: str
-    duration: float
-    speaker: str = ""
-    offset: float = 0.0
+    Raises:
+        ManifestError: a negative duration or offset.
+        KeyError: no ``audio_filepath`` or ``text``.
+        ValueError, TypeError: a time is not a number.
+    """
+    audio = Path(row["audio_filepath"])
+    if not audio.is_absolute():
+        audio = folder / audio
+    offset, duration = float(row.get("offset", 0.0)), float(row.get("duration", 0.0))
+    if duration < 0 or offset < 0:
+        raise ManifestError("negative duration or offset")
+    if duration:
+        start, end = offset, offset + duration
+    else:
+        start, end = (offset or None), None
+    return Utterance(audio, str(row["text"]), start, end, str(row.get("speaker", "")) or None)
 
-    def to_json(self) -> dict:
-        d = asdict(self)
-        if not d["offset"]:
-            d.pop("offset")
-        return d
+
+def to_manifest(u: Utterance) -> dict:
+    """The manifest line (a JSON-ready dict) of ``u``; ``offset`` only when not 0.
+
+    Raises:
+        engine.audio.errors.AudioError: ``u`` runs to the end of its file and
+            the file's header cannot be read (its duration is needed).
+    """
+    offset = u.start or 0.0
+    if u.end is not None:
+        duration = u.end - offset
+    else:
+        from engine.audio.io import audio_info
+
+        duration = audio_info(u.audio_path).duration - offset
+    row = {"audio_filepath": str(u.audio_path), "text": u.text, "duration": duration, "speaker": u.speaker or ""}
+    if offset:
+        row["offset"] = offset
+    return row
 
 
 def read_manifest(path: str | os.PathLike) -> list[Utterance]:
-    """Read a JSONL manifest.
+    """Read a JSONL manifest (blank lines are skipped).
 
     Raises:
         ManifestError: a line is not JSON, lacks ``audio_filepath`` or ``text``,
@@ -50,24 +96,23 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-                audio = Path(row["audio_filepath"])
-                if not audio.is_absolute():
-                    audio = path.parent / audio
-                utt = Utterance(str(audio), str(row["text"]), float(row.get("duration", 0.0)),
-                                str(row.get("speaker", "")), float(row.get("offset", 0.0)))
+                out.append(from_manifest(json.loads(line), path.parent))
+            except ManifestError as exc:
+                raise ManifestError(f"{path.name}, line {n}: {exc}") from None
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise ManifestError(f"{path.name}, line {n}: {type(exc).__name__}: {exc}") from None
-            if utt.duration < 0 or utt.offset < 0:
-                raise ManifestError(f"{path.name}, line {n}: negative duration or offset")
-            out.append(utt)
     return out
 
 
-def write_manifest(path: str | os.PathLike, utterances: list[Utterance]) -> Path:
-    """Write a JSONL manifest atomically (temp file, fsync, rename)."""
+def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> Path:
+    """Write a JSONL manifest atomically (temp file, fsync, rename).
+
+    Raises:
+        engine.audio.errors.AudioError: a whole file's duration cannot be read.
+        OSError: the manifest cannot be written (nothing is left half-written).
+    """
     path = Path(path)
     with atomic_write(path) as fh:
         for u in utterances:
-            fh.write(json.dumps(u.to_json(), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(to_manifest(u), ensure_ascii=False) + "\n")
     return path

@@ -22,8 +22,8 @@ All times are in seconds. This module imports no Qt.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 __all__ = ["ORDER_BY", "STATUSES", "SPLITS", "UtteranceFilter", "UtteranceRow"]
 
@@ -51,14 +51,17 @@ _CHUNK = 500  # ids per "IN (…)" (SQLite allows at least 999 parameters)
 
 @dataclass(frozen=True)
 class UtteranceRow:
-    """One utterance as stored.
+    """One utterance as stored: an :class:`~engine.data.utterance.Utterance`'s
+    fields (the audio is a recording's, and its times are always set) with its
+    labeling state. :meth:`engine.data.store.Project.export_items` gives rows as
+    :class:`~engine.data.utterance.Utterance` records.
 
     Attributes:
         id: the utterance's id (never reused, also after a delete).
         recording_id: the recording it is a stretch of.
         start: start in seconds into the recording (>= 0).
         end: end in seconds (> start).
-        transcript: the text ("" when unlabeled).
+        text: the transcript ("" when unlabeled; the ``transcript`` column).
         status: ``"unlabeled"``, ``"draft"`` or ``"verified"``.
         speaker: the speaker's name, or None.
         split: ``"train"``, ``"dev"``, ``"test"`` or None.
@@ -73,7 +76,7 @@ class UtteranceRow:
     recording_id: int
     start: float
     end: float
-    transcript: str
+    text: str
     status: str
     speaker: str | None
     split: str | None

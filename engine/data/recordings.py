@@ -16,9 +16,9 @@ import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from engine.atomic import fsync_dir
 from engine.audio.errors import AudioError

@@ -1,46 +1,19 @@
-"""Plain records exchanged between the project store and the format readers/writers.
+"""Plain records of an import: what was left out, and what came in.
 
 The readers in :mod:`engine.data.formats` turn a corpus on disk (LJSpeech,
 NeMo, Kaldi, Common Voice, TextGrid, Audacity labels, …) into a list of
-:class:`ImportItem` per source file, plus the :class:`Reject` lines they could
-not use; :meth:`engine.data.store.Project.import_items` inserts one such list
-in a single transaction and answers with an :class:`ImportReport`.
-:meth:`engine.data.store.Project.export_items` gives :class:`ImportItem`
-records back (with absolute audio paths) for the writers.
+:class:`~engine.data.utterance.Utterance` per source file, plus the
+:class:`Reject` lines they could not use;
+:meth:`engine.data.store.Project.import_items` inserts one such list in a
+single transaction and answers with an :class:`ImportReport`.
 
 All times are in seconds. This module imports nothing but the standard library.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-__all__ = ["ImportItem", "ImportReport", "Reject"]
-
-
-@dataclass(frozen=True)
-class ImportItem:
-    """One utterance to import (or exported).
-
-    Attributes:
-        audio_path: the audio file, already resolved (absolute, or relative to
-            the current directory). WAV, FLAC or OGG.
-        text: the transcript ("" when there is none yet).
-        start: start of the utterance in seconds into the file; None for the
-            whole file (then ``end`` must be None too).
-        end: end in seconds (> ``start``); None for the end of the file.
-        speaker: speaker name, or None.
-        split: ``"train"``, ``"dev"``, ``"test"`` or None.
-        tags: free-form labels, e.g. ``("noisy",)``.
-    """
-
-    audio_path: Path
-    text: str
-    start: float | None = None
-    end: float | None = None
-    speaker: str | None = None
-    split: str | None = None
-    tags: tuple[str, ...] = ()
+__all__ = ["ImportReport", "Reject"]
 
 
 @dataclass(frozen=True)

@@ -29,17 +29,18 @@ import math
 import os
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from engine.data import history, query
 from engine.data import word_timings as timings
 from engine.data.errors import ProjectError
 from engine.data.query import ORDER_BY, SPLITS, STATUSES, UtteranceFilter, UtteranceRow
-from engine.data.records import ImportItem, ImportReport, Reject
 from engine.data.recordings import Recording, copy_in, probe, sha256_file
+from engine.data.records import ImportReport, Reject
 from engine.data.schema import SCHEMA_VERSION, connect, migrate, user_version
+from engine.data.utterance import WHOLE_TOLERANCE, Utterance
 
 __all__ = [
     "AUDIO_DIR",
@@ -48,12 +49,12 @@ __all__ = [
     "PROJECT_FILE",
     "SPLITS",
     "STATUSES",
-    "ImportItem",
     "ImportReport",
     "Project",
     "ProjectError",
     "Recording",
     "Reject",
+    "Utterance",
     "UtteranceFilter",
     "UtteranceRow",
 ]
@@ -922,7 +923,7 @@ class Project:
 
     # ------------------------------------------------------------ import / export
 
-    def import_items(self, items: Iterable[ImportItem], source_name: str, *, copy: bool = True,
+    def import_items(self, items: Iterable[Utterance], source_name: str, *, copy: bool = True,
                      status: str | None = None,
                      progress: Callable[[int, int], None] | None = None) -> ImportReport:
         """Import the utterances read from one source file, all or nothing.
@@ -982,7 +983,7 @@ class Project:
             raise
         return report
 
-    def _import_one(self, conn: sqlite3.Connection, item: ImportItem, copy: bool, status: str | None,
+    def _import_one(self, conn: sqlite3.Connection, item: Utterance, copy: bool, status: str | None,
                     recordings: dict[str, Recording], bad_audio: dict[str, str], created: list[Path]) -> None:
         """Insert one item inside a savepoint; raises _Rejected (rolled back) if it cannot be used."""
         key = os.path.abspath(item.audio_path)
@@ -1029,7 +1030,7 @@ class Project:
             del created[mark:]
             raise
 
-    def export_items(self, filter: UtteranceFilter | None = None) -> list[ImportItem]:
+    def export_items(self, filter: UtteranceFilter | None = None) -> list[Utterance]:
         """The utterances matching ``filter`` (all when None) as records for the
         format writers, by id.
 
@@ -1052,8 +1053,8 @@ class Project:
                 f"LEFT JOIN speakers s ON s.id = u.speaker_id {w} ORDER BY u.id", params).fetchall()
         out = []
         for uid, path, duration, start, end, text, speaker, split in rows:
-            whole = start < 1e-3 and abs(end - duration) < 1e-3
-            out.append(ImportItem(self._file(path), text, None if whole else start, None if whole else end,
+            whole = start < WHOLE_TOLERANCE and abs(end - duration) < WHOLE_TOLERANCE
+            out.append(Utterance(self._file(path), text, None if whole else start, None if whole else end,
                                   speaker, split, tuple(tags.get(uid, ()))))
         return out
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 __all__ = ["StoredTimings", "StoredWord", "read", "replace"]
 

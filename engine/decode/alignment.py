@@ -50,7 +50,7 @@ def align_tokens(log_probs: torch.Tensor, ids: list[int], tokenizer: CharTokeniz
     Args:
         log_probs: ``(frames, vocab)``.
         ids: the transcript's token ids.
-        frame_shift: seconds per frame (0.04 for the encoder).
+        frame_shift: seconds per frame (:data:`~engine.model.audio_encoder.ENCODER_FRAME_S`).
         offset: seconds added to every time (a window's start).
 
     Returns:

@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jiwer
 
-from engine.data.manifest import Utterance
-from engine.decode.recognizer import Recognizer
+from engine.data.utterance import Utterance
+from engine.decode.protocol import Recognizer
 from engine.decode.vocabulary import Vocabulary
 from engine.text.normalize import normalize_text
-from engine.train.dataset import load_segment
+from engine.train.dataset import load_utterance
 
 
 @dataclass
 class UtteranceScore:
+    """One utterance's row of the report: its audio file (named as in manifests, for the report's JSON),
+    speaker ("" when unknown), normalized reference, hypothesis, WER, CER and the recognizer's confidence."""
+
     audio_filepath: str
     speaker: str
     reference: str
@@ -45,7 +48,7 @@ def evaluate(recognizer: Recognizer, utterances: list[Utterance], vocabulary: Vo
     refs, hyps, rows = [], [], []
     audio_s = decode_s = 0.0
     for i, u in enumerate(utterances):
-        audio = load_segment(u)
+        audio = load_utterance(u)
         t0 = time.perf_counter()
         r = recognizer.transcribe(audio, vocabulary, attention=False)
         decode_s += time.perf_counter() - t0
@@ -53,7 +56,7 @@ def evaluate(recognizer: Recognizer, utterances: list[Utterance], vocabulary: Vo
         ref = normalize_text(u.text)
         refs.append(ref)
         hyps.append(r.text)
-        rows.append(UtteranceScore(u.audio_filepath, u.speaker, ref, r.text,
+        rows.append(UtteranceScore(str(u.audio_path), u.speaker or "", ref, r.text,
                                    jiwer.wer(ref, r.text) if ref else float(bool(r.text)),
                                    jiwer.cer(ref, r.text) if ref else float(bool(r.text)), r.confidence))
         if progress:

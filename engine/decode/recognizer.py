@@ -1,4 +1,4 @@
-"""Offline recognition with the cross-modal model.
+"""Offline recognition with the cross-modal model: the Sayso family's :class:`~engine.decode.protocol.Recognizer`.
 
 Decoding (Watanabe et al. 2017, joint CTC/attention): candidates come from a
 CTC prefix beam search (open vocabulary) or, with a :class:`Vocabulary`, from
@@ -14,29 +14,35 @@ learned from.
 """
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.audio.endpoint import EndpointConfig
 from engine.audio.features import LogMel
 from engine.audio.io import SAMPLE_RATE, check_audio, load_audio
 from engine.audio.vad import speech_units, split_windows
 from engine.decode.alignment import (
     TokenTiming,
-    WordTiming,
     align,
     words_from_tokens,
 )
 from engine.decode.ctc import greedy, prefix_beam_search
+from engine.decode.protocol import Recognition, Segment, TranscriptScore
 from engine.decode.vocabulary import LexiconSearch, Vocabulary
-from engine.model.audio_encoder import FRAME_SHIFT_S
-from engine.model.cross_modal import CrossModalModel
-from engine.text.tokenizer import BLANK, SOS_EOS, CharTokenizer
+from engine.model.audio_encoder import ENCODER_FRAME_S
+from engine.model.cross_modal import CrossModalModel, pad_tokens
+from engine.resources import BUNDLED_MODEL
+from engine.text.tokenizer import BLANK, CharTokenizer
 from engine.train.checkpoint import load_checkpoint
+
+if TYPE_CHECKING:
+    from engine.decode.streaming import StreamingRecognizer
 
 SPLIT_MIN_S = 2.0
 """Recordings up to this long (seconds) are decoded as one utterance."""
@@ -44,77 +50,13 @@ UNIT_PAD_S = 0.25
 """Seconds of context kept around each stretch of speech in a long recording."""
 SILENCE_DBFS = -65.0
 """Windows quieter than this (RMS, dBFS) are taken as silence and not decoded."""
-BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
-"""The base model that ships with Sayso."""
 
 
-@dataclass
-class Segment:
-    """One decoded window: ``start``/``end`` in seconds."""
+class SaysoRecognizer:
+    """A loaded cross-modal model with its decoding settings; implements
+    :class:`engine.decode.protocol.Recognizer`.
 
-    start: float
-    end: float
-    text: str
-
-
-@dataclass
-class Recognition:
-    """What the recognizer heard.
-
-    Attributes:
-        text: the transcript (normalized: lowercase words).
-        confidence: geometric-mean token probability under the attention
-            decoder, in [0, 1].
-        tokens, words: timings in seconds from CTC forced alignment.
-        attention: decoder cross-attention ``(layers, heads, tokens, frames)``;
-            rows are the transcript's characters plus ``<eos>``, columns are
-            encoder frames of ``frame_shift`` seconds from the audio start.
-        attention_tokens: the row labels.
-        audio_embedding, text_embedding: ``(embed_dim,)`` L2-normalized points
-            in the shared space (their dot product is the audio–text similarity).
-        duration: audio seconds; decode_seconds: wall time spent decoding.
-    """
-
-    text: str
-    confidence: float
-    tokens: list[TokenTiming]
-    words: list[WordTiming]
-    attention: np.ndarray | None
-    attention_tokens: list[str]
-    audio_embedding: np.ndarray
-    text_embedding: np.ndarray
-    duration: float
-    decode_seconds: float
-    model: str
-    segments: list[Segment] = field(default_factory=list)
-    frame_shift: float = FRAME_SHIFT_S
-
-    @property
-    def rtf(self) -> float:
-        """Real-time factor: decode seconds per audio second."""
-        return self.decode_seconds / max(self.duration, 1e-9)
-
-    @property
-    def similarity(self) -> float:
-        """Cosine similarity of the audio and text embeddings."""
-        return float(np.dot(self.audio_embedding, self.text_embedding))
-
-    def to_json(self) -> dict:
-        return {
-            "text": self.text, "confidence": round(self.confidence, 4), "model": self.model,
-            "duration": round(self.duration, 3), "rtf": round(self.rtf, 4),
-            "audio_text_similarity": round(self.similarity, 4),
-            "words": [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
-                       "confidence": round(w.confidence, 4)} for w in self.words],
-            "tokens": [{"token": t.token, "start": round(t.start, 3), "end": round(t.end, 3)} for t in self.tokens],
-            "segments": [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text} for s in self.segments],
-        }
-
-
-class Recognizer:
-    """A loaded model with its decoding settings.
-
-    >>> rec = Recognizer.from_checkpoint(BUNDLED_MODEL)      # doctest: +SKIP
+    >>> rec = SaysoRecognizer.from_checkpoint(BUNDLED_MODEL)      # doctest: +SKIP
     >>> rec.transcribe_file("resources/samples/sc_yes.wav").text  # doctest: +SKIP
     'yes'
     """
@@ -127,7 +69,7 @@ class Recognizer:
         self._lexicons: dict[tuple[str, ...], LexiconSearch] = {}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path = BUNDLED_MODEL, **kwargs) -> "Recognizer":
+    def from_checkpoint(cls, path: str | os.PathLike = BUNDLED_MODEL, **kwargs) -> SaysoRecognizer:
         """Load a checkpoint folder.
 
         Raises:
@@ -137,7 +79,7 @@ class Recognizer:
         kwargs = {**meta.get("decode", {}), **kwargs}  # decoding settings tuned by the recipe, if any
         return cls(model, tokenizer, name=meta.get("name", Path(path).name), **kwargs)
 
-    def transcribe_file(self, path: str | Path, vocabulary: Vocabulary | None = None, attention: bool = True) -> Recognition:
+    def transcribe_file(self, path: str | os.PathLike, vocabulary: Vocabulary | None = None, attention: bool = True) -> Recognition:
         """Read and transcribe an audio file (see :meth:`transcribe`).
 
         Raises:
@@ -159,7 +101,7 @@ class Recognizer:
         """
         t0 = time.perf_counter()
         audio = check_audio(audio)
-        n_frames = int(np.ceil(len(audio) / SAMPLE_RATE / FRAME_SHIFT_S)) + 1
+        n_frames = int(np.ceil(len(audio) / SAMPLE_RATE / ENCODER_FRAME_S)) + 1
         texts, tokens, segments, att_blocks, att_tokens, audio_embs, confs = [], [], [], [], [], [], []
         for start, stop, has_speech in self.segment(audio):
             offset = start / SAMPLE_RATE
@@ -173,7 +115,7 @@ class Recognizer:
             segments.append(Segment(offset, stop / SAMPLE_RATE, r["text"]))
             audio_embs.append(r["audio_embedding"] * (stop - start))
             if attention:
-                att_blocks.append((int(round(offset / FRAME_SHIFT_S)), r["attention"]))
+                att_blocks.append((int(round(offset / ENCODER_FRAME_S)), r["attention"]))
                 att_tokens.extend(r["attention_tokens"])
         text = " ".join(texts)
         att = None
@@ -192,7 +134,7 @@ class Recognizer:
             text=text, confidence=conf, tokens=tokens, words=words_from_tokens(tokens), attention=att,
             attention_tokens=att_tokens, audio_embedding=audio_emb, text_embedding=self.embed_text(text),
             duration=len(audio) / SAMPLE_RATE, decode_seconds=time.perf_counter() - t0, model=self.name,
-            segments=segments,
+            segments=segments, frame_shift=ENCODER_FRAME_S,
         )
 
     def segment(self, audio: np.ndarray) -> list[tuple[int, int, bool]]:
@@ -209,6 +151,42 @@ class Recognizer:
         if len(audio) <= SPLIT_MIN_S * SAMPLE_RATE:
             return [(a, b, True) for a, b in split_windows(audio, self.window_s)]
         return speech_units(audio, UNIT_PAD_S, self.window_s)
+
+    @torch.inference_mode()
+    def score(self, audio: np.ndarray, transcript: str) -> TranscriptScore:
+        """How well ``transcript`` fits ``(samples,)`` float32 16 kHz audio, from one encoder pass:
+        the CTC log-likelihood per token ``log p_CTC(y | x) / (|y| + 1)`` (forward algorithm,
+        floored at −10⁴ before dividing) and the audio–text embedding similarity.
+
+        Raises:
+            engine.audio.errors.AudioError: empty or shorter than 0.1 s.
+        """
+        audio = check_audio(audio)
+        feats, lengths = self.frontend(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+        enc = self.model.encode(feats, lengths)
+        audio_emb = self.model.audio_embedding(enc)[0].numpy()
+        text_emb = self.embed_text(transcript)
+        ids = self.tokenizer.encode(transcript)
+        T = int(enc.lengths[0])
+        nll = F.ctc_loss(enc.ctc_log_probs[0, :T].unsqueeze(1), torch.tensor([ids or [BLANK]])[:, : len(ids)],
+                         torch.tensor([T]), torch.tensor([len(ids)]), blank=BLANK, reduction="sum",
+                         zero_infinity=False)
+        return TranscriptScore(likelihood=-min(float(nll), 1e4) / (len(ids) + 1),
+                               similarity=float(np.dot(audio_emb, text_emb)),
+                               audio_embedding=audio_emb, text_embedding=text_emb)
+
+    def stream(self, endpoint: EndpointConfig | None = None, vocabulary: Vocabulary | None = None,
+               **options) -> StreamingRecognizer:
+        """A live session (:class:`engine.decode.streaming.StreamingRecognizer`) over this model.
+
+        Args:
+            endpoint: how utterances are cut (VAD settings; None: the defaults).
+            vocabulary: constrain the finals; partials stay open-vocabulary greedy CTC.
+            options: ``partial_interval_s``, ``early_end_s``, ``eos_threshold`` of the session.
+        """
+        from engine.decode.streaming import StreamingRecognizer
+
+        return StreamingRecognizer(self, endpoint, vocabulary, **options)
 
     @torch.inference_mode()
     def embed_text(self, text: str) -> np.ndarray:
@@ -237,7 +215,7 @@ class Recognizer:
             texts = list(dict.fromkeys(vocabulary.phrases + self._lexicons[key](log_probs)))
             candidates = [self.tokenizer.encode(t) for t in texts] + [[]]  # [] : nothing was said
 
-        scores, att_lp = self._joint_scores(enc, log_probs, candidates)
+        scores, att_lp = self._joint_scores(enc, candidates)
         best = int(torch.argmax(scores))
         ids = candidates[best]
         text = self.tokenizer.decode(ids).strip()
@@ -245,7 +223,7 @@ class Recognizer:
         result = {
             "text": text,
             "confidence": float(np.exp(att_lp[best] / (len(ids) + 1))),
-            "tokens": align(log_probs, ids, self.tokenizer, audio, FRAME_SHIFT_S, offset),
+            "tokens": align(log_probs, ids, self.tokenizer, audio, ENCODER_FRAME_S, offset),
             "audio_embedding": self.model.audio_embedding(enc)[0].numpy(),
         }
         if attention:
@@ -255,25 +233,12 @@ class Recognizer:
             result["attention_tokens"] = [self.tokenizer.symbols[i] for i in ids] + ["<eos>"]
         return result
 
-    def _joint_scores(self, enc, log_probs: torch.Tensor, candidates: list[list[int]]) -> tuple[torch.Tensor, list[float]]:
+    def _joint_scores(self, enc, candidates: list[list[int]]) -> tuple[torch.Tensor, list[float]]:
         """``w·log p_ctc + (1−w)·log p_att`` per candidate, and the attention log-probs alone."""
-        n = len(candidates)
-        lengths = torch.tensor([len(c) for c in candidates])
-        targets = torch.zeros(n, max(1, int(lengths.max())), dtype=torch.long)
-        for i, c in enumerate(candidates):
-            targets[i, : len(c)] = torch.tensor(c, dtype=torch.long)
-        T = log_probs.shape[0]
-        ctc = -F.ctc_loss(log_probs.unsqueeze(1).expand(T, n, -1), targets, torch.full((n,), T), lengths,
-                          blank=BLANK, reduction="none", zero_infinity=False)
-        ctc = torch.nan_to_num(ctc, neginf=-1e4)
-        enc_n = type(enc)(enc.states.expand(n, -1, -1), enc.lengths.expand(n), enc.ctc_log_probs.expand(n, -1, -1))
-        logits, _ = self.model.decode_teacher_forced(enc_n, targets, lengths)
-        lp = logits.log_softmax(-1)  # (n, tokens + 1, vocab)
-        eos_targets = torch.cat([targets, torch.zeros(n, 1, dtype=torch.long)], dim=1)
-        eos_targets[torch.arange(n), lengths] = SOS_EOS
-        tok_lp = lp.gather(2, eos_targets.unsqueeze(-1)).squeeze(-1)
-        valid = torch.arange(eos_targets.shape[1])[None, :] <= lengths[:, None]
-        att = (tok_lp * valid).sum(1)
+        targets, lengths = pad_tokens(candidates)
+        enc_n = enc.expand(len(candidates))
+        ctc = torch.nan_to_num(self.model.ctc_log_likelihood(enc_n, targets, lengths), neginf=-1e4)
+        att = self.model.attention_log_likelihood(enc_n, targets, lengths)
         return self.ctc_weight * ctc + (1 - self.ctc_weight) * att, att.tolist()
 
 

@@ -9,7 +9,7 @@ of new audio the encoder re-reads the utterance so far and greedy CTC gives a
 encoder pass over 15 s of audio (about 0.15 s at RTF 0.01), and the model
 needs no separate streaming training. At the endpoint the utterance's audio
 is decoded exactly as offline decoding would decode that segment
-(:meth:`Recognizer.transcribe`: beam search, attention rescoring, optional
+(:meth:`SaysoRecognizer.transcribe`: beam search, attention rescoring, optional
 vocabulary), so a :class:`Final` equals offline decoding of the same segment
 by construction.
 
@@ -32,16 +32,16 @@ Times are seconds from the start of the stream.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from engine.audio.endpoint import EndpointConfig, Endpointer, SpeechStarted, Utterance
+from engine.audio.endpoint import EndpointConfig, Endpointer, SpeechEnded, SpeechStarted
 from engine.audio.io import SAMPLE_RATE
 from engine.decode.alignment import WordTiming
 from engine.decode.ctc import greedy
-from engine.decode.recognizer import Recognizer, rms_dbfs, SILENCE_DBFS
+from engine.decode.protocol import Final, Partial, StreamEvent
+from engine.decode.recognizer import SILENCE_DBFS, SaysoRecognizer, rms_dbfs
 from engine.decode.vocabulary import Vocabulary
 from engine.text.tokenizer import SOS_EOS
 
@@ -55,49 +55,13 @@ EOS_THRESHOLD = 0.9
 """End-of-sentence probability that ends an utterance early."""
 
 
-@dataclass(frozen=True)
-class Partial:
-    """A provisional transcript of utterance ``index`` so far (``start``–``end`` seconds)."""
-
-    index: int
-    start: float
-    end: float
-    text: str
-    compute_seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class Final:
-    """The transcript of utterance ``index``, decoded like an offline segment.
-
-    ``words`` carry stream times in seconds; ``confidence`` is in [0, 1];
-    ``latency_seconds`` is the wall time from receiving the audio that
-    completed the endpoint to this result; ``early`` is True when the
-    decoder's end-of-sentence probability ended the utterance before the
-    VAD's full pause; ``speech_end`` is where the VAD heard the last speech
-    (stream seconds).
-    """
-
-    index: int
-    start: float
-    end: float
-    text: str
-    confidence: float
-    words: list[WordTiming] = field(default_factory=list)
-    forced: bool = False
-    latency_seconds: float = 0.0
-    early: bool = False
-    speech_end: float = 0.0
-
-
-StreamEvent = Partial | Final
-
-
 class StreamingRecognizer:
-    """Live recognition over one stream.
+    """Live recognition over one stream: the Sayso family's :class:`~engine.decode.protocol.StreamSession`
+    (made by :meth:`SaysoRecognizer.stream`; its events are :class:`~engine.decode.protocol.Partial`
+    and :class:`~engine.decode.protocol.Final`).
 
     Args:
-        recognizer: a loaded :class:`Recognizer` (its final decoding settings apply).
+        recognizer: a loaded :class:`SaysoRecognizer` (its final decoding settings apply).
         endpoint: VAD endpointing settings.
         vocabulary: constrain finals (partials stay open-vocabulary greedy CTC).
         partial_interval_s: seconds of new audio between partials (≤ 0.3 s
@@ -106,11 +70,11 @@ class StreamingRecognizer:
             utterance early; None turns early endpoints off.
         eos_threshold: end-of-sentence probability needed for an early endpoint.
 
-    >>> stream = StreamingRecognizer(Recognizer.from_checkpoint())   # doctest: +SKIP
+    >>> stream = SaysoRecognizer.from_checkpoint().stream()             # doctest: +SKIP
     >>> for chunk in chunks: events = stream.feed(chunk)               # doctest: +SKIP
     """
 
-    def __init__(self, recognizer: Recognizer, endpoint: EndpointConfig | None = None,
+    def __init__(self, recognizer: SaysoRecognizer, endpoint: EndpointConfig | None = None,
                  vocabulary: Vocabulary | None = None, partial_interval_s: float = PARTIAL_INTERVAL_S,
                  early_end_s: float | None = EARLY_END_S, eos_threshold: float = EOS_THRESHOLD) -> None:
         self.recognizer = recognizer
@@ -144,7 +108,7 @@ class StreamingRecognizer:
         for event in self.endpointer.feed(chunk):
             if isinstance(event, SpeechStarted):
                 self._last_partial_at, self._last_partial_text = 0.0, ""
-            elif isinstance(event, Utterance):
+            elif isinstance(event, SpeechEnded):
                 out.append(self._final(event, received))
         if self.endpointer.in_speech and self._early_end():
             utt = self.endpointer.end_now()
@@ -206,7 +170,7 @@ class StreamingRecognizer:
         ids, _ = greedy(enc.ctc_log_probs[0, : int(enc.lengths[0])])
         return rec.tokenizer.decode(ids).strip()
 
-    def _final(self, utt: Utterance, received: float, early: bool = False) -> Final:
+    def _final(self, utt: SpeechEnded, received: float, early: bool = False) -> Final:
         index, self.index = self.index, self.index + 1
         rec = self.recognizer.transcribe(utt.audio, vocabulary=self.vocabulary, attention=False)
         words = [WordTiming(w.word, w.start + utt.start, w.end + utt.start, w.confidence) for w in rec.words]

@@ -46,7 +46,7 @@ class Vocabulary:
         self.words = sorted({w for p in phrases for w in p.split()})
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "Vocabulary":
+    def from_file(cls, path: str | os.PathLike) -> Vocabulary:
         """Read one word or phrase per line.
 
         Raises:

@@ -18,9 +18,9 @@ Audio is ``(samples,)`` float32 at 16 kHz. No Qt here.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ import torch
 from engine.audio.errors import AudioError
 from engine.audio.io import SAMPLE_RATE, check_audio
 from engine.decode.alignment import TokenTiming, WordTiming, align, words_from_tokens
-from engine.model.audio_encoder import FRAME_SHIFT_S
+from engine.model.audio_encoder import ENCODER_FRAME_S
 from engine.text.normalize import normalize_text
 
 MAX_INSPECT_S = 30.0
@@ -106,7 +106,7 @@ def inspect(recognizer, audio: np.ndarray, transcript: str | None = None) -> Ins
     """Cross-attention, encoder self-attention and forced alignment of ``transcript`` on ``audio``.
 
     Args:
-        recognizer: an :class:`engine.decode.recognizer.Recognizer`.
+        recognizer: an :class:`engine.decode.recognizer.SaysoRecognizer`.
         audio: ``(samples,)`` float32 at 16 kHz, at most :data:`MAX_INSPECT_S` seconds.
         transcript: the text to align (normalized here); ``None`` or empty:
             the model transcribes the audio first and its text is used.
@@ -132,7 +132,7 @@ def inspect(recognizer, audio: np.ndarray, transcript: str | None = None) -> Ins
         enc = model.encode(feats, lengths)
     n_frames = int(enc.lengths[0])
     log_probs = enc.ctc_log_probs[0, :n_frames]
-    tokens = align(log_probs, ids, tok, audio, FRAME_SHIFT_S) if ids else []
+    tokens = align(log_probs, ids, tok, audio, ENCODER_FRAME_S) if ids else []
     if ids and not tokens:
         raise AudioError(f"The transcript ({len(ids)} characters) is too long for {duration:.2f} s of audio.")
     target = torch.tensor([ids or [0]])[:, : len(ids)]
@@ -142,7 +142,7 @@ def inspect(recognizer, audio: np.ndarray, transcript: str | None = None) -> Ins
         transcript=text, recognized=recognized, tokens=tokens, words=words_from_tokens(tokens),
         cross_attention=cross[:, 0, :, :, :n_frames].float().numpy(),
         attention_tokens=[tok.symbols[i] for i in ids] + ["<eos>"],
-        self_attention=self_att.to(torch.float16).numpy(), frame_shift=FRAME_SHIFT_S, duration=duration,
+        self_attention=self_att.to(torch.float16).numpy(), frame_shift=ENCODER_FRAME_S, duration=duration,
         seconds=time.perf_counter() - t0, model=recognizer.name,
     )
 

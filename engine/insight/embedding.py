@@ -2,7 +2,7 @@
 
 Every utterance gets an **audio embedding** (the encoder's pooled, projected
 states: ``model.audio_embedding``) and its transcript a **text embedding**
-(``Recognizer.embed_text``); both are L2-normalized ``(embed_dim,)`` float32
+(``SaysoRecognizer.embed_text``); both are L2-normalized ``(embed_dim,)`` float32
 vectors (``embed_dim`` = 128 for the bundled model), so a dot product is the
 cosine similarity the model was trained to maximize for matching pairs
 (a CLIP-style contrastive loss, Radford et al. 2021).
@@ -29,20 +29,22 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from engine.atomic import atomic_write
+from engine.checkpoint_layout import CONFIG_FILE, WEIGHTS_FILE
+from engine.data.utterance import Utterance
 
 __all__ = ["CACHE_DIR", "EmbedItem", "EmbeddingCache", "ProjectEmbeddings", "audio_key", "cache_file",
            "embed_audio", "embed_items", "embed_texts", "model_hash", "project_items", "project_rows"]
 
 CACHE_DIR = Path("cache") / "embeddings"
 """Where, inside a project folder, the embedding caches live."""
-_HASH_FILES = ("model.safetensors", "config.json")
+_HASH_FILES = (WEIGHTS_FILE, CONFIG_FILE)
 
 
 def model_hash(checkpoint: str | os.PathLike) -> str:
@@ -77,18 +79,22 @@ def audio_key(sha256: str, start: float, end: float) -> str:
 
 @dataclass(frozen=True)
 class EmbedItem:
-    """One utterance to embed: where its audio is (``file``, ``start``/``end`` in seconds) and its transcript."""
+    """One stored utterance to embed.
+
+    Attributes:
+        utterance_id: its id in the project.
+        utterance: its audio file, ``start``/``end`` in seconds (both set) and transcript.
+        sha256: the recording's checksum, which keys the audio cache with the times.
+    """
 
     utterance_id: int
-    file: str
-    start: float
-    end: float
+    utterance: Utterance
     sha256: str
-    transcript: str
 
     @property
     def key(self) -> str:
-        return audio_key(self.sha256, self.start, self.end)
+        """The cache key of the audio (:func:`audio_key`)."""
+        return audio_key(self.sha256, self.utterance.start, self.utterance.end)
 
 
 class EmbeddingCache:
@@ -111,7 +117,7 @@ class EmbeddingCache:
         self.dirty = False
 
     @classmethod
-    def load(cls, path: str | os.PathLike, model: str) -> "EmbeddingCache":
+    def load(cls, path: str | os.PathLike, model: str) -> EmbeddingCache:
         """The cache in ``path``; empty if the file is missing, damaged or of another model (never raises)."""
         cache = cls(path, model)
         try:
@@ -227,7 +233,8 @@ def embed_items(recognizer, items: Iterable[EmbedItem], cache: EmbeddingCache,
         vec = cache.audio.get(it.key)
         if vec is None:
             try:
-                vec = embed_audio(recognizer, load_segment(it.file, it.start, it.end))
+                u = it.utterance
+                vec = embed_audio(recognizer, load_segment(u.audio_path, u.start, u.end))
             except AudioError as exc:
                 failed.append((it.utterance_id, str(exc)))
                 progress("audio", i, len(items))
@@ -243,7 +250,7 @@ def embed_items(recognizer, items: Iterable[EmbedItem], cache: EmbeddingCache,
         rows.append(vec)
         keep.append(it)
         progress("audio", i, len(items))
-    texts = sorted({it.transcript for it in keep if it.transcript})
+    texts = sorted({it.utterance.text for it in keep if it.utterance.text})
     todo = [t for t in texts if t not in cache.text]
     progress("text", 0, len(todo))
     for j, t in enumerate(todo, 1):
@@ -267,7 +274,7 @@ def embed_items(recognizer, items: Iterable[EmbedItem], cache: EmbeddingCache,
         audio=np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32),
         texts=texts,
         text=np.stack([cache.text[t] for t in texts]) if texts else np.zeros((0, dim), np.float32),
-        text_index=np.array([where.get(it.transcript, -1) for it in keep], dtype=np.int64),
+        text_index=np.array([where.get(it.utterance.text, -1) for it in keep], dtype=np.int64),
         failed=failed, cached=cached, computed=computed)
 
 
@@ -298,5 +305,5 @@ def project_items(project, rows: list | None = None) -> list[EmbedItem]:
         rec = recordings.get(u.recording_id)
         if rec is None:
             rec = recordings[u.recording_id] = project.recording(u.recording_id)
-        items.append(EmbedItem(u.id, str(rec.file), float(u.start), float(u.end), rec.sha256, u.transcript))
+        items.append(EmbedItem(u.id, Utterance(rec.file, u.text, float(u.start), float(u.end)), rec.sha256))
     return items

@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 

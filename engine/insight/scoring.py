@@ -21,10 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-
-from engine.text.tokenizer import BLANK
 
 
 @dataclass
@@ -58,27 +54,17 @@ def mislabel_scores(similarity: np.ndarray, ctc_per_token: np.ndarray, ctc_weigh
             + (1 - ctc_weight) * rank_percentile(-np.asarray(similarity)))
 
 
-@torch.inference_mode()
 def score_pairs(recognizer, audios: list[np.ndarray], transcripts: list[str]) -> PairScores:
-    """Embed and score ``(audio, transcript)`` pairs with a loaded :class:`~engine.decode.recognizer.Recognizer`.
+    """Embed and score ``(audio, transcript)`` pairs with a loaded Sayso recognizer
+    (:meth:`engine.decode.recognizer.SaysoRecognizer.score`, one encoder pass per pair).
 
     Raises:
         ValueError: the two lists differ in length.
+        engine.audio.errors.AudioError: a clip is empty or shorter than 0.1 s.
     """
     if len(audios) != len(transcripts):
         raise ValueError(f"{len(audios)} audio clips but {len(transcripts)} transcripts")
-    model, tok = recognizer.model, recognizer.tokenizer
-    a_emb, t_emb, ctc = [], [], []
-    for audio, text in zip(audios, transcripts):
-        feats, lengths = recognizer.frontend(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
-        enc = model.encode(feats, lengths)
-        a_emb.append(model.audio_embedding(enc)[0].numpy())
-        t_emb.append(recognizer.embed_text(text))
-        ids = tok.encode(text)
-        T = int(enc.lengths[0])
-        lp = enc.ctc_log_probs[0, :T]
-        nll = F.ctc_loss(lp.unsqueeze(1), torch.tensor([ids or [0]])[:, : len(ids)], torch.tensor([T]),
-                         torch.tensor([len(ids)]), blank=BLANK, reduction="sum", zero_infinity=False)
-        ctc.append(-min(float(nll), 1e4) / (len(ids) + 1))
-    a, t = np.stack(a_emb), np.stack(t_emb)
-    return PairScores(a, t, np.sum(a * t, axis=1), np.asarray(ctc))
+    scores = [recognizer.score(audio, text) for audio, text in zip(audios, transcripts)]
+    a = np.stack([s.audio_embedding for s in scores])
+    t = np.stack([s.text_embedding for s in scores])
+    return PairScores(a, t, np.sum(a * t, axis=1), np.asarray([s.likelihood for s in scores]))

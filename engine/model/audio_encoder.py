@@ -9,12 +9,15 @@ import torch
 from torch import nn
 from torchaudio.models import Conformer
 
+from engine.audio.features import HOP_LENGTH
+from engine.audio.io import SAMPLE_RATE
 from engine.model.config import ModelConfig
 from engine.model.positional import PositionalEncoding
-from engine.model.subsampling import ConvSubsampling
+from engine.model.subsampling import SUBSAMPLING, ConvSubsampling
 
-FRAME_SHIFT_S = 0.04
-"""Seconds per encoder frame (10 ms log-mel hop × 4)."""
+ENCODER_FRAME_S = HOP_LENGTH * SUBSAMPLING / SAMPLE_RATE
+"""Seconds per encoder frame: the log-mel hop (10 ms) × :data:`SUBSAMPLING` (4) = 0.04 s.
+Encoder frame ``i`` (a CTC or attention column) starts at ``i · ENCODER_FRAME_S`` seconds."""
 
 
 class AudioEncoder(nn.Module):

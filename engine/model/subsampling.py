@@ -8,6 +8,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+SUBSAMPLING = 4
+"""Input frames per output frame (two stride-2 convolutions)."""
+
 
 def subsampled_lengths(lengths: torch.Tensor) -> torch.Tensor:
     """Frame count after subsampling: ``((n - 1) // 2 - 1) // 2``, at least 1."""

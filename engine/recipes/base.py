@@ -20,10 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from platformdirs import user_cache_dir
-
-from engine.data.manifest import Utterance, read_manifest, write_manifest
+from engine.checkpoint_layout import CONFIG_FILE, MODEL_CARD_FILE, MODEL_FILES, read_config
+from engine.data.manifest import read_manifest, write_manifest
+from engine.data.utterance import Utterance
 from engine.decode.vocabulary import Vocabulary
+from engine.paths import cache_dir
 from engine.recipes.datasets import (
     COMMANDS,
     DIGITS,
@@ -31,11 +32,13 @@ from engine.recipes.datasets import (
     background_noises,
     real_splits,
 )
+from engine.resources import BUNDLED_MODEL
 from engine.train.augment import AugmentConfig
 from engine.train.progress import progress_printer
 from engine.train.trainer import TrainConfig, Trainer
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
+WORK = Path("recipes") / "base"
+"""The recipe's working folder (generated data, checkpoints) under :func:`engine.paths.cache_dir`."""
 SYNTH_TEST_VOICES = ("flite-awb", "festival-ked", "espeak-en-us+klatt3", "espeak-en-gb-x-gbcwmd+f1", "espeak-en-029+f2")
 """Synthetic voices held out for testing: one per engine family and accent group.
 (piper-joe, the one neural voice, stays in training.)"""
@@ -75,7 +78,7 @@ def heldout_sets(work: Path | None = None) -> dict[str, tuple[list[Utterance], V
         "sc-commands-heldout (10 commands)": (commands, Vocabulary(COMMANDS)),
         "sc-all-heldout (open)": (sc, None),
     }
-    work = work or Path(user_cache_dir("sayso")) / "recipes" / "base"
+    work = work or cache_dir() / WORK
     synth_test = work / "synth-test.jsonl"
     if synth_test.exists():
         sets["synth-heldout-voices (open)"] = (read_manifest(synth_test), None)
@@ -87,10 +90,10 @@ def evaluate_all(checkpoint: Path, work: Path | None = None) -> dict[str, dict]:
     import torch
 
     from engine.decode.evaluate import evaluate
-    from engine.decode.recognizer import Recognizer
+    from engine.decode.recognizer import SaysoRecognizer
 
     torch.set_num_threads(2)
-    rec = Recognizer.from_checkpoint(checkpoint)
+    rec = SaysoRecognizer.from_checkpoint(checkpoint)
     out = {}
     for name, (utts, vocab) in heldout_sets(work).items():
         r = evaluate(rec, utts, vocab)
@@ -101,7 +104,7 @@ def evaluate_all(checkpoint: Path, work: Path | None = None) -> dict[str, dict]:
 
 
 def write_model_card(path: Path, config: dict) -> None:
-    """Write the model card from a checkpoint's ``config.json`` (figures, data, recipe)."""
+    """Write the model card from a checkpoint's config (figures, data, recipe)."""
     meta, model = config["meta"], config["model"]
     from engine.model.config import ModelConfig
     from engine.model.cross_modal import CrossModalModel
@@ -171,9 +174,9 @@ def tune_ctc_weight(checkpoint: Path, dev: list[Utterance], weights=(0.0, 0.3, 0
     with the lowest summed WER.
     """
     from engine.decode.evaluate import evaluate
-    from engine.decode.recognizer import Recognizer
+    from engine.decode.recognizer import SaysoRecognizer
 
-    rec = Recognizer.from_checkpoint(checkpoint)
+    rec = SaysoRecognizer.from_checkpoint(checkpoint)
     words = Vocabulary(DIGITS + COMMANDS)
     closed = [u for u in dev if u.text in DIGITS + COMMANDS]
     scores = {}
@@ -185,26 +188,25 @@ def tune_ctc_weight(checkpoint: Path, dev: list[Utterance], weights=(0.0, 0.3, 0
 
 
 def _set_meta(checkpoint: Path, update: dict) -> None:
-    path = checkpoint / "config.json"
-    config = json.loads(path.read_text())
+    config = read_config(checkpoint)
     config["meta"].update(update)
-    path.write_text(json.dumps(config, indent=2))
+    (checkpoint / CONFIG_FILE).write_text(json.dumps(config, indent=2))
 
 
 def _dev_wer(checkpoint: Path) -> float:
-    return json.loads((checkpoint / "config.json").read_text())["meta"]["dev_wer"]
+    return read_config(checkpoint)["meta"]["dev_wer"]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m engine.recipes.base", description=__doc__.splitlines()[0])
-    p.add_argument("--work", type=Path, default=Path(user_cache_dir("sayso")) / "recipes" / "base",
+    p.add_argument("--work", type=Path, default=cache_dir() / WORK,
                    help="cache for generated data and checkpoints")
     p.add_argument("--synth-clips", type=int, default=5000)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--stage2-epochs", type=int, default=10,
                    help="epochs of a second, lower-rate stage with stronger augmentation (0: none)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoints")
-    p.add_argument("--out", type=Path, default=RESOURCES, help="where the bundled model goes")
+    p.add_argument("--out", type=Path, default=BUNDLED_MODEL, help="where the bundled model goes")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.time()
@@ -238,9 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     figures = evaluate_all(best, args.work)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    for f in ("model.safetensors", "config.json"):
+    for f in MODEL_FILES:
         shutil.copy2(best / f, args.out / f)
-    config = json.loads((args.out / "config.json").read_text())
+    config = read_config(args.out)
     config["meta"].update({
         "name": "sayso-base", "figures": figures, "train_minutes": round((time.time() - t0) / 60, 1),
         "data": {"train_utterances": len(train), "real": len(splits.train), "synthetic": len(synth_train),
@@ -249,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                  "fsdd_heldout_speaker": FSDD_TEST_SPEAKER},
         "history": [h.__dict__ for h in history],
     })
-    (args.out / "config.json").write_text(json.dumps(config, indent=2))
-    write_model_card(args.out / "MODEL_CARD.md", config)
+    (args.out / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    write_model_card(args.out / MODEL_CARD_FILE, config)
     log.info("wrote %s in %.0f min", args.out, (time.time() - t0) / 60)
     return 0
 

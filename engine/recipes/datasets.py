@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from engine.audio.io import load_audio
-from engine.data.manifest import Utterance
+from engine.data.utterance import Utterance
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 COMMANDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
@@ -54,7 +54,7 @@ def fsdd(root: Path | None = None) -> list[Utterance]:
     out = []
     for p in sorted(root.glob("*.wav")):
         digit, speaker, _ = p.stem.split("_")
-        out.append(Utterance(str(p), DIGITS[int(digit)], _duration(p), f"fsdd-{speaker}"))
+        out.append(Utterance(p, DIGITS[int(digit)], 0.0, _duration(p), f"fsdd-{speaker}"))
     return out
 
 
@@ -65,7 +65,7 @@ def speech_commands(root: Path | None = None) -> list[Utterance]:
     for p in sorted(root.glob("*/*.wav")):
         if p.parent.name.startswith("_"):
             continue
-        out.append(Utterance(str(p), p.parent.name, _duration(p), f"sc-{p.stem.split('_')[0]}"))
+        out.append(Utterance(p, p.parent.name, 0.0, _duration(p), f"sc-{p.stem.split('_')[0]}"))
     return out
 
 
@@ -101,7 +101,7 @@ def real_splits(root: Path | None = None, test_share: float = 0.2, dev_share: fl
     for u in fsdd(root):
         if u.speaker == f"fsdd-{FSDD_TEST_SPEAKER}":
             test["fsdd-heldout"].append(u)
-        elif int(Path(u.audio_filepath).stem.split("_")[2]) >= 45:
+        elif int(u.audio_path.stem.split("_")[2]) >= 45:
             dev.append(u)
         else:
             train.append(u)

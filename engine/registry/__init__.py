@@ -10,12 +10,11 @@ from engine.registry.index import (
     ModelRegistry,
     RegistryError,
     UtteranceComparison,
-    default_root,
     fingerprint,
     test_set_name,
 )
 
 __all__ = [
     "BUILTIN_ID", "Comparison", "ModelEntry", "ModelRegistry", "RegistryError", "UtteranceComparison",
-    "default_root", "fingerprint", "test_set_name",
+    "fingerprint", "test_set_name",
 ]

@@ -52,7 +52,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.atomic import atomic_write
-from engine.registry.index import BUNDLED_MODEL, ModelEntry, own_figures, summarize_checkpoint
+from engine.checkpoint_layout import CONFIG_FILE, MODEL_CARD_FILE
+from engine.registry.index import ModelEntry, own_figures, summarize_checkpoint
+from engine.resources import sample_path
 
 __all__ = [
     "DEFAULT_CLIP", "EncoderCTC", "ExportError", "ExportResult", "ExportUnavailable", "clip_features",
@@ -60,7 +62,7 @@ __all__ = [
     "verify_export",
 ]
 
-DEFAULT_CLIP = BUNDLED_MODEL.parents[1] / "samples" / "sc_yes_03401e93.wav"
+DEFAULT_CLIP = sample_path("sc_yes_03401e93.wav")
 """The real clip exports are checked on by default (Speech Commands "yes", a held-out speaker)."""
 TOLERANCE = 1e-4
 """Largest max-abs difference of CTC log-probs accepted from an exported module."""
@@ -135,7 +137,7 @@ def export_model(entry_or_checkpoint: ModelEntry | str | os.PathLike, out_dir: s
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.export"))
     try:
         save_checkpoint(stage / "model", model, tokenizer, meta)
-        with atomic_write(stage / "model" / "MODEL_CARD.md") as fh:
+        with atomic_write(stage / "model" / MODEL_CARD_FILE) as fh:
             fh.write(model_card(stage / "model", entry))
         _public(stage / "model")
         old = None
@@ -158,7 +160,7 @@ def model_card(checkpoint: str | os.PathLike, entry: ModelEntry | None = None) -
     metrics = entry.metrics if entry else own_figures(meta)
     lines = [f"# {name}", "",
              "A cross-modal (audio ↔ text) speech recognizer exported from Sayso "
-             "(load with `engine.train.checkpoint.load_checkpoint` or `Recognizer.from_checkpoint`).", ""]
+             "(load with `engine.train.checkpoint.load_checkpoint` or `engine.decode.families.load_recognizer`).", ""]
     if entry:
         lines += [f"- **Registry id:** `{entry.id}`", f"- **Created:** {entry.created}"]
         if entry.parent_id or entry.parent_path:
@@ -360,7 +362,7 @@ def export_torchscript(checkpoint: ModelEntry | str | os.PathLike, out_path: str
     except Exception as exc:
         raise ExportError(f"TorchScript {method} failed: {type(exc).__name__}: {exc}") from None
     out = Path(out_path)
-    extra = {"config.json": json.dumps({"model": model.cfg.to_json(), "tokenizer": tokenizer.to_json(),
+    extra = {CONFIG_FILE: json.dumps({"model": model.cfg.to_json(), "tokenizer": tokenizer.to_json(),
                                         "name": meta.get("name", ""), "input": "log-mel (1, frames, 80)",
                                         "output": "CTC log-probs (1, frames', vocab)"})}
     with atomic_write(out, "wb") as fh, _quiet_jit():
@@ -377,10 +379,10 @@ def export_torchscript(checkpoint: ModelEntry | str | os.PathLike, out_path: str
 def load_torchscript(path: str | os.PathLike):
     """``(module, info)`` of a file written by :func:`export_torchscript`; ``info`` holds the
     model config, the tokenizer's ``symbols`` (CTC output ids → characters) and the model's name."""
-    extra = {"config.json": ""}
+    extra = {CONFIG_FILE: ""}
     with _quiet_jit():
         module = torch.jit.load(str(path), _extra_files=extra)
-    return module.eval(), json.loads(extra["config.json"] or "{}")
+    return module.eval(), json.loads(extra[CONFIG_FILE] or "{}")
 
 
 def onnx_unavailable_reason() -> str | None:

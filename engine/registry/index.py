@@ -1,6 +1,6 @@
 """The model registry: every trained model with where it came from and how well it does.
 
-A registry is a folder (by default ``platformdirs.user_data_dir("sayso")/models``)::
+A registry is a folder (by default :func:`engine.paths.models_dir`, ``~/.local/share/sayso/models``)::
 
     registry.json          the index (written atomically): entries, the active model
     <id>/                  one folder per registered model
@@ -42,21 +42,34 @@ import math
 import os
 import re
 import shutil
-import struct
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_write
-from engine.data.manifest import Utterance, read_manifest
+from engine.checkpoint_layout import (
+    MODEL_FILES,
+    WEIGHTS_FILE,
+    CheckpointError,
+    is_checkpoint,
+    missing_files,
+    read_config,
+    read_header,
+)
+from engine.data.manifest import read_manifest
+from engine.data.utterance import Utterance
+from engine.paths import models_dir
+from engine.resources import BUNDLED_MODEL
 
 if TYPE_CHECKING:
     from engine.decode.evaluate import EvalReport
+    from engine.decode.protocol import Recognizer
     from engine.decode.vocabulary import Vocabulary
 
 try:  # POSIX; on Windows the registry works without the inter-process lock
@@ -67,21 +80,16 @@ except ImportError:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "BUILTIN_ID", "BUNDLED_MODEL", "Comparison", "INDEX_NAME", "ModelEntry", "ModelRegistry", "RegistryError",
-    "UtteranceComparison", "default_root", "fingerprint", "metrics_from_report", "own_figures", "summarize_checkpoint",
+    "BUILTIN_ID", "Comparison", "INDEX_NAME", "ModelEntry", "ModelRegistry", "RegistryError",
+    "UtteranceComparison", "fingerprint", "metrics_from_report", "own_figures", "summarize_checkpoint",
     "test_set_name",
 ]
 
 BUILTIN_ID = "sayso-base"
 """Id of the bundled base model, always in the registry."""
-BUNDLED_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "base"
-"""The bundled base model folder (the same as :data:`engine.decode.recognizer.BUNDLED_MODEL`)."""
 INDEX_NAME = "registry.json"
 ENTRY_NAME = "entry.json"
 INDEX_VERSION = 1
-CHECKPOINT_FILES = ("config.json", "model.safetensors")
-"""Files every checkpoint has; ``copy=True`` also copies any ``*.md`` (model card) beside them.
-Training state (``trainer.json``, ``trainer.safetensors``) is not copied: a registered model is for use."""
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 FINGERPRINT_VERSION = "sayso-data-v1"
 
@@ -90,15 +98,8 @@ class RegistryError(ValueError):
     """A registry operation that cannot be done; the message says which model and why."""
 
 
-def default_root() -> Path:
-    """``platformdirs.user_data_dir("sayso") / "models"``."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("sayso")) / "models"
-
-
 def _now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -162,7 +163,7 @@ def fingerprint(utterances: Iterable[Utterance] | str | os.PathLike, audio: str 
         return ids[p]
 
     records = sorted(
-        json.dumps([identity(u.audio_filepath), round(float(u.offset), 3), round(float(u.duration), 3),
+        json.dumps([identity(str(u.audio_path)), round(float(u.start or 0.0), 3), round(float(u.duration or 0.0), 3),
                     normalize_text(u.text)], ensure_ascii=False)
         for u in utterances
     )
@@ -172,7 +173,7 @@ def fingerprint(utterances: Iterable[Utterance] | str | os.PathLike, audio: str 
     return h.hexdigest()
 
 
-def test_set_name(fp: str, vocabulary: "Vocabulary | None" = None) -> str:
+def test_set_name(fp: str, vocabulary: Vocabulary | None = None) -> str:
     """The metrics key of a test set: ``test-<first 12 hex of its fingerprint>``.
 
     Decoding with a vocabulary is a different measurement, so it adds
@@ -233,7 +234,7 @@ class ModelEntry:
     @property
     def available(self) -> bool:
         """The checkpoint folder still has its weights and config."""
-        return all((self.path / f).is_file() for f in CHECKPOINT_FILES)
+        return is_checkpoint(self.path)
 
     def to_json(self, root: Path | None = None) -> dict:
         d = asdict(self)
@@ -242,7 +243,7 @@ class ModelEntry:
         return d
 
     @classmethod
-    def from_json(cls, d: Any, root: Path) -> "ModelEntry":
+    def from_json(cls, d: Any, root: Path) -> ModelEntry:
         """Raises ValueError/TypeError/KeyError on a malformed record."""
         if not isinstance(d, dict):
             raise TypeError("entry is not an object")
@@ -294,8 +295,8 @@ class Comparison:
     fingerprint: str
     a: ModelEntry
     b: ModelEntry
-    report_a: "EvalReport"
-    report_b: "EvalReport"
+    report_a: EvalReport
+    report_b: EvalReport
     utterances: list[UtteranceComparison]
 
     @property
@@ -328,7 +329,7 @@ class Comparison:
         }
 
 
-def metrics_from_report(report: "EvalReport") -> dict:
+def metrics_from_report(report: EvalReport) -> dict:
     """``{"wer", "cer", "utterances", "rtf", "evaluated"}`` of an :class:`~engine.decode.evaluate.EvalReport`."""
     return {"wer": round(report.wer, 6), "cer": round(report.cer, 6), "utterances": len(report.utterances),
             "rtf": round(report.rtf, 6), "evaluated": _now()}
@@ -345,15 +346,6 @@ def _slug(name: str) -> str:
     return s[:40].strip("-") or "model"
 
 
-def _header(path: Path) -> dict:
-    """The safetensors header (tensor names → dtype/shape) without reading the weights."""
-    with open(path, "rb") as fh:
-        n = struct.unpack("<Q", fh.read(8))[0]
-        if n > 100 << 20:
-            raise ValueError("safetensors header too large")
-        return json.loads(fh.read(n))
-
-
 def summarize_checkpoint(path: Path) -> tuple[dict, dict]:
     """``(config summary, meta)`` of a checkpoint folder, from its JSON and the weights' header only.
 
@@ -361,18 +353,21 @@ def summarize_checkpoint(path: Path) -> tuple[dict, dict]:
         RegistryError: not a checkpoint, or unreadable config/weights header.
     """
     path = Path(path)
-    missing = [f for f in CHECKPOINT_FILES if not (path / f).is_file()]
+    missing = missing_files(path)
     if not path.is_dir() or missing:
         raise RegistryError(f"{path}: not a Sayso checkpoint ({', '.join(missing) or 'folder'} missing).")
     try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        config = read_config(path)
         model = config["model"]
-        header = _header(path / "model.safetensors")
+        header = read_header(path)
         params = sum(math.prod(v["shape"]) for k, v in header.items()
                      if k != "__metadata__" and k.rsplit(".", 1)[-1] not in _BUFFERS)
-    except (OSError, ValueError, KeyError, TypeError, struct.error) as exc:
+        size = (path / WEIGHTS_FILE).stat().st_size
+    except CheckpointError as exc:  # its message starts with the path
+        raise RegistryError(f"{path}: unreadable checkpoint ({str(exc).removeprefix(f'{path}: ')}).") from None
+    except (OSError, KeyError, TypeError, ValueError) as exc:
         raise RegistryError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}).") from None
-    summary = {"parameters": int(params), "bytes": (path / "model.safetensors").stat().st_size}
+    summary = {"parameters": int(params), "bytes": size}
     for key in ("d_model", "encoder_layers", "encoder_heads", "decoder_layers", "embed_dim", "n_mels", "vocab_size"):
         if key in model:
             summary[key] = model[key]
@@ -421,8 +416,8 @@ class ModelRegistry:
     """Trained models, their lineage, training-data fingerprints and metrics.
 
     Args:
-        root: the registry folder (created on first write); default :func:`default_root`.
-        bundled: the bundled model folder (default :data:`BUNDLED_MODEL`).
+        root: the registry folder (created on first write); default :func:`engine.paths.models_dir`.
+        bundled: the bundled model folder (default :data:`engine.resources.BUNDLED_MODEL`).
 
     Every method reads the index afresh, so several instances (and processes)
     see each other's changes.
@@ -435,7 +430,7 @@ class ModelRegistry:
     """
 
     def __init__(self, root: str | os.PathLike | None = None, bundled: str | os.PathLike = BUNDLED_MODEL) -> None:
-        self.root = Path(root) if root is not None else default_root()
+        self.root = Path(root) if root is not None else models_dir()
         self.root = self.root.expanduser().absolute()
         self.bundled = Path(bundled).absolute()
         self.index_path = self.root / INDEX_NAME
@@ -493,7 +488,7 @@ class ModelRegistry:
                     return e
             summary, meta = summarize_checkpoint(p)
             return ModelEntry(id=_slug(meta.get("name") or p.name), name=str(meta.get("name") or p.name),
-                              path=p.absolute(), created=_mtime_iso(p / "model.safetensors"), config=summary,
+                              path=p.absolute(), created=_mtime_iso(p / WEIGHTS_FILE), config=summary,
                               metrics=own_figures(meta))
         return self._find(index, key)  # raises with the list of known ids
 
@@ -629,8 +624,20 @@ class ModelRegistry:
             index["active"] = entry.id
         return entry
 
+    def recognizer(self, model_id: str | None = None, **settings) -> Recognizer:
+        """Load a model's recognizer (:func:`engine.decode.families.load_recognizer`), named as its entry.
+
+        Args:
+            model_id: a registered id; None for :meth:`active` (the model the studio uses).
+            settings: decoding settings over those stored in the checkpoint (e.g. ``beam_size``).
+
+        Raises:
+            RegistryError: no such model, or its checkpoint is missing or unreadable.
+        """
+        return _recognizer(self.active() if model_id is None else self.get(model_id), **settings)
+
     def compare(self, id_a: str, id_b: str, test_utterances: Sequence[Utterance] | str | os.PathLike,
-                vocabulary: "Vocabulary | None" = None, progress: Callable[[int, int], None] | None = None,
+                vocabulary: Vocabulary | None = None, progress: Callable[[int, int], None] | None = None,
                 **recognizer_kwargs) -> Comparison:
         """Score two models on the same test utterances and keep the figures in both entries.
 
@@ -696,7 +703,7 @@ class ModelRegistry:
             log.warning("The bundled model is unusable: %s", exc)
         return ModelEntry(
             id=BUILTIN_ID, name=str(meta.get("name") or BUILTIN_ID), path=self.bundled,
-            created=_mtime_iso(self.bundled / "model.safetensors"), config=summary,
+            created=_mtime_iso(self.bundled / WEIGHTS_FILE), config=summary,
             train_utterances=(meta.get("data") or {}).get("train_utterances"),
             metrics={**own_figures(meta), **index.get("builtin_metrics", {})},
             notes="The base model bundled with Sayso (read-only).", builtin=True,
@@ -725,7 +732,7 @@ class ModelRegistry:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{model_id}.tmp"))
         try:
-            for f in list(CHECKPOINT_FILES) + sorted(p.name for p in src.glob("*.md")):
+            for f in list(MODEL_FILES) + sorted(p.name for p in src.glob("*.md")):
                 shutil.copy2(src / f, tmp / f)
                 with open(tmp / f, "rb") as fh:
                     os.fsync(fh.fileno())
@@ -867,15 +874,14 @@ class ModelRegistry:
             pass
         except (OSError, ValueError, TypeError, KeyError) as exc:
             log.warning("Skipping the unreadable %s (%s).", folder / ENTRY_NAME, exc)
-        is_checkpoint = all((folder / f).is_file() for f in CHECKPOINT_FILES)
-        if _valid_id(folder.name) and folder.name != BUILTIN_ID and is_checkpoint:
+        if _valid_id(folder.name) and folder.name != BUILTIN_ID and is_checkpoint(folder):
             try:
                 summary, meta = summarize_checkpoint(folder)
             except RegistryError as exc:
                 log.warning("Skipping %s: %s", folder, exc)
                 return None
             return ModelEntry(id=folder.name, name=str(meta.get("name") or folder.name), path=folder,
-                              created=_mtime_iso(folder / "model.safetensors"), config=summary,
+                              created=_mtime_iso(folder / WEIGHTS_FILE), config=summary,
                               metrics=own_figures(meta), notes="Recovered from its folder after the index was lost.",
                               stored=True)
         return None
@@ -887,7 +893,7 @@ def _empty_index() -> dict:
 
 def _mtime_iso(path: Path) -> str:
     try:
-        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).astimezone().isoformat(timespec="seconds")
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC).astimezone().isoformat(timespec="seconds")
     except OSError:
         return ""
 
@@ -900,7 +906,7 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _check_loads(path: Path) -> None:
-    from engine.train.checkpoint import CheckpointError, load_checkpoint
+    from engine.train.checkpoint import load_checkpoint
 
     try:
         load_checkpoint(path)
@@ -908,16 +914,13 @@ def _check_loads(path: Path) -> None:
         raise RegistryError(str(exc)) from None
 
 
-def _recognizer(entry: ModelEntry, **kwargs):
-    from engine.decode.recognizer import Recognizer
-    from engine.train.checkpoint import CheckpointError
+def _recognizer(entry: ModelEntry, **kwargs) -> Recognizer:
+    from engine.decode.families import load_recognizer
 
     if not entry.available:
         raise RegistryError(f"Model {entry.id!r} ({entry.name}): its checkpoint folder {entry.path} is missing "
                             "or incomplete.")
     try:
-        rec = Recognizer.from_checkpoint(entry.path, **kwargs)
+        return load_recognizer(entry, **kwargs)
     except CheckpointError as exc:
         raise RegistryError(f"Model {entry.id!r} ({entry.name}): {exc}") from None
-    rec.name = entry.name
-    return rec

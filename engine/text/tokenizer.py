@@ -47,7 +47,7 @@ class CharTokenizer:
         return {"type": "char", "symbols": self.symbols}
 
     @classmethod
-    def from_json(cls, data: dict) -> "CharTokenizer":
+    def from_json(cls, data: dict) -> CharTokenizer:
         if data.get("type") != "char":
             raise ValueError(f"unknown tokenizer type {data.get('type')!r}")
         return cls(symbols=list(data["symbols"]))

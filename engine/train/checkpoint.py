@@ -1,11 +1,8 @@
 """Checkpoints: safetensors weights + JSON config, written atomically. No pickle.
 
-A checkpoint is a folder::
-
-    model.safetensors   model weights (safetensors, Hugging Face)
-    config.json         {"model": ModelConfig, "tokenizer": {...}, "meta": {...}}
-    trainer.safetensors optimizer tensors (only in training checkpoints)
-    trainer.json        epoch, step, scheduler, optimizer hyper-parameters, metrics
+A checkpoint is a folder laid out as :mod:`engine.checkpoint_layout` says
+(``config.json``, ``model.safetensors``, and ``trainer.json`` +
+``trainer.safetensors`` in training checkpoints).
 
 It is written to a temporary sibling folder and renamed into place, so a
 kill or a full disk leaves either the old checkpoint or the new one, never a
@@ -23,13 +20,19 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from engine.atomic import atomic_write
+from engine.checkpoint_layout import (
+    CONFIG_FILE,
+    TRAINER_STATE_FILE,
+    TRAINER_TENSORS_FILE,
+    WEIGHTS_FILE,
+    CheckpointError,
+    finish_interrupted_write,
+    old_sibling,
+    read_config,
+)
 from engine.model.config import ModelConfig
 from engine.model.cross_modal import CrossModalModel
 from engine.text.tokenizer import CharTokenizer
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder that is missing, incomplete or does not fit the model."""
 
 
 def save_checkpoint(
@@ -53,20 +56,20 @@ def save_checkpoint(
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         # The decoder and text encoder share the embedding; store it once.
         state = {k: v for k, v in state.items() if not k.startswith(("decoder.embedding.", "text_encoder.embedding."))}
-        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        _write_json(tmp / "config.json", {
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+        _write_json(tmp / CONFIG_FILE, {
             "model": model.cfg.to_json(), "tokenizer": tokenizer.to_json(), "meta": meta or {},
         })
         if optimizer is not None:
             tensors, opt_json = _flatten_optimizer(optimizer)
-            save_file(tensors, str(tmp / "trainer.safetensors"))
-            _write_json(tmp / "trainer.json", {"optimizer": opt_json, **(trainer_state or {})})
+            save_file(tensors, str(tmp / TRAINER_TENSORS_FILE))
+            _write_json(tmp / TRAINER_STATE_FILE, {"optimizer": opt_json, **(trainer_state or {})})
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         old = None
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
+            old = old_sibling(path)
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
         os.replace(tmp, path)
@@ -86,12 +89,12 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[CrossModalModel, CharToken
             missing or unreadable, or the weights do not fit the config.
     """
     path = Path(path)
-    _recover(path)
+    finish_interrupted_write(path)
+    config = read_config(path)
     try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         cfg = ModelConfig.from_json(config["model"])
         tokenizer = CharTokenizer.from_json(config["tokenizer"])
-        state = load_file(str(path / "model.safetensors"))
+        state = load_file(str(path / WEIGHTS_FILE))
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: not a Sayso checkpoint ({Path(exc.filename).name} is missing).") from None
     except Exception as exc:
@@ -111,15 +114,15 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[CrossModalModel, CharToken
 
 
 def load_trainer_state(path: str | os.PathLike, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore the optimizer from a training checkpoint; returns ``trainer.json`` (epoch, step, …).
+    """Restore the optimizer from a training checkpoint; returns its ``trainer.json`` (epoch, step, …).
 
     Raises:
         CheckpointError: the checkpoint holds no trainer state.
     """
     path = Path(path)
     try:
-        info = json.loads((path / "trainer.json").read_text(encoding="utf-8"))
-        tensors = load_file(str(path / "trainer.safetensors"))
+        info = json.loads((path / TRAINER_STATE_FILE).read_text(encoding="utf-8"))
+        tensors = load_file(str(path / TRAINER_TENSORS_FILE))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: holds no trainer state to resume from.") from None
     state = {"state": {}, "param_groups": info["optimizer"]["param_groups"]}
@@ -142,10 +145,3 @@ def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
 def _write_json(path: Path, data: dict) -> None:
     with atomic_write(path) as fh:
         json.dump(data, fh, indent=2)
-
-
-def _recover(path: Path) -> None:
-    """Finish a swap that a kill interrupted between the two renames."""
-    old = path.with_name(f".{path.name}.old")
-    if not path.exists() and old.exists():
-        os.replace(old, path)

@@ -2,28 +2,28 @@
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from engine.audio.io import SAMPLE_RATE, load_audio, resample
-from engine.data.manifest import Utterance
+from engine.audio.io import SAMPLE_RATE, load_segment
+from engine.audio.pcm import from_pcm16, to_pcm16
+from engine.data.utterance import Utterance
+from engine.model.cross_modal import pad_tokens
 from engine.text.normalize import normalize_text
 from engine.text.tokenizer import CharTokenizer
 
 
-def load_segment(utt: Utterance) -> np.ndarray:
-    """The utterance's audio as ``(samples,)`` float32 at 16 kHz (its offset and duration applied)."""
-    if utt.offset == 0.0:
-        return load_audio(utt.audio_filepath, min_seconds=0.0)
-    info = sf.info(utt.audio_filepath)
-    start = int(utt.offset * info.samplerate)
-    stop = start + int(utt.duration * info.samplerate) if utt.duration else -1
-    data, sr = sf.read(utt.audio_filepath, start=start, stop=stop, dtype="float32", always_2d=True)
-    return resample(data.mean(axis=1), sr, SAMPLE_RATE)
+def load_utterance(utt: Utterance) -> np.ndarray:
+    """The utterance's audio as ``(samples,)`` float32 at 16 kHz (mono; its start and end applied; any length).
+
+    Raises:
+        engine.audio.errors.AudioError: the file is missing or unreadable, or
+            the stretch lies outside it.
+    """
+    return load_segment(utt.audio_path, utt.start, utt.end, min_seconds=0.0)
 
 
 class SpeechDataset(Dataset):
@@ -41,7 +41,7 @@ class SpeechDataset(Dataset):
         self.text_ids = {t: i for i, t in enumerate(sorted(set(self.texts)))}
         self.audio = []
         for i, u in enumerate(utterances):
-            self.audio.append((np.clip(load_segment(u), -1, 1) * 32767).astype(np.int16))
+            self.audio.append(to_pcm16(load_utterance(u)))
             if progress is not None:
                 progress(i + 1, len(utterances))
         self.durations = [a.size / SAMPLE_RATE for a in self.audio]
@@ -49,8 +49,12 @@ class SpeechDataset(Dataset):
     def __len__(self) -> int:
         return len(self.utterances)
 
+    def wave(self, i: int) -> np.ndarray:
+        """Utterance ``i``'s audio as stored, ``(samples,)`` float32 (not augmented)."""
+        return from_pcm16(self.audio[i])
+
     def __getitem__(self, i: int):
-        wav = self.audio[i].astype(np.float32) / 32767
+        wav = self.wave(i)
         if self.augment is not None:
             wav = self.augment(wav)
         return torch.from_numpy(wav), self.tokenizer.encode(self.texts[i]), self.text_ids[self.texts[i]]
@@ -113,15 +117,18 @@ class DurationBatchSampler(Sampler):
         return len(self._batches())
 
 
+def pad_audio(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(samples,)`` waveforms → ``wav (batch, longest)`` zero-padded and ``wav_lengths (batch,)``."""
+    wav_lengths = torch.tensor([w.numel() for w in waves])
+    wav = torch.zeros(len(waves), int(wav_lengths.max()))
+    for i, w in enumerate(waves):
+        wav[i, : w.numel()] = w
+    return wav, wav_lengths
+
+
 def collate(items):
     """→ ``wav (batch, samples)``, ``wav_lengths``, ``targets (batch, tokens)``, ``target_lengths``, ``text_ids``."""
     wavs, ids, text_ids = zip(*items)
-    wav_lengths = torch.tensor([w.numel() for w in wavs])
-    wav = torch.zeros(len(wavs), int(wav_lengths.max()))
-    for i, w in enumerate(wavs):
-        wav[i, : w.numel()] = w
-    target_lengths = torch.tensor([len(t) for t in ids])
-    targets = torch.zeros(len(ids), max(1, int(target_lengths.max())), dtype=torch.long)
-    for i, t in enumerate(ids):
-        targets[i, : len(t)] = torch.tensor(t, dtype=torch.long)
+    wav, wav_lengths = pad_audio(wavs)
+    targets, target_lengths = pad_tokens(ids)
     return wav, wav_lengths, targets, target_lengths, list(text_ids)

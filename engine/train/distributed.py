@@ -14,8 +14,8 @@ unchanged in a single process, in the studio's job worker and in tests.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Sequence
 
 import torch
 import torch.distributed as dist

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from engine.model.cross_modal import CrossModalModel
-from engine.text.tokenizer import BLANK, SOS_EOS
+from engine.model.cross_modal import CrossModalModel, with_eos
 
 
 @dataclass
@@ -60,15 +59,10 @@ def joint_loss(
         The weighted total and each term, mean over the batch.
     """
     enc = model.encode(feats, feat_lengths)
-    ctc = F.ctc_loss(
-        enc.ctc_log_probs.transpose(0, 1), targets, enc.lengths, target_lengths,
-        blank=BLANK, reduction="sum", zero_infinity=True,
-    ) / targets.shape[0]
+    ctc = -model.ctc_log_likelihood(enc, targets, target_lengths, zero_infinity=True).sum() / targets.shape[0]
 
     logits, _ = model.decode_teacher_forced(enc, targets, target_lengths)
-    eos_targets = torch.cat([targets, torch.zeros_like(targets[:, :1])], dim=1)
-    eos_targets[torch.arange(targets.shape[0]), target_lengths] = SOS_EOS
-    valid = torch.arange(eos_targets.shape[1], device=targets.device)[None, :] <= target_lengths[:, None]
+    eos_targets, valid = with_eos(targets, target_lengths)
     att = F.cross_entropy(
         logits[valid], eos_targets[valid], label_smoothing=cfg.label_smoothing, reduction="sum"
     ) / targets.shape[0]
@@ -88,9 +82,6 @@ def joint_loss(
 
     total = cfg.ctc_weight * ctc + (1 - cfg.ctc_weight) * att + cfg.contrastive_weight * con
     return LossOutput(total, ctc.detach(), att.detach(), con.detach())
-
-
-
 
 
 class JointLoss(torch.nn.Module):

@@ -28,7 +28,7 @@ import torch
 from engine.audio.features import LogMel
 from engine.train.augment import AugmentConfig, SpecAugment, WaveAugment
 from engine.train.checkpoint import load_checkpoint
-from engine.train.dataset import collate, load_segment
+from engine.train.dataset import collate, load_utterance
 from engine.train.losses import LossConfig, joint_loss
 from engine.train.trainer import NonFiniteLossError, TrainingError, check_dataset
 
@@ -93,7 +93,7 @@ def personalize(checkpoint, takes, base=None, cfg: PersonalizeConfig | None = No
 
     Args:
         checkpoint: a checkpoint folder (:func:`engine.train.checkpoint.load_checkpoint`).
-        takes: :class:`engine.data.manifest.Utterance` list of the person's takes.
+        takes: :class:`engine.data.utterance.Utterance` list of the person's takes.
         base: utterances of base data mixed into every step (None or []: none).
         cfg: settings.
         noises: background-noise clips for the takes' augmentation.
@@ -123,7 +123,7 @@ def personalize(checkpoint, takes, base=None, cfg: PersonalizeConfig | None = No
         m.eval()  # frozen parts: no dropout noise either
 
     def load(utts):
-        return [(torch.from_numpy(load_segment(u)), tokenizer.encode(u.text), i) for i, u in enumerate(utts)]
+        return [(torch.from_numpy(load_utterance(u)), tokenizer.encode(u.text), i) for i, u in enumerate(utts)]
 
     mine, theirs = load(takes), load(list(base or []))
     augment = WaveAugment(AugmentConfig(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.5, snr_db=(10.0, 30.0),

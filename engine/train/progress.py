@@ -1,7 +1,7 @@
 """Terminal progress for training runs (tqdm)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tqdm import tqdm
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from engine.data.manifest import Utterance
+from engine.data.utterance import Utterance
 
 REHEARSAL_SIZE = 400
 """Utterances drawn (the benchmark's setting)."""
@@ -33,7 +33,7 @@ def rehearsal_set(count: int = REHEARSAL_SIZE, seed: int = 0) -> tuple[list[Utte
         train = real_splits().train
     except (FileNotFoundError, OSError) as exc:
         return [], f"no base training data on this machine ({exc})"
-    pool = [u for u in train if u.speaker.startswith(("sc-", "fsdd-"))]
+    pool = [u for u in train if (u.speaker or "").startswith(("sc-", "fsdd-"))]
     if not pool:
         return [], "no base training data on this machine"
     chosen = random.Random(seed).sample(pool, min(count, len(pool)))

@@ -22,9 +22,9 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import jiwer
 import numpy as np
@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from engine.audio.features import LogMel
-from engine.data.manifest import Utterance
+from engine.data.utterance import Utterance
 from engine.decode.ctc import greedy
 from engine.model.config import ModelConfig
 from engine.model.cross_modal import CrossModalModel
@@ -40,7 +40,7 @@ from engine.text.tokenizer import CharTokenizer
 from engine.train import distributed
 from engine.train.augment import AugmentConfig, SpecAugment, WaveAugment
 from engine.train.checkpoint import load_checkpoint, load_trainer_state, save_checkpoint
-from engine.train.dataset import DurationBatchSampler, SpeechDataset, collate
+from engine.train.dataset import DurationBatchSampler, SpeechDataset, collate, pad_audio
 from engine.train.losses import JointLoss, LossConfig
 from engine.train.schedule import warmup_cosine
 
@@ -106,10 +106,10 @@ def check_dataset(utterances: list[Utterance], name: str, minimum: int = 2) -> N
 
     if len(utterances) < minimum:
         raise TrainingError(f"The {name} set has {len(utterances)} utterance(s); at least {minimum} are needed.")
-    empty = [u.audio_filepath for u in utterances if not normalize_text(u.text)]
+    empty = [str(u.audio_path) for u in utterances if not normalize_text(u.text)]
     if empty:
         raise TrainingError(f"{len(empty)} {name} utterance(s) have an empty transcript, e.g. {empty[0]}.")
-    short = [u.audio_filepath for u in utterances if 0 < u.duration < 0.1]
+    short = [str(u.audio_path) for u in utterances if 0 < (u.duration or 0.0) < 0.1]
     if short:
         raise TrainingError(f"{len(short)} {name} utterance(s) are shorter than 0.1 s, e.g. {short[0]}.")
 
@@ -123,7 +123,7 @@ def evaluate_greedy(model: CrossModalModel, dataset: SpeechDataset, max_batch_se
     sampler = DurationBatchSampler(dataset.durations, max_batch_seconds, shuffle=False)
     with torch.inference_mode():
         for batch in sampler:
-            wav, wav_lengths, _, _, _ = collate([(torch.from_numpy(dataset.audio[i].astype(np.float32) / 32767), [1], 0) for i in batch])
+            wav, wav_lengths = pad_audio([torch.from_numpy(dataset.wave(i)) for i in batch])
             feats, lengths = frontend(wav.to(device), wav_lengths.to(device))
             enc = model.encode(feats, lengths)
             for row, i in enumerate(batch):
@@ -150,6 +150,46 @@ def _may_skip_parameters(cfg: TrainConfig, sampler: DurationBatchSampler, start_
         if any(len(batch) < 2 for batch in every_rank):
             return True
     return False
+
+
+def _optimizer(model: CrossModalModel, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the weight matrices only (not on biases, norms or embeddings)."""
+    decay = [p for n, p in model.named_parameters() if p.dim() > 1 and "embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() > 1 and "embedding" not in n)]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.peak_lr, betas=(0.9, 0.98))
+
+
+@dataclass
+class _Run:
+    """One :meth:`Trainer.fit`: what it built, and the counters the loop updates."""
+
+    cfg: TrainConfig
+    """The caller's config with the model's config filled in (a copy)."""
+    model: CrossModalModel
+    tokenizer: CharTokenizer
+    net: torch.nn.Module
+    """The loss module the steps call (:class:`JointLoss`, DDP-wrapped under ``torchrun``)."""
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    frontend: LogMel
+    specaug: SpecAugment
+    dev_set: SpeechDataset | None
+    """Validation data (rank 0 only)."""
+    sampler: DurationBatchSampler
+    loader: DataLoader
+    device: torch.device
+    use_amp: bool
+    steps_per_epoch: int
+    total_steps: int
+    start_epoch: int = 0
+    step: int = 0
+    best_wer: float = math.inf
+    history: list[EpochReport] = field(default_factory=list)
+    lr: float = 0.0
+    bad_epochs: int = 0
+    improved: bool = False
+    """The last epoch set a new best validation WER."""
 
 
 class Trainer:
@@ -226,22 +266,58 @@ class Trainer:
 
     def _fit(self, train: list[Utterance], dev: list[Utterance], noises: list[np.ndarray] | None,
              resume: bool, device: torch.device) -> list[EpochReport]:
-        cfg, main = self.cfg, self.rank == 0
-        torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-        random.seed(cfg.seed)
-        if main:
+        """The training loop: every epoch, train steps over the batches, then validate, save, and stop or go on."""
+        self._seed()
+        run = self._start(train, dev, noises, resume, device)
+        for epoch in range(run.start_epoch, run.cfg.epochs):
+            run.model.train()
+            run.sampler.set_epoch(epoch)
+            t0, sums, n_batches, stopped = time.time(), np.zeros(4), 0, False
+            for batch in run.loader:
+                losses = self._train_step(run, batch, epoch)
+                n_batches += 1
+                sums += losses
+                self._emit("progress", stage="train", epoch=epoch + 1, epochs=run.cfg.epochs, done=n_batches,
+                           total=run.steps_per_epoch, loss=losses[0], lr=run.lr)
+                if self._agreed_stop():
+                    stopped = True
+                    break
+            stopped = stopped or self._agreed_stop()
+            wer, cer = self._validate(run, stopped)
+            report = EpochReport(epoch + 1, *map(float, sums / max(1, n_batches)), wer, cer, time.time() - t0, run.lr)
+            self._end_epoch(run, report, stopped)
+            self._save(run, stopped)
+            if self._should_end(run, stopped):
+                break
+        return run.history
+
+    def _seed(self) -> None:
+        """Threads and seeds for a reproducible run; the output folder (rank 0)."""
+        torch.set_num_threads(self.cfg.threads)
+        torch.manual_seed(self.cfg.seed)
+        random.seed(self.cfg.seed)
+        if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
 
+    def _model(self, device: torch.device) -> tuple[CrossModalModel, CharTokenizer, TrainConfig]:
+        """The model to train (``init_from``'s weights, or new) on ``device``, its tokenizer, and a copy
+        of the config holding the model's config (the caller's config is never changed)."""
+        cfg = self.cfg
         if cfg.init_from:
             model, tokenizer, _ = load_checkpoint(cfg.init_from)
-            cfg.model = model.cfg
+            cfg = replace(cfg, model=model.cfg)
             model.train()
         else:
             tokenizer = CharTokenizer()
-            cfg.model.vocab_size = tokenizer.vocab_size
+            cfg = replace(cfg, model=replace(cfg.model, vocab_size=tokenizer.vocab_size))
             model = CrossModalModel(cfg.model)
-        model.to(device)
+        return model.to(device), tokenizer, cfg
+
+    def _start(self, train: list[Utterance], dev: list[Utterance], noises: list[np.ndarray] | None,
+               resume: bool, device: torch.device) -> _Run:
+        """Everything the loop needs: model, data, optimizer, the loss module (DDP-wrapped under
+        ``torchrun``), and the counters of ``last/`` when resuming."""
+        model, tokenizer, cfg = self._model(device)
         parallel = f", {self.world_size} processes (global batch {self.world_size} × {cfg.max_batch_seconds:g} s)" \
             if self.world_size > 1 else ""
         self._log(f"model: {model.num_parameters() / 1e6:.2f}M parameters; {len(train)} training and {len(dev)} "
@@ -250,37 +326,16 @@ class Trainer:
         augment = WaveAugment(cfg.augment, noises, seed=cfg.seed + self.rank)
         train_set = SpeechDataset(train, tokenizer, augment,
                                   progress=lambda i, n: self._emit("progress", stage="loading", done=i, total=n))
-        dev_set = SpeechDataset(dev, tokenizer) if main else None
+        dev_set = SpeechDataset(dev, tokenizer) if self.rank == 0 else None
         sampler = DurationBatchSampler(train_set.durations, cfg.max_batch_seconds, cfg.max_batch, seed=cfg.seed,
                                        rank=self.rank, world_size=self.world_size)
         loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate, num_workers=0)
         frontend, specaug = LogMel().to(device), SpecAugment(cfg.augment).to(device)
         steps_per_epoch = len(sampler)
-        if self.world_size > 1:
-            # All ranks must run the same number of steps; they do when they read the same data.
-            # The mean of n and n² over ranks shows whether any rank differs (variance 0 ⇔ all equal).
-            n = float(steps_per_epoch)
-            mean, mean_sq = distributed.all_reduce_mean(torch.tensor([n, n * n], dtype=torch.float64)).tolist()
-            if mean_sq != mean * mean:
-                raise TrainingError(
-                    f"The {self.world_size} processes see different training data ({steps_per_epoch} batches "
-                    f"per epoch on rank {self.rank}, {mean:g} on average); give every rank the same manifest.")
+        self._check_same_data(steps_per_epoch)
 
-        decay = [p for n, p in model.named_parameters() if p.dim() > 1 and "embedding" not in n]
-        no_decay = [p for n, p in model.named_parameters() if not (p.dim() > 1 and "embedding" not in n)]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=cfg.peak_lr, betas=(0.9, 0.98))
-        total_steps = steps_per_epoch * cfg.epochs
-        start_epoch, step, best_wer, history = 0, 0, math.inf, []
-        last = self.out_dir / "last"
-        if resume and (last / "trainer.json").exists():
-            model_state, _, _ = load_checkpoint(last)
-            model.load_state_dict(model_state.state_dict())
-            info = load_trainer_state(last, opt)
-            start_epoch, step, best_wer = info["epoch"], info["step"], info.get("best_wer", math.inf)
-            history = [EpochReport(**h) for h in info.get("history", [])]
-            self._log(f"resumed from {last} after epoch {start_epoch}")
-
+        opt = _optimizer(model, cfg)
+        start_epoch, step, best_wer, history = self._resume(model, opt) if resume else (0, 0, math.inf, [])
         net: torch.nn.Module = JointLoss(model, cfg.loss)
         if self.world_size > 1:
             net = torch.nn.parallel.DistributedDataParallel(
@@ -289,81 +344,130 @@ class Trainer:
             # Different dropout and SpecAugment masks on each rank (DDP has already synced the weights).
             torch.manual_seed(cfg.seed + 1000 * self.rank)
         use_amp = cfg.amp and device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        return _Run(cfg, model, tokenizer, net, opt, torch.amp.GradScaler("cuda", enabled=use_amp), frontend, specaug,
+                    dev_set, sampler, loader, device, use_amp, steps_per_epoch, steps_per_epoch * cfg.epochs,
+                    start_epoch, step, best_wer, history)
 
-        bad_epochs = 0
-        for epoch in range(start_epoch, cfg.epochs):
-            model.train()
-            sampler.set_epoch(epoch)
-            t0, sums, n_batches, stopped = time.time(), np.zeros(4), 0, False
-            for wav, wav_lengths, targets, target_lengths, text_ids in loader:
-                lr = cfg.peak_lr * warmup_cosine(step, cfg.warmup_steps, total_steps)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                wav, wav_lengths = wav.to(device, non_blocking=True), wav_lengths.to(device)
-                targets, target_lengths = targets.to(device, non_blocking=True), target_lengths.to(device)
-                warp = cfg.augment.warp_factors(wav.shape[0])
-                feats, lengths = frontend(wav, wav_lengths, warp=None if warp is None else warp.to(device))
-                feats = specaug(feats)
-                with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                    out = net(feats, lengths, targets, target_lengths, text_ids)
-                # The mean over ranks is what is reported; a NaN on any rank makes it NaN on all,
-                # so every rank raises here together instead of leaving the others waiting.
-                losses = distributed.all_reduce_mean(
-                    torch.stack([out.total.detach(), out.ctc, out.attention, out.contrastive]).float()).tolist()
-                if not math.isfinite(losses[0]):
-                    raise NonFiniteLossError(
-                        f"The loss became {losses[0]} at epoch {epoch + 1}, step {step}. "
-                        "Lower the learning rate or check the data for silent or clipped clips.")
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(out.total).backward()
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                scaler.step(opt)
-                scaler.update()
-                step += 1
-                n_batches += 1
-                sums += losses
-                self._emit("progress", stage="train", epoch=epoch + 1, epochs=cfg.epochs, done=n_batches,
-                           total=steps_per_epoch, loss=losses[0], lr=lr)
-                if self._agreed_stop():
-                    stopped = True
-                    break
-            if not stopped:
-                stopped = self._agreed_stop()
-            means = sums / max(1, n_batches)
-            wer = cer = math.nan
-            if main and not stopped:
-                wer, cer, _ = evaluate_greedy(model, dev_set)
-            wer, cer = distributed.broadcast_floats([wer, cer])
-            report = EpochReport(epoch + 1, *map(float, means), wer, cer, time.time() - t0, lr)
-            history.append(report)
-            self._log(f"epoch {epoch + 1}/{cfg.epochs}{' (stopped early)' if stopped else ''}: loss {means[0]:.3f} "
-                      f"(ctc {means[1]:.3f}, att {means[2]:.3f}, con {means[3]:.3f}), dev WER {wer:.2%} CER {cer:.2%}, "
-                      f"{report.seconds:.0f} s")
-            self._emit("epoch", **asdict(report))
-            if not stopped and wer < best_wer:
-                best_wer, bad_epochs = wer, 0
-                if main:
-                    save_checkpoint(self.out_dir / "best", model, tokenizer,
-                                    meta={"epoch": epoch + 1, "dev_wer": wer, "dev_cer": cer, "train": cfg.to_json()})
-            elif not stopped:
-                bad_epochs += 1
-            if main:
-                # A stopped epoch is unfinished: resume runs it again, from the weights reached so far.
-                done = history[:-1] if stopped else history
-                save_checkpoint(last, model, tokenizer, meta={"epoch": done[-1].epoch if done else 0, "train": cfg.to_json()},
-                                optimizer=opt, trainer_state={"epoch": done[-1].epoch if done else 0,
-                                                              "step": step, "best_wer": best_wer,
-                                                              "history": [asdict(h) for h in done]})
-            distributed.barrier()  # no rank runs ahead while rank 0 validates and writes
-            if stopped:
-                self._log("stopped on request; resume continues from the last checkpoint")
-                break
-            if distributed.broadcast_flag(bool(cfg.patience and bad_epochs >= cfg.patience)):
-                self._log(f"early stop: no better validation WER for {cfg.patience} epochs")
-                break
-        return history
+    def _resume(self, model: CrossModalModel, opt: torch.optim.Optimizer) -> tuple[int, int, float, list[EpochReport]]:
+        """Load ``last/`` (weights, optimizer) if it holds trainer state; returns ``(epochs done, step,
+        best WER, history)``, all zero/empty when there is nothing to resume."""
+        last = self.out_dir / "last"
+        if not (last / "trainer.json").exists():
+            return 0, 0, math.inf, []
+        model_state, _, _ = load_checkpoint(last)
+        model.load_state_dict(model_state.state_dict())
+        info = load_trainer_state(last, opt)
+        self._log(f"resumed from {last} after epoch {info['epoch']}")
+        return (info["epoch"], info["step"], info.get("best_wer", math.inf),
+                [EpochReport(**h) for h in info.get("history", [])])
+
+    def _check_same_data(self, steps_per_epoch: int) -> None:
+        """Under ``torchrun``: raise unless every rank runs the same number of steps per epoch.
+
+        All ranks must run the same number of steps; they do when they read the same data.
+        The mean of n and n² over ranks shows whether any rank differs (variance 0 ⇔ all equal).
+
+        Raises:
+            TrainingError: the ranks see different training data.
+        """
+        if self.world_size == 1:
+            return
+        n = float(steps_per_epoch)
+        mean, mean_sq = distributed.all_reduce_mean(torch.tensor([n, n * n], dtype=torch.float64)).tolist()
+        if mean_sq != mean * mean:
+            raise TrainingError(
+                f"The {self.world_size} processes see different training data ({steps_per_epoch} batches "
+                f"per epoch on rank {self.rank}, {mean:g} on average); give every rank the same manifest.")
+
+    def _train_step(self, run: _Run, batch, epoch: int) -> list[float]:
+        """One optimizer step on one batch (learning rate, augmentation, loss, clipped AdamW step).
+
+        Returns:
+            ``[total, ctc, attention, contrastive]`` losses, the mean over ranks.
+
+        Raises:
+            NonFiniteLossError: the loss is NaN or infinite (on any rank: all raise together).
+        """
+        cfg, device = run.cfg, run.device
+        wav, wav_lengths, targets, target_lengths, text_ids = batch
+        run.lr = cfg.peak_lr * warmup_cosine(run.step, cfg.warmup_steps, run.total_steps)
+        for g in run.opt.param_groups:
+            g["lr"] = run.lr
+        wav, wav_lengths = wav.to(device, non_blocking=True), wav_lengths.to(device)
+        targets, target_lengths = targets.to(device, non_blocking=True), target_lengths.to(device)
+        warp = cfg.augment.warp_factors(wav.shape[0])
+        feats, lengths = run.frontend(wav, wav_lengths, warp=None if warp is None else warp.to(device))
+        feats = run.specaug(feats)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=run.use_amp):
+            out = run.net(feats, lengths, targets, target_lengths, text_ids)
+        # The mean over ranks is what is reported; a NaN on any rank makes it NaN on all,
+        # so every rank raises here together instead of leaving the others waiting.
+        losses = distributed.all_reduce_mean(
+            torch.stack([out.total.detach(), out.ctc, out.attention, out.contrastive]).float()).tolist()
+        if not math.isfinite(losses[0]):
+            raise NonFiniteLossError(
+                f"The loss became {losses[0]} at epoch {epoch + 1}, step {run.step}. "
+                "Lower the learning rate or check the data for silent or clipped clips.")
+        run.opt.zero_grad(set_to_none=True)
+        run.scaler.scale(out.total).backward()
+        run.scaler.unscale_(run.opt)
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+        run.scaler.step(run.opt)
+        run.scaler.update()
+        run.step += 1
+        return losses
+
+    def _validate(self, run: _Run, stopped: bool) -> tuple[float, float]:
+        """Greedy-CTC validation ``(WER, CER)`` computed on rank 0 and shared; NaN for a stopped epoch."""
+        wer = cer = math.nan
+        if self.rank == 0 and not stopped:
+            wer, cer, _ = evaluate_greedy(run.model, run.dev_set)
+        wer, cer = distributed.broadcast_floats([wer, cer])
+        return wer, cer
+
+    def _end_epoch(self, run: _Run, report: EpochReport, stopped: bool) -> None:
+        """Record, log and announce the epoch; update the best WER and the epochs without progress."""
+        run.history.append(report)
+        self._log(f"epoch {report.epoch}/{run.cfg.epochs}{' (stopped early)' if stopped else ''}: "
+                  f"loss {report.train_loss:.3f} (ctc {report.ctc_loss:.3f}, att {report.attention_loss:.3f}, "
+                  f"con {report.contrastive_loss:.3f}), dev WER {report.dev_wer:.2%} CER {report.dev_cer:.2%}, "
+                  f"{report.seconds:.0f} s")
+        self._emit("epoch", **asdict(report))
+        run.improved = not stopped and report.dev_wer < run.best_wer
+        if run.improved:
+            run.best_wer, run.bad_epochs = report.dev_wer, 0
+        elif not stopped:
+            run.bad_epochs += 1
+
+    def _save(self, run: _Run, stopped: bool) -> None:
+        """Rank 0 writes ``best/`` (a better WER) and ``last/`` (with the optimizer); all ranks then wait for it.
+
+        A stopped epoch is unfinished: ``last/`` keeps the epochs before it, and resume runs
+        it again from the weights reached so far.
+        """
+        if self.rank == 0:
+            report = run.history[-1]
+            if run.improved:
+                save_checkpoint(self.out_dir / "best", run.model, run.tokenizer,
+                                meta={"epoch": report.epoch, "dev_wer": report.dev_wer, "dev_cer": report.dev_cer,
+                                      "train": run.cfg.to_json()})
+            done = run.history[:-1] if stopped else run.history
+            epoch = done[-1].epoch if done else 0
+            save_checkpoint(self.out_dir / "last", run.model, run.tokenizer,
+                            meta={"epoch": epoch, "train": run.cfg.to_json()}, optimizer=run.opt,
+                            trainer_state={"epoch": epoch, "step": run.step, "best_wer": run.best_wer,
+                                           "history": [asdict(h) for h in done]})
+        distributed.barrier()  # no rank runs ahead while rank 0 validates and writes
+
+    def _should_end(self, run: _Run, stopped: bool) -> bool:
+        """True after a cancel, or when ``patience`` epochs brought no better WER (agreed by all ranks)."""
+        if stopped:
+            self._log("stopped on request; resume continues from the last checkpoint")
+            return True
+        if distributed.broadcast_flag(bool(run.cfg.patience and run.bad_epochs >= run.cfg.patience)):
+            self._log(f"early stop: no better validation WER for {run.cfg.patience} epochs")
+            return True
+        return False
 
     def _agreed_stop(self) -> bool:
         """``should_stop()`` polled on rank 0 and broadcast, so every rank breaks at the same step."""

@@ -32,10 +32,10 @@ def temp_user_data(tmp_path_factory, monkeypatch):
 @pytest.fixture(autouse=True)
 def temp_takes_dir(tmp_path_factory, monkeypatch):
     """Takes recorded by any window in a test go to a fresh temp folder, never to the user's data folder."""
-    from app.recorder import controller
+    from engine import paths
 
     folder = tmp_path_factory.mktemp("takes")
-    monkeypatch.setattr(controller, "default_takes_dir", lambda: folder)
+    monkeypatch.setattr(paths, "takes_dir", lambda: folder)
     return folder
 
 

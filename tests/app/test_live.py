@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QMessageBox
 from app.live.transcript_view import FINAL_COLOR, PARTIAL_COLOR, LiveTranscriptView
 from app.main_window import MainWindow
 from engine.audio.io import SAMPLE_RATE
-from engine.decode.recognizer import Recognizer
-from engine.decode.streaming import Final, Partial
+from engine.decode.protocol import Final, Partial
+from engine.decode.recognizer import SaysoRecognizer
 from tests.helpers import SAMPLES
 
 WORKER_TIMEOUT_MS = 180_000
@@ -27,21 +27,21 @@ def test_words_appear_while_speaking_and_finals_export(qtbot, virtual_mic, model
     window.live_view.set_live_enabled(True)
     assert window.live_action.isChecked()
     seen: list = []
-    window.jobs.live_events.connect(lambda events: seen.extend(events))
+    window.recognizer.live_events.connect(lambda events: seen.extend(events))
 
     window.record_action.trigger()
-    assert window.recorder.is_recording and window.jobs.live, warnings
+    assert window.recorder.is_recording and window.recognizer.live, warnings
     for name in ("sc_yes_03401e93.wav", "sc_left_03401e93.wav"):
         playback = virtual_mic.play(SAMPLES / name, lead_seconds=0.4, tail_seconds=0.8)
-        qtbot.waitUntil(lambda: playback.wait(0), timeout=20_000)
+        qtbot.waitUntil(lambda p=playback: p.wait(0), timeout=20_000)
     qtbot.waitUntil(lambda: sum(isinstance(e, Final) for e in seen) >= 2, timeout=WORKER_TIMEOUT_MS)
     window.record_action.trigger()
-    qtbot.waitUntil(lambda: not window.jobs.live, timeout=30_000)
+    qtbot.waitUntil(lambda: not window.recognizer.live, timeout=30_000)
 
     finals = [e for e in seen if isinstance(e, Final)]
     assert [f.text for f in finals] == ["yes", "left"]
     # each final is what offline decoding of the same stretch of the recorded take gives
-    offline = Recognizer.from_checkpoint(model_path)
+    offline = SaysoRecognizer.from_checkpoint(model_path)
     take = window.audio
     for f in finals:
         segment = take[round(f.start * SAMPLE_RATE):round(f.end * SAMPLE_RATE)]

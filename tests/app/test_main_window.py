@@ -55,9 +55,9 @@ def test_open_real_sample_fills_waveform_and_spectrogram(qtbot, no_model, fsdd_c
 def test_transcribe_shows_transcript_and_attention(qtbot, model_path):
     window = make_window(qtbot, model_path)
     assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")  # a speaker the model never heard
-    with qtbot.waitSignal(window.jobs.finished, timeout=WORKER_TIMEOUT_MS) as blocker:
+    with qtbot.waitSignal(window.recognizer.finished, timeout=WORKER_TIMEOUT_MS) as blocker:
         qtbot.mouseClick(toolbar_button(window, window.transcribe_action), Qt.MouseButton.LeftButton)
-        assert window.jobs.busy and not window.transcribe_action.isEnabled()
+        assert window.recognizer.busy and not window.transcribe_action.isEnabled()
         assert window.panel.busy.isVisible()
     rec = blocker.args[0]
     assert rec.text == "yes"
@@ -102,7 +102,7 @@ def test_corrupt_empty_and_short_files_show_warnings(qtbot, no_model, tmp_path, 
 def test_no_input_device_disables_record(qtbot, no_model, monkeypatch, speech_clip):
     # The test must control device presence (CI machines may or may not have a
     # microphone), so the device list is replaced with an empty one.
-    monkeypatch.setattr(controller, "list_input_devices", lambda: [])
+    monkeypatch.setattr(controller, "list_input_devices", list)
     window = make_window(qtbot, no_model)
     assert not window.record_action.isEnabled()
     assert window.record_action.toolTip() == controller.NO_DEVICE_MESSAGE
@@ -215,7 +215,7 @@ def test_drop_a_file_opens_it(qtbot, no_model, speech_clip):
 
 def test_missing_model_keeps_the_window_usable(qtbot, no_model, speech_clip):
     window = make_window(qtbot, no_model)
-    assert window.jobs is None
+    assert window.recognizer is None
     assert str(no_model) in window.transcribe_action.toolTip()
     assert str(no_model) in window.panel.text_area.placeholderText()  # said inline, not only in a tooltip
     assert window.open_file(speech_clip)

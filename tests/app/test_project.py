@@ -47,7 +47,7 @@ def test_create_import_and_reopen(qtbot, tmp_path, no_model, quiet_boxes):
     with qtbot.waitSignal(window.projects.rows_changed, timeout=60_000):
         window.projects.import_dataset(manifest(tmp_path))
     assert window.labeling.model.rowCount() == 3
-    assert sorted(r.transcript for r in window.projects.project.fetch()) == ["down", "left", "yes"]
+    assert sorted(r.text for r in window.projects.project.fetch()) == ["down", "left", "yes"]
     report = quiet_boxes[-1]
     assert "Imported 3 utterances" in report and "2 lines or files were rejected" in report
     assert "train.jsonl:4" in report and "train.jsonl:5" in report  # each rejected line with its reason
@@ -78,11 +78,11 @@ def test_long_recording_split_and_prelabeled_by_the_model(qtbot, tmp_path, model
     changed, cancelled, summary = done.args
     assert changed == 3 and not cancelled and progress[-1] == (3, 3)
     rows = sorted(project.fetch(), key=lambda r: r.start)
-    assert [r.transcript for r in rows] == list(CLIPS.values())  # the model heard the right words
+    assert [r.text for r in rows] == list(CLIPS.values())  # the model heard the right words
     assert all(r.status == "draft" and 0 < r.confidence <= 1 for r in rows)
     assert window.labeling.model.rowCount() == 3
     assert project.undo().startswith("pre-label 3 utterances")  # one undo step for the whole run
-    assert all(r.transcript == "" for r in project.fetch())
+    assert all(r.text == "" for r in project.fetch())
 
 
 @pytest.mark.slow
@@ -94,7 +94,7 @@ def test_prelabel_cancel_keeps_finished_work(qtbot, tmp_path, model_path, quiet_
     rec = project.add_recording(SAMPLES / "sc_yes_03401e93.wav")
     ids = project.add_segments(rec.id, [(0.0, 1.0)] * 1 + [(0.0, 0.5), (0.5, 1.0)] * 10)
     job = window.projects.prelabel_job
-    qtbot.waitUntil(lambda: window.jobs.worker.is_alive(), timeout=30_000)
+    qtbot.waitUntil(lambda: window.recognizer.worker.is_alive(), timeout=30_000)
     job.progress.connect(lambda d, t: d >= 2 and job.running and window.projects.cancel_task())
     with qtbot.waitSignal(job.finished, timeout=WORKER_TIMEOUT_MS) as done:
         window.projects.prelabel(ids)
@@ -121,7 +121,7 @@ def test_find_possible_mislabels_lists_the_swapped_one_first(qtbot, tmp_path, mo
     assert max(scores, key=scores.get) == "sc_down_0f250098.wav"  # "down" labeled "yes"
     assert window.tabs.currentWidget() is window.labeling
     assert window.labeling.model.utterance(0).id == ids["sc_down_0f250098.wav"]  # listed first
-    assert project.utterance(ids["sc_down_0f250098.wav"]).transcript == "yes"  # nothing is changed for you
+    assert project.utterance(ids["sc_down_0f250098.wav"]).text == "yes"  # nothing is changed for you
 
 
 def test_a_point_picked_on_the_embedding_map_is_selected_in_the_dataset_table(qtbot, tmp_path, no_model,
@@ -132,10 +132,10 @@ def test_a_point_picked_on_the_embedding_map_is_selected_in_the_dataset_table(qt
     with qtbot.waitSignal(window.projects.rows_changed, timeout=60_000):
         window.projects.import_dataset(manifest(tmp_path))
     window.tabs.setCurrentWidget(window.insight)
-    rows = sorted(window.projects.project.fetch(), key=lambda r: r.transcript)
+    rows = sorted(window.projects.project.fetch(), key=lambda r: r.text)
     for row in (rows[2], rows[0]):
         window.insight.embedding.utterance_picked.emit(row.id)  # what a click on its point sends
-        assert window.labeling.current.id == row.id and window.labeling.current.transcript == row.transcript
+        assert window.labeling.current.id == row.id and window.labeling.current.text == row.text
         assert window.tabs.currentWidget() is window.insight  # the map stays in front
     window.insight.utterance_selected.emit(rows[1].id)  # a double-click brings the Dataset tab forward
     assert window.tabs.currentWidget() is window.labeling and window.labeling.current.id == rows[1].id

@@ -106,10 +106,11 @@ def test_job_files_are_checked_key_by_key(tmp_path):
     import pytest
 
     from engine.cli import JobError, check_job, load_job
+    from engine.resources import EXAMPLES
 
-    sample = load_job(ROOT / "resources" / "examples" / "job.toml")  # the documented sample parses
+    sample = load_job(EXAMPLES / "job.toml")  # the documented sample parses
     assert sample.epochs == 30 and sample.augment is True and sample.loss["ctc_weight"] == 0.5
-    assert sample.train == ROOT / "resources" / "examples" / "data" / "train.jsonl"
+    assert sample.train == EXAMPLES / "data" / "train.jsonl"
     job = tmp_path / "job.toml"
     for text, message in [
         ('out = "r"\n[model]\nd_modle = 64\n', "unknown key 'model.d_modle'"),
@@ -149,6 +150,30 @@ def test_train_config_tiny_run_then_resume_with_a_flag(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "resumed" in (tmp_path / "run" / "train.log").read_text()
     assert json.loads((tmp_path / "run" / "last" / "trainer.json").read_text())["epoch"] == 2
+
+
+def test_train_without_a_warmup_gets_the_same_warmup_rule_as_the_studio(tmp_path):
+    from engine.cli import load_job, train_config
+    from engine.data.manifest import read_manifest
+    from engine.train.presets import scaled_warmup
+    from engine.train.trainer import TrainConfig
+    from tests.helpers import shared_data
+
+    clips = sorted((shared_data() / "fsdd" / "recordings").glob("*_jackson_1*.wav"))[:12]
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    (tmp_path / "m.jsonl").write_text("".join(
+        json.dumps({"audio_filepath": str(c), "text": words[int(c.name[0])], "duration": 0.5}) + "\n" for c in clips))
+    train = read_manifest(tmp_path / "m.jsonl")
+    explicit = _tiny_job(tmp_path)
+    assert train_config(load_job(explicit), train).warmup_steps == 2  # a warmup the job sets is kept
+    job = tmp_path / "no-warmup.toml"
+    job.write_text(explicit.read_text().replace("warmup_steps = 2\n", ""))
+    expected = scaled_warmup(TrainConfig(epochs=1, max_batch_seconds=6.0), train).warmup_steps
+    assert expected == 1 < TrainConfig().warmup_steps  # 6 s of audio in 6 s batches: one step in all
+    out = sayso("train", "--config", job)
+    assert out.returncode == 0, out.stderr
+    meta = json.loads((tmp_path / "run" / "best" / "config.json").read_text())["meta"]
+    assert meta["train"]["warmup_steps"] == expected
 
 
 def test_models_subcommand_lists_the_builtin_model(tmp_path, capsys):

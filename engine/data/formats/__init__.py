@@ -1,4 +1,4 @@
-"""Corpus formats: read them into :class:`~engine.data.records.ImportItem` lists, write items back.
+"""Corpus formats: read them into :class:`~engine.data.utterance.Utterance` lists, write items back.
 
 - ``ljspeech``: ``metadata.csv`` + ``wavs/`` (:mod:`.ljspeech`)
 - ``nemo``: NeMo JSONL manifest (:mod:`.nemo`)
@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
 
 from engine.data.formats import audacity, commonvoice, kaldi, ljspeech, nemo, textgrid, transcripts
 from engine.data.formats._common import AUDIO_SUFFIXES, SPLITS
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import Utterance
 
 __all__ = ["EXPORT_ONLY", "FORMATS", "IMPORT_FORMATS", "detect", "read", "write"]
 
@@ -143,7 +144,7 @@ def detect(path: str | os.PathLike) -> str | None:
 
 
 def read(path: str | os.PathLike, fmt: str | None = None, root: str | os.PathLike | None = None,
-         **options) -> tuple[list[ImportItem], list[Reject]]:
+         **options) -> tuple[list[Utterance], list[Reject]]:
     """Read ``path`` in format ``fmt`` (default: :func:`detect`).
 
     Args:
@@ -169,7 +170,7 @@ def read(path: str | os.PathLike, fmt: str | None = None, root: str | os.PathLik
     return FORMATS[fmt].read(path, root=root, **options)
 
 
-def write(items: Sequence[ImportItem], out: str | os.PathLike, fmt: str, **options) -> list[Path]:
+def write(items: Sequence[Utterance], out: str | os.PathLike, fmt: str, **options) -> list[Path]:
     """Write ``items`` to ``out`` in format ``fmt``; returns the files written.
 
     Raises:

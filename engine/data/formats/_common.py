@@ -24,24 +24,22 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import soundfile as sf
 
 from engine.atomic import atomic_write
 from engine.audio.errors import AudioError
 from engine.audio.io import audio_info
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import WHOLE_TOLERANCE, Utterance
 
 END_TOLERANCE = 0.05
 """Seconds a segment may end after its audio file (label files round times);
 the same allowance as :data:`engine.data.store.END_TOLERANCE`, which clamps
 such ends on import."""
-
-WHOLE_TOLERANCE = 0.001
-"""A span from 0 to within this many seconds of the file's end is the whole file."""
 
 TIME_DECIMALS = 6
 """Times are kept to the microsecond (Audacity writes six decimals)."""
@@ -151,7 +149,7 @@ class ReadContext:
     _spans: dict[Path, tuple[list[float], list[tuple[float, float, str]]]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, root: str | os.PathLike | None, default: Path, sample_rate: int | None = None) -> "ReadContext":
+    def create(cls, root: str | os.PathLike | None, default: Path, sample_rate: int | None = None) -> ReadContext:
         """A context rooted at ``root`` (default: ``default``), resolved."""
         base = Path(root) if root is not None else default
         resolved = _resolve(base.absolute())
@@ -403,7 +401,7 @@ def guarded(source: str, ctx: ReadContext, fn, *args, **kwargs) -> None:
 # ---------------------------------------------------------------- writers
 
 
-def check_line_text(item: ImportItem, index: int, fmt: str, forbidden: str = "\n\r") -> None:
+def check_line_text(item: Utterance, index: int, fmt: str, forbidden: str = "\n\r") -> None:
     """Raise ValueError if ``item.text`` cannot be written as one field of one line."""
     if not isinstance(item.text, str):
         raise ValueError(f"item {index} ({item.audio_path}): text must be a string, not {type(item.text).__name__}")
@@ -427,19 +425,14 @@ def check_field(value: str | None, what: str, index: int, fmt: str, forbidden: s
             raise ValueError(f"item {index}: the {what} {show(value)!r} holds {ch!r}, which {fmt} cannot hold")
 
 
-def item_span(item: ImportItem, duration: float | None = None) -> tuple[float, float | None]:
+def item_span(item: Utterance, duration: float | None = None) -> tuple[float, float | None]:
     """``(start, end)`` of an item in seconds: start 0 for None, end ``duration`` (or None) for None."""
     start = 0.0 if item.start is None else round_time(item.start)
     end = duration if item.end is None else round_time(item.end)
     return start, end
 
 
-def is_whole(item: ImportItem) -> bool:
-    """True if the item is its whole audio file."""
-    return item.end is None and (item.start is None or item.start == 0)
-
-
-def check_span(item: ImportItem, index: int) -> None:
+def check_span(item: Utterance, index: int) -> None:
     """Raise ValueError for a negative or empty span."""
     start, end = item_span(item)
     if start < 0 or (end is not None and end <= start) or not math.isfinite(start) or (
@@ -506,7 +499,7 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def export_clip(item: ImportItem, dest: Path, wav: bool = False) -> Path:
+def export_clip(item: Utterance, dest: Path, wav: bool = False) -> Path:
     """Put the audio of ``item`` at ``dest`` (atomically) and return ``dest``.
 
     A whole file is copied byte for byte (unless it is ``dest`` already); a
@@ -519,10 +512,10 @@ def export_clip(item: ImportItem, dest: Path, wav: bool = False) -> Path:
         OSError: ``dest`` cannot be written.
     """
     src = Path(item.audio_path)
-    if same_file(src, dest) and is_whole(item):
+    if same_file(src, dest) and item.is_whole:
         return dest
     info = audio_info(src)
-    convert = not is_whole(item) or (wav and info.format != "WAV")
+    convert = not item.is_whole or (wav and info.format != "WAV")
     if not convert:
         with open(src, "rb") as fin, atomic_write(dest, "wb") as fout:
             shutil.copyfileobj(fin, fout)
@@ -540,9 +533,9 @@ def export_clip(item: ImportItem, dest: Path, wav: bool = False) -> Path:
     return dest
 
 
-def group_by_audio(items: Iterable[ImportItem]) -> dict[Path, list[tuple[int, ImportItem]]]:
+def group_by_audio(items: Iterable[Utterance]) -> dict[Path, list[tuple[int, Utterance]]]:
     """Items grouped by audio file (in first-seen order), each with its index in ``items``."""
-    out: dict[Path, list[tuple[int, ImportItem]]] = {}
+    out: dict[Path, list[tuple[int, Utterance]]] = {}
     for i, it in enumerate(items):
         out.setdefault(Path(it.audio_path), []).append((i, it))
     return out

@@ -17,8 +17,8 @@ reads as the whole file.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from engine.atomic import atomic_write
 from engine.data.formats._common import (
@@ -38,7 +38,8 @@ from engine.data.formats._common import (
     stems_in,
     text_problem,
 )
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import Utterance
 
 NAME = "audacity"
 SUFFIX = ".txt"
@@ -46,7 +47,7 @@ SUFFIX = ".txt"
 
 def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
          sample_rate: int | None = None, audio: str | os.PathLike | None = None,
-         ) -> tuple[list[ImportItem], list[Reject]]:
+         ) -> tuple[list[Utterance], list[Reject]]:
     """Read an Audacity label file (or every ``*.txt`` in a folder, not recursive).
 
     Args:
@@ -68,7 +69,7 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     ctx = ReadContext.create(root, folder.absolute(), sample_rate)
-    items: list[ImportItem] = []
+    items: list[Utterance] = []
     if path.is_dir():
         for f in list_files(path, (SUFFIX,), ctx):
             guarded(f.name, ctx, _read_one, f, ctx, None, items)
@@ -77,7 +78,7 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
     return items, ctx.rejects
 
 
-def _read_one(path: Path, ctx: ReadContext, audio: Path | None, items: list[ImportItem]) -> None:
+def _read_one(path: Path, ctx: ReadContext, audio: Path | None, items: list[Utterance]) -> None:
     src = path.name
     where = ctx.locate(str(audio), path.parent.absolute()) if audio is not None else beside_audio(path, ctx)
     facts = ctx.audio(where) if not isinstance(where, str) else where
@@ -117,10 +118,10 @@ def _read_one(path: Path, ctx: ReadContext, audio: Path | None, items: list[Impo
         if isinstance(ok, str):
             ctx.reject(src, n, ok)
             continue
-        items.append(ImportItem(where, label, ok[1], ok[2]))
+        items.append(Utterance(where, label, ok[1], ok[2]))
 
 
-def write(items: Sequence[ImportItem], out: str | os.PathLike, *, copy_audio: bool = True) -> list[Path]:
+def write(items: Sequence[Utterance], out: str | os.PathLike, *, copy_audio: bool = True) -> list[Path]:
     """Write one label file per audio file into the folder ``out``: ``out/<stem>.txt``.
 
     Lines are ``start<TAB>end<TAB>text`` with six decimals (as Audacity
@@ -155,7 +156,7 @@ def write(items: Sequence[ImportItem], out: str | os.PathLike, *, copy_audio: bo
     for audio, rows in tables.items():
         stem, inside = stems[audio]
         if copy_audio and not inside:  # the audio first: a label file never points at nothing
-            written.append(export_clip(ImportItem(audio, ""), out / f"{stem}{audio.suffix}"))
+            written.append(export_clip(Utterance(audio, ""), out / f"{stem}{audio.suffix}"))
         target = out / f"{stem}{SUFFIX}"
         with atomic_write(target) as fh:
             fh.writelines(f"{s:.6f}\t{e:.6f}\t{t}\n" for s, e, t in rows)

@@ -12,8 +12,8 @@ Every clip is a whole file; times are in seconds.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from engine.atomic import atomic_write
 from engine.data.formats._common import (
@@ -25,15 +25,15 @@ from engine.data.formats._common import (
     clean_text,
     export_clip,
     guarded,
-    is_whole,
     iter_lines,
-    same_file,
     safe_id,
+    same_file,
     show,
     text_problem,
     unique_file,
 )
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import Utterance
 
 NAME = "commonvoice"
 CLIPS = "clips"
@@ -45,7 +45,7 @@ VALIDATED = "validated.tsv"
 
 def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
          sample_rate: int | None = None, clips: str | os.PathLike | None = None,
-         ) -> tuple[list[ImportItem], list[Reject]]:
+         ) -> tuple[list[Utterance], list[Reject]]:
     """Read one Common Voice TSV, or a language folder.
 
     A folder is read as ``train.tsv``, ``dev.tsv`` and ``test.tsv`` (those
@@ -72,7 +72,7 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
     folder = path if path.is_dir() else path.parent
     ctx = ReadContext.create(root, folder.absolute(), sample_rate)
     clips_dir = Path(clips).absolute() if clips is not None else folder.absolute() / CLIPS
-    items: list[ImportItem] = []
+    items: list[Utterance] = []
     seen: dict[Path, tuple[str, int]] = {}
     if path.is_dir():
         files = [path / f"{s}.tsv" for s in SPLITS if (path / f"{s}.tsv").is_file()]
@@ -91,7 +91,7 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
     return items, ctx.rejects
 
 
-def _read(path: Path, ctx: ReadContext, clips: Path, items: list[ImportItem],
+def _read(path: Path, ctx: ReadContext, clips: Path, items: list[Utterance],
           seen: dict[Path, tuple[str, int]], skip_seen: bool) -> None:
     src = path.name
     split = path.stem if path.stem in SPLITS else None
@@ -133,10 +133,10 @@ def _read(path: Path, ctx: ReadContext, clips: Path, items: list[ImportItem],
         if isinstance(ok, str):
             ctx.reject(src, n, ok)
             continue
-        items.append(ImportItem(audio, text, None, None, speaker or None, split))
+        items.append(Utterance(audio, text, None, None, speaker or None, split))
 
 
-def write(items: Sequence[ImportItem], out: str | os.PathLike) -> list[Path]:
+def write(items: Sequence[Utterance], out: str | os.PathLike) -> list[Path]:
     """Write ``items`` in Common Voice layout.
 
     ``out`` is a folder (``train.tsv``/``dev.tsv``/``test.tsv`` by each item's
@@ -170,13 +170,13 @@ def write(items: Sequence[ImportItem], out: str | os.PathLike) -> list[Path]:
     names: list[str] = [""] * len(items)
     for i, it in enumerate(items):
         src = Path(it.audio_path)
-        if is_whole(it) and same_file(src.parent, clips) and src.name not in taken:
+        if it.is_whole and same_file(src.parent, clips) and src.name not in taken:
             taken.add(src.name)
             names[i] = src.name
     copies = [i for i, name in enumerate(names) if not name]
     for i in copies:
         it, src = items[i], Path(items[i].audio_path)
-        if is_whole(it):
+        if it.is_whole:
             names[i] = unique_file(src.stem, src.suffix, taken)
         else:
             ms = int(round((it.start or 0.0) * 1000))

@@ -25,20 +25,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from engine.atomic import atomic_write
 from engine.data.formats._common import (
     ASCII_WHITESPACE,
     ReadContext,
     check_line_text,
-    clean_text,
     check_span,
+    clean_text,
     duration_of,
     fmt_time,
     guarded,
-    is_whole,
     iter_lines,
     parse_time,
     safe_id,
@@ -46,7 +45,8 @@ from engine.data.formats._common import (
     text_problem,
     unique,
 )
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import Utterance
 
 NAME = "kaldi"
 FILES = ("wav.scp", "segments", "text", "utt2spk", "spk2utt")
@@ -71,7 +71,7 @@ def _rxfilename_problem(value: str) -> str | None:
 
 
 def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
-         sample_rate: int | None = None) -> tuple[list[ImportItem], list[Reject]]:
+         sample_rate: int | None = None) -> tuple[list[Utterance], list[Reject]]:
     """Read a Kaldi data directory.
 
     Args:
@@ -97,7 +97,7 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
     path = Path(path)
     data = path if path.is_dir() else path.parent
     ctx = ReadContext.create(root, data.absolute(), sample_rate)
-    items: list[ImportItem] = []
+    items: list[Utterance] = []
     guarded(data.name or str(data), ctx, _read, data.absolute(), ctx, items)
     return items, ctx.rejects
 
@@ -116,7 +116,7 @@ def _present(data: Path, name: str, ctx: ReadContext) -> Path | None:
     return p
 
 
-def _read(data: Path, ctx: ReadContext, items: list[ImportItem]) -> None:
+def _read(data: Path, ctx: ReadContext, items: list[Utterance]) -> None:
     wav_scp = _present(data, "wav.scp", ctx)
     if wav_scp is None:
         if not any(r.source == "wav.scp" for r in ctx.rejects):
@@ -155,7 +155,7 @@ def _read(data: Path, ctx: ReadContext, items: list[ImportItem]) -> None:
         for n, line in iter_lines(seg_path, ctx, "segments"):
             _segment(line, n, recs, utts, ctx)
     else:
-        for rec, (audio, facts, n) in recs.items():
+        for rec, (audio, _facts, n) in recs.items():
             if audio is not None:
                 ok = ctx.item_problem(audio, None, None, f"wav.scp line {n}")
                 if isinstance(ok, str):
@@ -196,7 +196,7 @@ def _read(data: Path, ctx: ReadContext, items: list[ImportItem]) -> None:
             ctx.reject(main, u["line"], f"utterance {show(utt)} has no transcript in text")
             continue
         spk = speakers.get(utt)
-        items.append(ImportItem(u["audio"], texts.get(utt, ""), u["start"], u["end"],
+        items.append(Utterance(u["audio"], texts.get(utt, ""), u["start"], u["end"],
                                 None if spk in (None, utt) else spk))
 
 
@@ -290,7 +290,7 @@ def _speakers(data: Path, utts: dict, ctx: ReadContext, main: str) -> dict[str, 
     return out
 
 
-def write(items: Sequence[ImportItem], out: str | os.PathLike) -> list[Path]:
+def write(items: Sequence[Utterance], out: str | os.PathLike) -> list[Path]:
     """Write ``items`` as a Kaldi data dir ``out`` (created): ``wav.scp``, ``text``, ``utt2spk``, ``spk2utt``,
     and ``segments`` when any item is a segment (a whole file then becomes ``0`` to its duration).
 
@@ -312,7 +312,7 @@ def write(items: Sequence[ImportItem], out: str | os.PathLike) -> list[Path]:
     for i, it in enumerate(items):
         check_line_text(it, i, "a Kaldi text line")
         check_span(it, i)
-    segmented = any(not is_whole(it) for it in items)
+    segmented = any(not it.is_whole for it in items)
     rec_of: dict[Path, str] = {}
     taken_recs: set[str] = set()
     taken_utts: set[str] = set()

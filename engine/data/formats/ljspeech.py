@@ -14,8 +14,8 @@ seconds.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from engine.atomic import atomic_write
 from engine.data.formats._common import (
@@ -25,7 +25,6 @@ from engine.data.formats._common import (
     clean_text,
     export_clip,
     guarded,
-    is_whole,
     iter_lines,
     safe_id,
     same_file,
@@ -33,7 +32,8 @@ from engine.data.formats._common import (
     text_problem,
     unique,
 )
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import Utterance
 
 NAME = "ljspeech"
 METADATA = "metadata.csv"
@@ -41,7 +41,7 @@ WAVS = "wavs"
 
 
 def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
-         sample_rate: int | None = None) -> tuple[list[ImportItem], list[Reject]]:
+         sample_rate: int | None = None) -> tuple[list[Utterance], list[Reject]]:
     """Read an LJSpeech ``metadata.csv`` (or the folder holding it).
 
     Args:
@@ -62,12 +62,12 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
     if path.is_dir():
         path = path / METADATA
     ctx = ReadContext.create(root, path.parent.absolute(), sample_rate)
-    items: list[ImportItem] = []
+    items: list[Utterance] = []
     guarded(path.name, ctx, _read, path, ctx, items)
     return items, ctx.rejects
 
 
-def _read(path: Path, ctx: ReadContext, items: list[ImportItem]) -> None:
+def _read(path: Path, ctx: ReadContext, items: list[Utterance]) -> None:
     src = path.name
     seen: dict[str, int] = {}
     wavs = path.parent.absolute() / WAVS
@@ -98,10 +98,10 @@ def _read(path: Path, ctx: ReadContext, items: list[ImportItem]) -> None:
         if isinstance(ok, str):
             ctx.reject(src, n, ok)
             continue
-        items.append(ImportItem(audio, text))
+        items.append(Utterance(audio, text))
 
 
-def write(items: Sequence[ImportItem], out: str | os.PathLike) -> list[Path]:
+def write(items: Sequence[Utterance], out: str | os.PathLike) -> list[Path]:
     """Write ``items`` as an LJSpeech folder: ``out/metadata.csv`` and ``out/wavs/ID.wav``.
 
     A whole WAV file already in ``out/wavs`` keeps its name and is not copied;
@@ -125,11 +125,11 @@ def write(items: Sequence[ImportItem], out: str | os.PathLike) -> list[Path]:
         check_line_text(it, i, "LJSpeech metadata.csv", "|\n\r")
         check_span(it, i)
     taken: set[str] = set()
-    plan: list[tuple[str, ImportItem, bool]] = []
+    plan: list[tuple[str, Utterance, bool]] = []
     # Files already in place keep their id; claim those names first.
     for it in items:
         src = Path(it.audio_path)
-        if is_whole(it) and src.suffix.lower() == ".wav" and same_file(src.parent, wavs):
+        if it.is_whole and src.suffix.lower() == ".wav" and same_file(src.parent, wavs):
             stem = src.stem
             if stem not in taken and "|" not in stem and stem.strip() == stem and stem:
                 taken.add(stem)
@@ -141,7 +141,7 @@ def write(items: Sequence[ImportItem], out: str | os.PathLike) -> list[Path]:
     for uid, it, copy in plan:
         if copy:
             base = safe_id(Path(it.audio_path).stem)
-            if not is_whole(it):
+            if not it.is_whole:
                 base = f"{base}_{int(round((it.start or 0.0) * 1000)):07d}"
             uid = unique(base, taken)
             written.append(export_clip(it, wavs / f"{uid}.wav", wav=True))

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from engine.atomic import atomic_write
 from engine.data.formats._common import (
@@ -27,8 +27,8 @@ from engine.data.formats._common import (
     ReadContext,
     check_field,
     check_line_text,
-    clean_text,
     check_span,
+    clean_text,
     duration_of,
     fmt_time,
     guarded,
@@ -37,7 +37,8 @@ from engine.data.formats._common import (
     show,
     text_problem,
 )
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import Utterance
 
 NAME = "nemo"
 SUFFIXES = (".json", ".jsonl")
@@ -73,7 +74,7 @@ def _string(row: dict, key: str, required: bool = False) -> str | None | tuple[s
 
 
 def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
-         sample_rate: int | None = None) -> tuple[list[ImportItem], list[Reject]]:
+         sample_rate: int | None = None) -> tuple[list[Utterance], list[Reject]]:
     """Read a NeMo JSONL manifest.
 
     Args:
@@ -96,12 +97,12 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
     """
     path = Path(path)
     ctx = ReadContext.create(root, path.parent.absolute(), sample_rate)
-    items: list[ImportItem] = []
+    items: list[Utterance] = []
     guarded(path.name, ctx, _read, path, ctx, items)
     return items, ctx.rejects
 
 
-def _read(path: Path, ctx: ReadContext, items: list[ImportItem]) -> None:
+def _read(path: Path, ctx: ReadContext, items: list[Utterance]) -> None:
     src = path.name
     base = path.parent.absolute()
     for n, line in iter_lines(path, ctx, src):
@@ -112,7 +113,7 @@ def _read(path: Path, ctx: ReadContext, items: list[ImportItem]) -> None:
             items.append(item)
 
 
-def _parse(line: str, n: int, base: Path, ctx: ReadContext) -> tuple[str | None, ImportItem | None]:
+def _parse(line: str, n: int, base: Path, ctx: ReadContext) -> tuple[str | None, Utterance | None]:
     try:
         row = json.loads(line)
     except (ValueError, RecursionError) as exc:
@@ -159,11 +160,11 @@ def _parse(line: str, n: int, base: Path, ctx: ReadContext) -> tuple[str | None,
         return ok, None
     _, start, end = ok
     speaker = fields["speaker"] or None
-    return None, ImportItem(audio, clean_text(fields["text"]), start, end, speaker, fields["split"] or None,
+    return None, Utterance(audio, clean_text(fields["text"]), start, end, speaker, fields["split"] or None,
                             tuple(tags))
 
 
-def write(items: Sequence[ImportItem], out: str | os.PathLike) -> list[Path]:
+def write(items: Sequence[Utterance], out: str | os.PathLike) -> list[Path]:
     """Write ``items`` as a JSONL manifest at ``out`` (atomically).
 
     ``audio_filepath`` is relative to the manifest's folder when the audio lies

@@ -16,8 +16,8 @@ spaces. An interval covering the whole file reads as the whole file.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from praatio.data_classes.interval_tier import IntervalTier
 from praatio.utilities import errors as praat_errors
@@ -41,10 +41,11 @@ from engine.data.formats._common import (
     parse_time,
     read_text,
     show,
-    text_problem,
     stems_in,
+    text_problem,
 )
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import Utterance
 
 NAME = "textgrid"
 SUFFIX = ".TextGrid"
@@ -55,7 +56,7 @@ MIN_TIME = 1e-4
 
 def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
          sample_rate: int | None = None, tier: str | None = None, audio: str | os.PathLike | None = None,
-         ) -> tuple[list[ImportItem], list[Reject]]:
+         ) -> tuple[list[Utterance], list[Reject]]:
     """Read a TextGrid (or every ``*.TextGrid`` in a folder, not recursive).
 
     Args:
@@ -79,7 +80,7 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     ctx = ReadContext.create(root, folder.absolute(), sample_rate)
-    items: list[ImportItem] = []
+    items: list[Utterance] = []
     if path.is_dir():
         for f in list_files(path, (SUFFIX.lower(),), ctx):
             guarded(f.name, ctx, _read_one, f, ctx, tier, None, items)
@@ -89,7 +90,7 @@ def read(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
 
 
 def _read_one(path: Path, ctx: ReadContext, tier_name: str | None, audio: Path | None,
-              items: list[ImportItem]) -> None:
+              items: list[Utterance]) -> None:
     src = path.name
     text = read_text(path, ctx, src, utf16=True)
     if text is None:
@@ -147,10 +148,10 @@ def _read_one(path: Path, ctx: ReadContext, tier_name: str | None, audio: Path |
         if isinstance(ok, str):
             ctx.reject(src, None, f"{name}, {fmt_time(start)}–{fmt_time(end)} s: {ok}")
             continue
-        items.append(ImportItem(where, label, ok[1], ok[2]))
+        items.append(Utterance(where, label, ok[1], ok[2]))
 
 
-def write(items: Sequence[ImportItem], out: str | os.PathLike, *, tier: str = DEFAULT_TIER,
+def write(items: Sequence[Utterance], out: str | os.PathLike, *, tier: str = DEFAULT_TIER,
           copy_audio: bool = True) -> list[Path]:
     """Write one long-form TextGrid per audio file into the folder ``out``.
 
@@ -181,7 +182,7 @@ def write(items: Sequence[ImportItem], out: str | os.PathLike, *, tier: str = DE
     for audio, text in texts.items():
         stem, inside = stems[audio]
         if copy_audio and not inside:  # the audio first: a TextGrid never points at nothing
-            written.append(export_clip(ImportItem(audio, ""), out / f"{stem}{audio.suffix}"))
+            written.append(export_clip(Utterance(audio, ""), out / f"{stem}{audio.suffix}"))
         target = out / f"{stem}{SUFFIX}"
         with atomic_write(target) as fh:
             fh.write(text)
@@ -189,7 +190,7 @@ def write(items: Sequence[ImportItem], out: str | os.PathLike, *, tier: str = DE
     return written
 
 
-def _textgrid_text(audio: Path, group: list[tuple[int, ImportItem]], tier: str) -> str:
+def _textgrid_text(audio: Path, group: list[tuple[int, Utterance]], tier: str) -> str:
     """The long-form TextGrid of the items of one audio file; raises ValueError/AudioError (see :func:`write`)."""
     dur = duration_of(audio)
     entries = []

@@ -11,11 +11,11 @@ its end in seconds (a whole-file item: 0 to the file's duration), in time order.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from engine.data.formats._common import check_span, duration_of, group_by_audio, item_span, stems_in
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from engine.text.captions import FORMATS as CAPTION_FORMATS
 from engine.text.captions import Caption, write_captions
 
@@ -23,7 +23,7 @@ NAMES = CAPTION_FORMATS
 """``("txt", "srt", "vtt")``."""
 
 
-def captions_for(items: Sequence[ImportItem]) -> list[Caption]:
+def captions_for(items: Sequence[Utterance]) -> list[Caption]:
     """The captions of items of one audio file, sorted by start (seconds).
 
     Raises:
@@ -41,7 +41,7 @@ def captions_for(items: Sequence[ImportItem]) -> list[Caption]:
     return sorted(caps, key=lambda c: (c.start, c.end))
 
 
-def write(items: Sequence[ImportItem], out: str | os.PathLike, fmt: str | None = None) -> list[Path]:
+def write(items: Sequence[Utterance], out: str | os.PathLike, fmt: str | None = None) -> list[Path]:
     """Write the transcripts of ``items`` as TXT, SRT or VTT.
 
     Args:

@@ -7,7 +7,7 @@ from praatio import textgrid
 from PySide6.QtCore import QPointF
 
 from app.insight.attention_page import AttentionPage
-from app.jobs import TranscriptionJob
+from app.recognizer_bridge import RecognizerBridge
 from engine.audio.io import write_audio
 from engine.data.store import Project
 from tests.insight_clips import digit_utterance
@@ -30,7 +30,7 @@ def project_utterance(tmp_path):
 
 @pytest.fixture
 def job(model_path):
-    job = TranscriptionJob(model_path, threads=1)
+    job = RecognizerBridge(model_path, threads=1)
     yield job
     job.shutdown()
 

@@ -26,7 +26,7 @@ def view(qtbot, data):
     m.resize(700, 500)
     m.show()
     qtbot.waitExposed(m)
-    m.set_points(axy, txy, emb.text_index, emb.texts, lambda i: f"{items[i].transcript} #{i}")
+    m.set_points(axy, txy, emb.text_index, emb.texts, lambda i: f"{items[i].utterance.text} #{i}")
     m.set_colours(emb.text_index, emb.texts, np.arange(len(emb.texts)))
     qtbot.wait(50)
     return m
@@ -60,7 +60,7 @@ def test_hover_shows_the_transcript_and_click_picks_the_point(qtbot, view, data)
     with qtbot.waitSignal(view.hovered) as hovered:
         qtbot.mouseMove(view.viewport(), pixel(view, i))
     assert hovered.args == [i]
-    assert view.tip.isVisible() and view.tip.textItem.toPlainText() == f"{items[i].transcript} #{i}"
+    assert view.tip.isVisible() and view.tip.textItem.toPlainText() == f"{items[i].utterance.text} #{i}"
     with qtbot.waitSignal(view.clicked) as clicked:
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pixel(view, i))
     assert clicked.args == [i] and view.selected == i

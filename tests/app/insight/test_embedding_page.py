@@ -1,11 +1,10 @@
 """The Embedding map & search page end to end: a real project, the bundled model in a worker process."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from app.insight.embedding_page import EmbeddingPage
-from app.jobs import TranscriptionJob
+from app.recognizer_bridge import RecognizerBridge
 from engine.data.store import Project
 from tests.engine.insight.embedding_support import SC_WORDS, real_project
 
@@ -23,7 +22,7 @@ def page(qtbot, model_path):
     p = EmbeddingPage()
     qtbot.addWidget(p)
     p.resize(1100, 700)
-    p.set_jobs(TranscriptionJob(model_path, parent=p))  # its model; the page runs its own embedding worker
+    p.set_jobs(RecognizerBridge(model_path, parent=p))  # its model; the page runs its own embedding worker
     yield p
     p.shutdown()
 
@@ -102,7 +101,7 @@ def test_clear_messages_without_project_model_or_utterances(qtbot, tmp_path, mod
     empty = Project.create(tmp_path / "empty")
     p.set_project(empty)
     assert "No model" in p.status.text()
-    p.set_jobs(TranscriptionJob(model_path, parent=p))
+    p.set_jobs(RecognizerBridge(model_path, parent=p))
     assert "no utterances yet" in p.status.text()
     p.shutdown()
     empty.close()

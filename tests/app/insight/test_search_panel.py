@@ -5,9 +5,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.insight.search_panel import SearchPanel
-from engine.decode.recognizer import Recognizer
+from engine.decode.recognizer import SaysoRecognizer
 from engine.insight.embedding import embed_texts
-from engine.jobs.embedding import TextResult
+from engine.workers.embedding import TextResult
 from tests.engine.insight.embedding_support import real_embeddings
 
 
@@ -15,7 +15,7 @@ from tests.engine.insight.embedding_support import real_embeddings
 def data(tmp_path_factory, model_path):
     project, items, emb = real_embeddings(tmp_path_factory.mktemp("proj"))
     project.close()
-    return items, emb, Recognizer.from_checkpoint(model_path)
+    return items, emb, SaysoRecognizer.from_checkpoint(model_path)
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def panel(qtbot, data):
     p = SearchPanel(embed)
     p.asked = asked
     qtbot.addWidget(p)
-    p.set_data(emb.audio, emb.text, emb.texts, [it.transcript for it in items], [f"spk{i}" for i in range(len(items))])
+    p.set_data(emb.audio, emb.text, emb.texts, [it.utterance.text for it in items], [f"spk{i}" for i in range(len(items))])
     p.show()
     return p
 
@@ -61,7 +61,7 @@ def test_picking_a_result_lists_its_nearest_transcripts_and_zero_shot(qtbot, pan
     with qtbot.waitSignal(panel.chosen) as chosen:
         panel.result_table.selectRow(0)
     i = chosen.args[0]
-    assert items[i].transcript == "seven"
+    assert items[i].utterance.text == "seven"
     panel.select(i)
     assert panel.nearest_table.item(0, 0).text() == "seven  ✓ its label"
     panel.phrases.setText("yes, no, seven, left")

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 from app.settings import StudioSettings
 from app.shortcut_editor import ShortcutEditorDialog
 from app.shortcuts import LABELING, SHORTCUTS, Command, conflicts, key_sequences, keys_for, shortcut
-from tests.app.labeling.labeling_support import key, labeling_project, make_view  # noqa: F401
+from tests.app.labeling.labeling_support import key, make_view
 
 
 def ok_button(dialog):

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QTableView
 
 from app.labeling.table_model import SORT_KEYS, Column, UtteranceTableModel
 from engine.data.query import ORDER_BY, UtteranceFilter
-from tests.app.labeling.labeling_support import BIG_ROWS, WORDS, big_project, labeling_project  # noqa: F401
+from tests.app.labeling.labeling_support import BIG_ROWS, WORDS
 
 
 def text(model, row, column=Column.TRANSCRIPT):

@@ -10,14 +10,7 @@ from app.labeling.filter_bar import SEARCH_DELAY_MS
 from app.labeling.table_model import Column
 from engine.audio.io import SAMPLE_RATE, load_audio
 from engine.data.store import Project
-from tests.app.labeling.labeling_support import (  # noqa: F401
-    key,
-    labeling_project,
-    make_view,
-    plays,
-    session_wav,
-    stored,
-)
+from tests.app.labeling.labeling_support import key, make_view, session_wav, stored
 
 
 def history_size(project: Project) -> int:
@@ -66,8 +59,8 @@ def test_typing_a_transcript_and_enter_saves_it_and_moves_on(qtbot, labeling_pro
     path = labeling_project.folder
     labeling_project.close()
     with Project.open(path) as again:
-        assert again.utterance(1).transcript == "yes" and again.utterance(1).status == "draft"
-        assert again.utterance(2).transcript == "no!" and again.utterance(2).status == "verified"
+        assert again.utterance(1).text == "yes" and again.utterance(1).status == "draft"
+        assert again.utterance(2).text == "no!" and again.utterance(2).status == "verified"
 
 
 def test_moving_away_saves_unsaved_typing(qtbot, labeling_project):

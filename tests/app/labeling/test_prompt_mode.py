@@ -129,7 +129,7 @@ def test_record_accept_retake_and_resume(qtbot, virtual_mic, tmp_path, answers):
     audio = load_audio(project.folder / rec_path)
     kept = audio[int(u_start * 16_000):int(u_end * 16_000)]
     assert np.abs(kept).max() > 0.1 and np.abs(audio[:int(0.3 * 16_000)]).max() < 0.01
-    assert project.utterance(added.args[0]).transcript == "yes"
+    assert project.utterance(added.args[0]).text == "yes"
     assert (widget.counter_label.text(), widget.prompt_label.text()) == ("2 / 3", "down")
     assert widget.take is None and not widget.accept_action.isEnabled()
 

@@ -100,7 +100,7 @@ def test_a_bad_prompt_file_is_refused_with_its_line(qtbot, tmp_path, warnings_sh
 def test_record_without_a_microphone_says_so(qtbot, tmp_path, warnings_shown, monkeypatch):
     from app.recorder import controller
 
-    monkeypatch.setattr(controller, "list_input_devices", lambda: [])
+    monkeypatch.setattr(controller, "list_input_devices", list)
     project = Project.create(tmp_path / "p")
     widget = make(qtbot, project, tmp_path)
     widget.recorder.check_devices()
@@ -148,7 +148,7 @@ def test_a_take_started_elsewhere_is_reviewed_trimmed_and_accepted(qtbot, tmp_pa
     with qtbot.waitSignal(widget.accepted) as added:
         qtbot.keyClick(widget, Qt.Key.Key_A)
     row = project.utterance(added.args[0])
-    assert (row.transcript, row.status, row.speaker) == ("yes", "draft", None)
+    assert (row.text, row.status, row.speaker) == ("yes", "draft", None)
     assert (row.start, row.end) == pytest.approx((start - 0.1, end + 0.05))
     rec = project.recordings()[0]
     assert rec.duration == pytest.approx(len(quiet) / 16_000) and rec.file.is_file()

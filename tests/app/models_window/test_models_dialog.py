@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.model_choice import resolve_model_path
+from app.active_model import resolve_model_path
 from app.models_window.dialog import MANIFEST, ModelsDialog, comparison_summary, figures_text
 from app.training.job_queue import TrainingJobQueue
 from engine.data.manifest import write_manifest

@@ -7,8 +7,9 @@ import pytest
 import soundfile as sf
 
 from app.training.job_queue import TrainingJobQueue
-from engine.data.manifest import Utterance
-from engine.jobs.training import JobFailed, JobFinished, JobStarted, LogLine, Metrics, Progress, TrainJob
+from engine.data.utterance import Utterance
+from engine.jobs.events import JobFailed, JobFinished, JobStarted, LogLine, Metrics, Progress
+from engine.jobs.specs import TrainJob
 from engine.model.config import ModelConfig
 from engine.train.checkpoint import load_checkpoint
 from engine.train.trainer import TrainConfig
@@ -22,7 +23,7 @@ def sample_utterances() -> list[Utterance]:
     out = []
     for p in sorted(SAMPLES.glob("*.wav")):
         corpus, word = p.stem.split("_")[:2]
-        out.append(Utterance(str(p), digits[int(word)] if corpus == "fsdd" else word, sf.info(str(p)).duration))
+        out.append(Utterance(p, digits[int(word)] if corpus == "fsdd" else word, 0.0, sf.info(str(p)).duration))
     return out
 
 

@@ -24,8 +24,9 @@ from app.training.job_queue import TrainingJobQueue
 from app.training.panel import TrainingPanel, format_eta
 from app.training.report import diff_html, match_utterances, word_diff
 from engine.audio.io import SAMPLE_RATE, load_segment
-from engine.data.manifest import Utterance, write_manifest
+from engine.data.manifest import write_manifest
 from engine.data.store import Project
+from engine.data.utterance import Utterance
 from engine.model.config import ModelConfig
 from tests.helpers import SAMPLES
 
@@ -119,16 +120,16 @@ def test_project_rows_become_utterances_of_the_splits(project):
     assert sorted(u.text for u in dev) == sorted(DEV)
     assert sorted(u.text for u in train) == ["down", "left", "no", "right", "three", "up"]  # no unlabeled, no empty
     for u in train + dev:
-        assert Path(u.audio_filepath).is_absolute() and Path(u.audio_filepath).is_file()
-        assert Path(u.audio_filepath).parent == project.audio_dir.resolve() or \
-            Path(u.audio_filepath).parent == Path(project.audio_dir).absolute()
-        assert u.offset == 0.0 and u.duration == pytest.approx(sf.info(u.audio_filepath).duration, abs=1e-3)
+        assert u.audio_path.is_absolute() and u.audio_path.is_file()
+        assert u.audio_path.parent == project.audio_dir.resolve() or \
+            u.audio_path.parent == Path(project.audio_dir).absolute()
+        assert u.start == 0.0 and u.duration == pytest.approx(sf.info(u.audio_path).duration, abs=1e-3)
     assert {u.speaker for u in train} == {"03401e93", "0f250098", "nicolas"}
 
     rec = project.add_recording(SAMPLES / "sc_yes_03401e93.wav")  # the same bytes: the same recording
     part = project.add_utterance(rec.id, 0.2, 0.75, "yes part", "draft", split="train")
     [cut] = [u for u in project_utterances(project, "train") if u.text == "yes part"]
-    assert (cut.offset, cut.duration) == (pytest.approx(0.2), pytest.approx(0.55))
+    assert (cut.start, cut.duration) == (pytest.approx(0.2), pytest.approx(0.55))
     project.delete_utterance(part)
 
     data = project_data(project, 2, 2)
@@ -142,14 +143,14 @@ def test_without_a_dev_split_ten_percent_is_held_out_deterministically(tmp_path)
         again = project_data(project, 2, 2)
     assert first.held_out and "no dev split" in first.description and "held out" in first.description
     assert len(first.train) + len(first.dev) == 9 and len(first.dev) == 2  # ceil(0.9) = 1, but at least 2
-    assert [u.audio_filepath for u in first.dev] == [u.audio_filepath for u in again.dev]
-    assert not {u.audio_filepath for u in first.dev} & {u.audio_filepath for u in first.train}
+    assert [u.audio_path for u in first.dev] == [u.audio_path for u in again.dev]
+    assert not {u.audio_path for u in first.dev} & {u.audio_path for u in first.train}
 
-    many = [Utterance(f"/data/{i}.wav", f"word {i}", 1.0) for i in range(50)]
+    many = [Utterance(f"/data/{i}.wav", f"word {i}", 0.0, 1.0) for i in range(50)]
     rest, held = hold_out(many)
     assert len(held) == 5 and len(rest) == 45
     rest2, held2 = hold_out(list(reversed(many)))
-    assert {u.audio_filepath for u in held} == {u.audio_filepath for u in held2}  # not by position
+    assert {u.audio_path for u in held} == {u.audio_path for u in held2}  # not by position
 
 
 def test_bad_manifests_show_a_clear_message_and_start_nothing(qtbot, jobs, tmp_path):
@@ -162,7 +163,7 @@ def test_bad_manifests_show_a_clear_message_and_start_nothing(qtbot, jobs, tmp_p
         tmp_path / "missing.jsonl": ["missing.jsonl", "does not exist"],
     }
     noaudio = tmp_path / "noaudio.jsonl"
-    write_manifest(noaudio, [Utterance(str(tmp_path / "gone.wav"), "gone", 1.0)])
+    write_manifest(noaudio, [Utterance(tmp_path / "gone.wav", "gone", 0.0, 1.0)])
     cases[noaudio] = ["audio files", "missing", "gone.wav"]
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
@@ -177,7 +178,7 @@ def test_bad_manifests_show_a_clear_message_and_start_nothing(qtbot, jobs, tmp_p
         assert QApplication.activeModalWidget() is None
     assert not (tmp_path / "models").exists()  # nothing was written
 
-    good = [Utterance(str(p), p.stem.split("_")[1], 1.0) for p in sc_clips()]
+    good = [Utterance(p, p.stem.split("_")[1]) for p in sc_clips()]
     write_manifest(tmp_path / "train.jsonl", good)
     data = manifest_data(tmp_path / "train.jsonl", None, 2, 2)
     assert data.held_out and len(data.dev) == 2 and "held out" in data.description
@@ -194,7 +195,7 @@ def test_word_diff_marks_substitutions_insertions_and_deletions():
     assert "substitution" in html and "insertion" in html and "deletion" in html and "now" in html
     assert format_eta(None) == "" and format_eta(42) == "about 42 s left" and format_eta(185) == "about 3 min left"
     assert format_eta(3 * 3600 + 5 * 60) == "about 3 h 05 min left"
-    utts = [Utterance("/a.wav", "Yes!", 1.0, "s", 0.0), Utterance("/a.wav", "no", 1.0, "s", 1.0)]
+    utts = [Utterance("/a.wav", "Yes!", 0.0, 1.0, "s"), Utterance("/a.wav", "no", 1.0, 2.0, "s")]
     rows = [{"audio_filepath": "/a.wav", "reference": "no", "speaker": "s"},
             {"audio_filepath": "/a.wav", "reference": "yes", "speaker": "s"}]
     assert match_utterances(rows, utts) == [utts[1], utts[0]]
@@ -251,7 +252,7 @@ def test_quick_personalization_runs_evaluates_and_plays_the_worst(qtbot, jobs, p
     utt = panel.report.utterance_at(0)
     assert utt.text == table.item(0, 2).text()
     audio, start, end = playback.played[0]
-    expected = load_segment(utt.audio_filepath, utt.offset, utt.offset + utt.duration)
+    expected = load_segment(utt.audio_path, utt.start, utt.end)
     assert audio.dtype == np.float32 and len(audio) == pytest.approx(utt.duration * SAMPLE_RATE, abs=2)
     np.testing.assert_array_equal(audio, expected)
     html = panel.report.diff_view.toHtml()
@@ -330,9 +331,9 @@ def test_a_job_failing_in_the_worker_shows_a_message_and_the_log_tail(qtbot, job
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF not really a wave file")
     clips = sc_clips()
-    write_manifest(tmp_path / "train.jsonl", [Utterance(str(broken), "broken", 1.0)] +
-                   [Utterance(str(p), p.stem.split("_")[1], 1.0) for p in clips[:2]])
-    write_manifest(tmp_path / "dev.jsonl", [Utterance(str(p), p.stem.split("_")[1], 1.0) for p in clips[2:4]])
+    write_manifest(tmp_path / "train.jsonl", [Utterance(broken, "broken", 0.0, 1.0)] +
+                   [Utterance(p, p.stem.split("_")[1]) for p in clips[:2]])
+    write_manifest(tmp_path / "dev.jsonl", [Utterance(p, p.stem.split("_")[1]) for p in clips[2:4]])
     panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, None, model_path)
     panel.data_choice.set_manifests(tmp_path / "train.jsonl", tmp_path / "dev.jsonl")
     panel.set_preset("personalize")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.audio.endpoint import FRAME_S, EndpointConfig, Endpointer, SpeechStarted, Utterance
+from engine.audio.endpoint import FRAME_S, EndpointConfig, Endpointer, SpeechEnded, SpeechStarted
 from engine.audio.io import SAMPLE_RATE, load_audio
 from engine.audio.vad import speech_regions
 from tests.helpers import SAMPLES
@@ -36,7 +36,7 @@ def run(ep: Endpointer, audio: np.ndarray, chunk: int) -> list:
 def test_one_utterance_per_clip_with_padding(chunk):
     audio, spans = stream_of_clips()
     events = run(Endpointer(), audio, chunk)
-    utts = [e for e in events if isinstance(e, Utterance)]
+    utts = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(utts) == len(CLIPS)
     assert sum(isinstance(e, SpeechStarted) for e in events) == len(CLIPS)
     for u, (a, b) in zip(utts, spans):
@@ -52,14 +52,14 @@ def test_silence_and_a_click_are_not_utterances():
     click = silence.copy()
     click[SAMPLE_RATE:SAMPLE_RATE + 80] = 0.9  # 5 ms
     assert run(Endpointer(), silence, 320) == []
-    assert [e for e in run(Endpointer(), click, 320) if isinstance(e, Utterance)] == []
+    assert [e for e in run(Endpointer(), click, 320) if isinstance(e, SpeechEnded)] == []
 
 
 def test_long_speech_is_cut_at_max_utterance():
     clip = load_audio(SAMPLES / "sc_yes_03401e93.wav")
     (a, b), = [(int(x * SAMPLE_RATE), int(y * SAMPLE_RATE)) for x, y in speech_regions(clip)[:1]]
     babble = np.tile(clip[a:b], 12)  # ~5 s of speech with no pause
-    utts = [e for e in run(Endpointer(EndpointConfig(max_utterance_s=2.0)), babble, 320) if isinstance(e, Utterance)]
+    utts = [e for e in run(Endpointer(EndpointConfig(max_utterance_s=2.0)), babble, 320) if isinstance(e, SpeechEnded)]
     assert len(utts) >= 2 and utts[0].forced
     assert all(u.end - u.start <= 2.0 + FRAME_S for u in utts)
 

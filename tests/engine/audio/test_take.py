@@ -19,7 +19,6 @@ from engine.audio.take import (
     HEADER_BYTES,
     TakeError,
     TakeWriter,
-    default_takes_dir,
     find_unfinished,
     recover,
 )
@@ -146,14 +145,6 @@ def test_takes_folder_that_cannot_be_created(tmp_path):
     with pytest.raises(TakeError, match="takes folder could not be created") as err:
         TakeWriter(blocker / "takes")
     assert "Traceback" not in str(err.value)
-
-
-def test_default_takes_dir(monkeypatch, tmp_path):
-    d = default_takes_dir()
-    assert d.name == "takes" and d.parent.name == "sayso"
-    if sys.platform.startswith("linux"):
-        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-        assert default_takes_dir() == tmp_path / "sayso" / "takes"
 
 
 def test_engine_take_does_not_import_qt():

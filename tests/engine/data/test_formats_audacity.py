@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.data.formats import audacity
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from tests.engine.data.test_formats_common import (
     NUMBERS,
     WORDS,
@@ -31,10 +31,10 @@ def test_reads_regions_and_skips_spectral_lines(tmp_path):
         "3.250000\t4.000000\n")
     items, rejects = audacity.read(tmp_path / "long.txt")
     assert rejects == []
-    assert items == [ImportItem(c["long"], "yes", 0.0, 1.0), ImportItem(c["long"], "no\tstill the label", 1.0, 2.0),
-                     ImportItem(c["long"], "", 2.5, 3.25), ImportItem(c["long"], "", 3.25, 4.0)]
+    assert items == [Utterance(c["long"], "yes", 0.0, 1.0), Utterance(c["long"], "no\tstill the label", 1.0, 2.0),
+                     Utterance(c["long"], "", 2.5, 3.25), Utterance(c["long"], "", 3.25, 4.0)]
     (tmp_path / "yes.txt").write_text("0.000000\t1.000000\tyes\n")
-    assert audacity.read(tmp_path / "yes.txt")[0] == [ImportItem(c["yes"], "yes")]  # the whole file
+    assert audacity.read(tmp_path / "yes.txt")[0] == [Utterance(c["yes"], "yes")]  # the whole file
 
 
 def test_bad_lines_are_reported(tmp_path):
@@ -56,7 +56,7 @@ def test_bad_lines_are_reported(tmp_path):
     ])
     (tmp_path / "long.txt").write_bytes(data)
     items, rejects = audacity.read(tmp_path / "long.txt")
-    assert items == [ImportItem(c["long"], "ok", 0.5, 1.5)]
+    assert items == [Utterance(c["long"], "ok", 0.5, 1.5)]
     r = {x.line: x.reason for x in rejects}
     assert "overlaps line 1" in r[2]
     assert "a point label at 2.0 s" in r[3]
@@ -78,11 +78,11 @@ def test_folder_missing_audio_and_explicit_audio(tmp_path):
     (tmp_path / "yes.txt").write_text("0.1\t0.9\tyes\n")
     (tmp_path / "Labels.txt").write_text("0.1\t0.3\tseven\n")
     items, rejects = audacity.read(tmp_path)
-    assert items == [ImportItem(c["yes"], "yes", 0.1, 0.9)]
+    assert items == [Utterance(c["yes"], "yes", 0.1, 0.9)]
     assert [(x.source, x.line) for x in rejects] == [("Labels.txt", None)]
     assert "no audio file beside it (Labels.wav" in rejects[0].reason
     assert audacity.read(tmp_path / "Labels.txt", audio="seven.wav") == (
-        [ImportItem(c["seven"], "seven", 0.1, 0.3)], [])
+        [Utterance(c["seven"], "seven", 0.1, 0.3)], [])
     items, rejects = audacity.read(tmp_path / "Labels.txt", audio="../../x.wav")
     assert items == [] and "outside the import folder" in rejects[0].reason
 
@@ -100,7 +100,7 @@ def test_round_trip_beside_the_audio_is_lossless(tmp_path):
 
 def test_round_trip_to_a_new_folder_copies_the_audio(tmp_path):
     c = make_corpus(tmp_path / "src")
-    first = [ImportItem(c["long"], "b", 2.0, 3.0), ImportItem(c["long"], "a", 0.5, 1.5), ImportItem(c["yes"], "yes")]
+    first = [Utterance(c["long"], "b", 2.0, 3.0), Utterance(c["long"], "a", 0.5, 1.5), Utterance(c["yes"], "yes")]
     out = tmp_path / "out"
     audacity.write(first, out, copy_audio=True)
     second, rejects = audacity.read(out)
@@ -115,9 +115,9 @@ def test_round_trip_to_a_new_folder_copies_the_audio(tmp_path):
 def test_write_refusals(tmp_path):
     c = make_corpus(tmp_path)
     with pytest.raises(ValueError, match="cannot hold"):
-        audacity.write([ImportItem(c["yes"], "a\nb", 0, 0.5)], tmp_path / "o")
+        audacity.write([Utterance(c["yes"], "a\nb", 0, 0.5)], tmp_path / "o")
     with pytest.raises(ValueError, match="bad span"):
-        audacity.write([ImportItem(c["yes"], "a", 0.5, 0.2)], tmp_path / "o")
+        audacity.write([Utterance(c["yes"], "a", 0.5, 0.2)], tmp_path / "o")
 
 
 @pytest.fixture(scope="module")

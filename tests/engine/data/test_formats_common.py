@@ -29,7 +29,7 @@ from engine.data.formats._common import (
     read_text,
     round_time,
 )
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from tests.helpers import SAMPLES
 
 CLIPS = {  # name in the test corpus -> real clip
@@ -81,7 +81,7 @@ def nonblank_lines(data: bytes) -> list[int]:
 def assert_no_crash(items, rejects) -> None:
     """A reader's answer has the right types and no reject from the last-resort guard."""
     assert isinstance(items, list) and isinstance(rejects, list)
-    assert all(isinstance(i, ImportItem) for i in items)
+    assert all(isinstance(i, Utterance) for i in items)
     for r in rejects:
         assert r.reason and "unexpected error" not in r.reason, r
         assert r.line is None or r.line >= 1

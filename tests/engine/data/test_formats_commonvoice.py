@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.data.formats import commonvoice
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from tests.engine.data.test_formats_common import (
     CLIPS,
     WORDS,
@@ -48,14 +48,14 @@ def test_reads_a_file_and_a_language_folder(tmp_path):
     clips = (cv / "clips").resolve()
     items, rejects = commonvoice.read(cv / "train.tsv")
     assert rejects == []
-    assert items == [ImportItem(clips / "common_voice_en_yes.wav", 'Yes, "really".', speaker="c1", split="train"),
-                     ImportItem(clips / "common_voice_en_no.wav", "No.", speaker="c2", split="train")]
+    assert items == [Utterance(clips / "common_voice_en_yes.wav", 'Yes, "really".', speaker="c1", split="train"),
+                     Utterance(clips / "common_voice_en_no.wav", "No.", speaker="c2", split="train")]
     items, rejects = commonvoice.read(cv)
     assert rejects == []
     assert [(it.audio_path.name, it.split, it.speaker) for it in items] == [
         ("common_voice_en_yes.wav", "train", "c1"), ("common_voice_en_no.wav", "train", "c2"),
         ("common_voice_en_up.wav", "test", "c3"), ("common_voice_en_go.wav", None, None)]
-    assert commonvoice.read(cv / "validated.tsv")[0][2] == ImportItem(clips / "common_voice_en_go.wav", "go")
+    assert commonvoice.read(cv / "validated.tsv")[0][2] == Utterance(clips / "common_voice_en_go.wav", "go")
 
 
 def test_bad_lines_are_reported(tmp_path):
@@ -111,16 +111,16 @@ def test_round_trip_in_place_and_to_a_new_folder(tmp_path):
 
 def test_write_segments_single_file_and_refusals(tmp_path):
     c = make_corpus(tmp_path / "src")
-    items = [ImportItem(c["long"], "no", 1.0, 2.0, "s"), ImportItem(c["yes"], "yes"),
-             ImportItem(tmp_path / "src" / "yes.wav", "yes twice")]
+    items = [Utterance(c["long"], "no", 1.0, 2.0, "s"), Utterance(c["yes"], "yes"),
+             Utterance(tmp_path / "src" / "yes.wav", "yes twice")]
     commonvoice.write(items, tmp_path / "out" / "mine.tsv")
     got, rejects = commonvoice.read(tmp_path / "out" / "mine.tsv")
     assert rejects == [] and [(it.audio_path.name, it.text) for it in got] == [
         ("long_0001000.wav", "no"), ("yes.wav", "yes"), ("yes-2.wav", "yes twice")]
     with pytest.raises(ValueError, match="cannot hold"):
-        commonvoice.write([ImportItem(c["yes"], "a\tb")], tmp_path / "x")
+        commonvoice.write([Utterance(c["yes"], "a\tb")], tmp_path / "x")
     with pytest.raises(ValueError, match="Common Voice has only"):
-        commonvoice.write([ImportItem(c["yes"], "a", split="valid")], tmp_path / "x")
+        commonvoice.write([Utterance(c["yes"], "a", split="valid")], tmp_path / "x")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.data.formats import kaldi
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from tests.engine.data.test_formats_common import (
     NUMBERS,
     WORDS,
@@ -28,7 +28,7 @@ def write_dir(folder: Path, **files: str | bytes) -> Path:
     return folder
 
 
-def key(it: ImportItem):
+def key(it: Utterance):
     return (str(it.audio_path), it.start or 0.0, it.text)
 
 
@@ -40,8 +40,8 @@ def test_whole_file_dir(tmp_path):
                      utt2spk="spkA-yes spkA\nspkA-no spkA\nspkB-up spkB-up\n")
     items, rejects = kaldi.read(data, root=tmp_path)
     assert rejects == []
-    assert items == [ImportItem(c["yes"], "YES", speaker="spkA"), ImportItem(c["no"], "NO", speaker="spkA"),
-                     ImportItem(c["up"], "UP")]  # speaker == utterance id: unknown speaker
+    assert items == [Utterance(c["yes"], "YES", speaker="spkA"), Utterance(c["no"], "NO", speaker="spkA"),
+                     Utterance(c["up"], "UP")]  # speaker == utterance id: unknown speaker
     assert kaldi.read(data / "text", root=tmp_path) == (items, [])  # any file of the dir works
 
 
@@ -54,8 +54,8 @@ def test_segments_relative_paths_and_spk2utt(tmp_path):
                      spk2utt="alice u1 u2\nbob u3\n")
     items, rejects = kaldi.read(data, root=tmp_path)  # relative wav.scp paths: against the root
     assert rejects == []
-    assert items == [ImportItem(c["long"], "yes", 0.0, 1.0, "alice"), ImportItem(c["long"], "no up", 1.0, 2.5, "alice"),
-                     ImportItem(c["long"], "up go", 2.5, 4.0, "bob"), ImportItem(c["yes"], "yes")]
+    assert items == [Utterance(c["long"], "yes", 0.0, 1.0, "alice"), Utterance(c["long"], "no up", 1.0, 2.5, "alice"),
+                     Utterance(c["long"], "up go", 2.5, 4.0, "bob"), Utterance(c["yes"], "yes")]
 
 
 def test_commands_pipes_and_bad_lines_are_rejected(tmp_path):
@@ -93,7 +93,7 @@ def test_commands_pipes_and_bad_lines_are_rejected(tmp_path):
     utt2spk = encode(["u1 s1", "u1 s2", "u99 s1", "u12", "u13 s2"])
     data = write_dir(tmp_path / "data", wav_scp=wav_scp, segments=segments, text=text, utt2spk=utt2spk)
     items, rejects = kaldi.read(data, root=tmp_path, sample_rate=16000)
-    assert items == [ImportItem(c["long"], "one", 0.5, 1.5, "s1"), ImportItem(c["long"], "thirteen", 2.0, 3.0, "s2")]
+    assert items == [Utterance(c["long"], "one", 0.5, 1.5, "s1"), Utterance(c["long"], "thirteen", 2.0, 3.0, "s2")]
     r = {(x.source, x.line): x.reason for x in rejects}
     assert "is a command (pipe)" in r["wav.scp", 2]
     assert "standard input" in r["wav.scp", 3]
@@ -134,8 +134,8 @@ def test_missing_wav_scp_and_utf16(tmp_path):
 
 def test_round_trip_whole_files(tmp_path):
     c = make_corpus(tmp_path / "audio")
-    first = [ImportItem(c["yes"], "yes", speaker="a"), ImportItem(c["no"], "no", speaker="b"),
-             ImportItem(c["up"], ""), ImportItem(c["seven"], "seven", speaker="a")]
+    first = [Utterance(c["yes"], "yes", speaker="a"), Utterance(c["no"], "no", speaker="b"),
+             Utterance(c["up"], ""), Utterance(c["seven"], "seven", speaker="a")]
     written = kaldi.write(first, tmp_path / "data")
     assert sorted(p.name for p in written) == ["spk2utt", "text", "utt2spk", "wav.scp"]
     assert (tmp_path / "data" / "spk2utt").read_text() == "a a-seven a-yes\nb b-no\nup up\n"
@@ -169,7 +169,7 @@ def test_round_trip_segments_is_lossless(tmp_path):
 def test_write_refuses_line_breaks(tmp_path):
     c = make_corpus(tmp_path)
     with pytest.raises(ValueError, match="cannot hold"):
-        kaldi.write([ImportItem(c["yes"], "a\nb")], tmp_path / "out")
+        kaldi.write([Utterance(c["yes"], "a\nb")], tmp_path / "out")
 
 
 @pytest.fixture(scope="module")

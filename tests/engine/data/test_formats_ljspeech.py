@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.data.formats import ljspeech
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from tests.engine.data.test_formats_common import (
     CLIPS,
     WORDS,
@@ -40,9 +40,9 @@ def test_reads_ids_texts_and_audio(tmp_path):
     items, rejects = ljspeech.read(lj)
     wavs = (lj / "wavs").resolve()
     assert items == [
-        ImportItem(wavs / "LJ001-yes.wav", 'yes, "he" said.'),
-        ImportItem(wavs / "LJ001-no.wav", "no two"),
-        ImportItem(wavs / "LJ001-seven.wav", "Seven"),  # empty normalized text: the transcription
+        Utterance(wavs / "LJ001-yes.wav", 'yes, "he" said.'),
+        Utterance(wavs / "LJ001-no.wav", "no two"),
+        Utterance(wavs / "LJ001-seven.wav", "Seven"),  # empty normalized text: the transcription
     ]
     assert [(r.line, r.reason) for r in rejects] == [
         (3, "expected 'id|transcription|normalized transcription', got 4 '|'-separated fields")]
@@ -115,7 +115,7 @@ def test_round_trip_to_a_new_folder_copies_converts_and_cuts(tmp_path):
         assert a.audio_path.read_bytes() == b.audio_path.read_bytes()  # whole WAVs are copied byte for byte
     assert ljspeech.read(out)[0] == second
     # Segments and FLAC become WAV clips of the right length, at the source rate.
-    items = [ImportItem(corpus["long"], "no", 1.0, 2.0), ImportItem(corpus["long_flac"], "all")]
+    items = [Utterance(corpus["long"], "no", 1.0, 2.0), Utterance(corpus["long_flac"], "all")]
     ljspeech.write(items, tmp_path / "cut")
     cut, rejects = ljspeech.read(tmp_path / "cut")
     assert rejects == [] and [it.text for it in cut] == ["no", "all"]
@@ -127,9 +127,9 @@ def test_write_refuses_what_ljspeech_cannot_hold(tmp_path):
     corpus = make_corpus(tmp_path)
     for text in ("a|b", "two\nlines"):
         with pytest.raises(ValueError, match="cannot hold"):
-            ljspeech.write([ImportItem(corpus["yes"], text)], tmp_path / "out")
+            ljspeech.write([Utterance(corpus["yes"], text)], tmp_path / "out")
     with pytest.raises(ValueError, match="bad span"):
-        ljspeech.write([ImportItem(corpus["long"], "x", 2.0, 1.0)], tmp_path / "out")
+        ljspeech.write([Utterance(corpus["long"], "x", 2.0, 1.0)], tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from engine.data.formats import nemo
 from engine.data.manifest import read_manifest
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from tests.engine.data.test_formats_common import (
     NUMBERS,
     WORDS,
@@ -46,12 +46,12 @@ def test_reads_offsets_durations_speakers_splits_tags(tmp_path):
     items, rejects = nemo.read(path)
     assert rejects == []
     assert items == [
-        ImportItem(c["yes"], "Yes", None, None, "03401e93", "train"),
-        ImportItem(c["no"], "no"),
-        ImportItem(c["long"], "no", 1.0, 2.0, "7", tags=("noisy", "checked")),
-        ImportItem(c["long"], "up go", 2.0, 4.0),
-        ImportItem(c["long"], "yes", 0.0, 1.0),
-        ImportItem(c["seven"], "seven again"),
+        Utterance(c["yes"], "Yes", None, None, "03401e93", "train"),
+        Utterance(c["no"], "no"),
+        Utterance(c["long"], "no", 1.0, 2.0, "7", tags=("noisy", "checked")),
+        Utterance(c["long"], "up go", 2.0, 4.0),
+        Utterance(c["long"], "yes", 0.0, 1.0),
+        Utterance(c["seven"], "seven again"),
     ]
 
 
@@ -122,7 +122,7 @@ def test_written_manifest_is_read_by_the_training_reader(tmp_path):
     items, _ = nemo.read(path)
     nemo.write(items, path)
     utts = read_manifest(path)
-    assert [(Path(u.audio_filepath).resolve(), u.text, u.offset, u.duration) for u in utts] == [
+    assert [(u.audio_path.resolve(), u.text, u.start or 0.0, u.duration) for u in utts] == [
         (c["yes"], "Yes", 0.0, 1.0), (c["no"], "no", 0.0, 1.0), (c["long"], "no", 1.0, 1.0),
         (c["long"], "up go", 2.0, 2.0), (c["long"], "yes", 0.0, 1.0), (c["seven"], "seven again", 0.0, 0.372375)]
     assert utts[0].speaker == "03401e93"
@@ -131,9 +131,9 @@ def test_written_manifest_is_read_by_the_training_reader(tmp_path):
 def test_write_refuses_invalid_text(tmp_path):
     c = make_corpus(tmp_path)
     with pytest.raises(ValueError, match="surrogate"):
-        nemo.write([ImportItem(c["yes"], "bad \ud800")], tmp_path / "m.json")
+        nemo.write([Utterance(c["yes"], "bad \ud800")], tmp_path / "m.json")
     with pytest.raises(ValueError, match="bad span"):
-        nemo.write([ImportItem(c["yes"], "x", 0.5, 0.5)], tmp_path / "m.json")
+        nemo.write([Utterance(c["yes"], "x", 0.5, 0.5)], tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
 
 

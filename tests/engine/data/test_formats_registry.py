@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.data import formats
-from engine.data.records import ImportItem, Reject
+from engine.data.records import Reject
+from engine.data.utterance import Utterance
 from tests.engine.data.test_formats_common import assert_no_crash, make_corpus
 
 
@@ -29,8 +30,8 @@ def test_registry_lists_every_format_with_read_and_write():
 def exported(tmp_path):
     """The same items written in every importable format, each under tmp_path/<fmt>."""
     c = make_corpus(tmp_path / "audio")
-    items = [ImportItem(c["long"], "yes", 0.0, 1.0), ImportItem(c["long"], "no up", 1.0, 2.5),
-             ImportItem(c["yes"], "yes")]
+    items = [Utterance(c["long"], "yes", 0.0, 1.0), Utterance(c["long"], "no up", 1.0, 2.5),
+             Utterance(c["yes"], "yes")]
     targets = {"ljspeech": "lj", "nemo": "nemo/train.jsonl", "kaldi": "kaldi", "commonvoice": "cv",
                "textgrid": "tg", "audacity": "aud"}
     for fmt, target in targets.items():
@@ -131,4 +132,4 @@ def test_registry_reads_json_detected_by_content(tmp_path):
     c = make_corpus(tmp_path)
     (tmp_path / "list.json").write_text(json.dumps({"audio_filepath": "yes.wav", "text": "yes"}) + "\n")
     assert formats.detect(tmp_path / "list.json") == "nemo"
-    assert formats.read(tmp_path / "list.json") == ([ImportItem(c["yes"], "yes")], [])
+    assert formats.read(tmp_path / "list.json") == ([Utterance(c["yes"], "yes")], [])

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from engine.data.formats import textgrid
 from engine.data.formats._common import clean_text
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from tests.engine.data.test_formats_common import assert_no_crash, assert_sane, make_corpus
 
 
@@ -56,10 +56,10 @@ def test_reads_the_first_interval_tier_skipping_pauses(tmp_path):
         ("IntervalTier", "words", [(0, 1, "yes")])]))
     items, rejects = textgrid.read(tmp_path / "long.TextGrid")
     assert rejects == []
-    assert items == [ImportItem(c["long"], "yes", 0.2, 1.0), ImportItem(c["long"], 'no "quoted"', 1.1, 2.0),
-                     ImportItem(c["long"], "up go", 2.0, 4.0)]
+    assert items == [Utterance(c["long"], "yes", 0.2, 1.0), Utterance(c["long"], 'no "quoted"', 1.1, 2.0),
+                     Utterance(c["long"], "up go", 2.0, 4.0)]
     words, _ = textgrid.read(tmp_path / "long.TextGrid", tier="words")
-    assert words == [ImportItem(c["long"], "yes", 0.0, 1.0)]
+    assert words == [Utterance(c["long"], "yes", 0.0, 1.0)]
     items, rejects = textgrid.read(tmp_path / "long.TextGrid", tier="nope")
     assert items == [] and "no interval tier named 'nope'" in rejects[0].reason
 
@@ -67,7 +67,7 @@ def test_reads_the_first_interval_tier_skipping_pauses(tmp_path):
 def test_short_form_utf16_and_whole_file(tmp_path):
     c = make_corpus(tmp_path)
     (tmp_path / "yes.TextGrid").write_text(short_textgrid("u", [(0, 1, "yés")], xmax=1), encoding="utf-16")
-    assert textgrid.read(tmp_path / "yes.TextGrid") == ([ImportItem(c["yes"], "yés")], [])
+    assert textgrid.read(tmp_path / "yes.TextGrid") == ([Utterance(c["yes"], "yés")], [])
 
 
 def test_bad_files_and_intervals(tmp_path):
@@ -83,7 +83,7 @@ def test_bad_files_and_intervals(tmp_path):
     (folder / "escape.wav").symlink_to(outside["yes"])
     (folder / "escape.TextGrid").write_text(long_textgrid([("IntervalTier", "u", [(0, 1, "x")])]))
     items, rejects = textgrid.read(folder)
-    assert items == [ImportItem(c["long"], "one", 0.5, 1.5), ImportItem(c["long"], "ok", 2.5, 3.0)]
+    assert items == [Utterance(c["long"], "one", 0.5, 1.5), Utterance(c["long"], "ok", 2.5, 3.0)]
     r = {}
     for x in rejects:
         assert x.line is None or x.source == "no.TextGrid"
@@ -104,7 +104,7 @@ def test_explicit_audio_and_sample_rate(tmp_path):
     c = make_corpus(tmp_path)
     (tmp_path / "labels.TextGrid").write_text(long_textgrid([("IntervalTier", "u", [(0, 0.3, "seven")])], 0.372375))
     assert textgrid.read(tmp_path / "labels.TextGrid", audio="seven.wav")[0] == [
-        ImportItem(c["seven"], "seven", 0.0, 0.3)]
+        Utterance(c["seven"], "seven", 0.0, 0.3)]
     items, rejects = textgrid.read(tmp_path / "labels.TextGrid", audio=c["seven"], sample_rate=16000)
     assert items == [] and "sample rate 8000 Hz" in rejects[0].reason
 
@@ -122,17 +122,17 @@ def test_round_trip_beside_the_audio_is_lossless(tmp_path):
 
 def test_round_trip_to_a_new_folder_copies_the_audio(tmp_path):
     c = make_corpus(tmp_path / "src")
-    first = [ImportItem(c["long"], "no", 1.0, 2.0), ImportItem(c["long"], "yes", 0.000001, 0.5),
-             ImportItem(c["long"], "up go", 2.123456, 4.0), ImportItem(c["yes"], "yes"),
-             ImportItem(c["seven"], "seven", 0.1, 0.2)]
+    first = [Utterance(c["long"], "no", 1.0, 2.0), Utterance(c["long"], "yes", 0.000001, 0.5),
+             Utterance(c["long"], "up go", 2.123456, 4.0), Utterance(c["yes"], "yes"),
+             Utterance(c["seven"], "seven", 0.1, 0.2)]
     out = tmp_path / "out"
     textgrid.write(first, out)
     second, rejects = textgrid.read(out)
     assert rejects == []
-    expected = [ImportItem(out / "long.wav", "yes", 0.0, 0.5),  # < 0.1 ms: written as 0
-                ImportItem(out / "long.wav", "no", 1.0, 2.0), ImportItem(out / "long.wav", "up go", 2.123456, 4.0),
-                ImportItem(out / "seven.wav", "seven", 0.1, 0.2), ImportItem(out / "yes.wav", "yes")]
-    assert second == [ImportItem(it.audio_path.resolve(), *list(vars(it).values())[1:]) for it in expected]
+    expected = [Utterance(out / "long.wav", "yes", 0.0, 0.5),  # < 0.1 ms: written as 0
+                Utterance(out / "long.wav", "no", 1.0, 2.0), Utterance(out / "long.wav", "up go", 2.123456, 4.0),
+                Utterance(out / "seven.wav", "seven", 0.1, 0.2), Utterance(out / "yes.wav", "yes")]
+    assert second == [Utterance(it.audio_path.resolve(), *list(vars(it).values())[1:]) for it in expected]
     assert (out / "long.wav").read_bytes() == c["long"].read_bytes()
     textgrid.write(second, out)
     assert textgrid.read(out) == (second, [])
@@ -141,9 +141,9 @@ def test_round_trip_to_a_new_folder_copies_the_audio(tmp_path):
 def test_write_refusals(tmp_path):
     c = make_corpus(tmp_path)
     with pytest.raises(ValueError, match="empty text"):
-        textgrid.write([ImportItem(c["yes"], " ")], tmp_path / "o")
+        textgrid.write([Utterance(c["yes"], " ")], tmp_path / "o")
     with pytest.raises(ValueError, match="overlap"):
-        textgrid.write([ImportItem(c["long"], "a", 0, 2), ImportItem(c["long"], "b", 1, 3)], tmp_path / "o")
+        textgrid.write([Utterance(c["long"], "a", 0, 2), Utterance(c["long"], "b", 1, 3)], tmp_path / "o")
 
 
 @pytest.fixture(scope="module")

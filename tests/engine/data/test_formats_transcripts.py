@@ -8,14 +8,14 @@ import srt
 import webvtt
 
 from engine.data.formats import transcripts
-from engine.data.records import ImportItem
+from engine.data.utterance import Utterance
 from tests.engine.data.test_formats_common import make_corpus
 
 
 def test_one_file_per_audio_in_time_order(tmp_path):
     c = make_corpus(tmp_path / "src")
-    items = [ImportItem(c["long"], "up go", 2.0, 4.0), ImportItem(c["long"], "yes", 0.0, 1.0),
-             ImportItem(c["long"], "no", 1.0, 2.0), ImportItem(c["seven"], "seven")]
+    items = [Utterance(c["long"], "up go", 2.0, 4.0), Utterance(c["long"], "yes", 0.0, 1.0),
+             Utterance(c["long"], "no", 1.0, 2.0), Utterance(c["seven"], "seven")]
     written = transcripts.write(items, tmp_path / "out", "srt")
     assert [p.name for p in written] == ["long.srt", "seven.srt"]
     subs = list(srt.parse(written[0].read_text()))
@@ -35,9 +35,9 @@ def test_one_file_per_audio_in_time_order(tmp_path):
 def test_refusals(tmp_path):
     c = make_corpus(tmp_path)
     with pytest.raises(ValueError, match="Unknown transcript format"):
-        transcripts.write([ImportItem(c["yes"], "x")], tmp_path / "a.doc")
+        transcripts.write([Utterance(c["yes"], "x")], tmp_path / "a.doc")
     with pytest.raises(ValueError, match="2 audio files"):
-        transcripts.write([ImportItem(c["yes"], "x"), ImportItem(c["no"], "y")], tmp_path / "a.srt")
+        transcripts.write([Utterance(c["yes"], "x"), Utterance(c["no"], "y")], tmp_path / "a.srt")
     with pytest.raises(ValueError, match="bad span"):
-        transcripts.write([ImportItem(c["yes"], "x", 0.5, 0.1)], tmp_path / "a.srt")
+        transcripts.write([Utterance(c["yes"], "x", 0.5, 0.1)], tmp_path / "a.srt")
     assert not (tmp_path / "a.srt").exists()

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.data import history
-from engine.data.records import ImportItem
 from engine.data.store import Project, ProjectError
+from engine.data.utterance import Utterance
 from tests.engine.data.store_helpers import DIGIT, NO, YES, new_project, state
 
 
@@ -61,15 +61,15 @@ def test_undo_and_redo_survive_a_restart(tmp_path):
 
     with Project.open(tmp_path / "p") as project:
         assert project.undo() == f"edit transcript of utterance {uid}"
-        assert project.utterance(uid).transcript == "hello world"
+        assert project.utterance(uid).text == "hello world"
     with Project.open(tmp_path / "p") as project:
         assert project.can_redo
         assert project.undo() == f"edit transcript of utterance {uid}"
-        assert project.utterance(uid).transcript == "hello"
+        assert project.utterance(uid).text == "hello"
     with Project.open(tmp_path / "p") as project:
         assert project.redo() == f"edit transcript of utterance {uid}"
         assert project.redo() == f"edit transcript of utterance {uid}"
-        assert project.utterance(uid).transcript == "hello world!"
+        assert project.utterance(uid).text == "hello world!"
         assert not project.can_redo
 
 
@@ -84,7 +84,7 @@ def test_a_new_edit_after_undo_drops_the_redo_branch(tmp_path):
     project.update_utterance(uid, transcript="d")
     assert not project.can_redo and project.redo() is None
     assert project.undo() == f"edit transcript of utterance {uid}"
-    assert project.utterance(uid).transcript == "a"
+    assert project.utterance(uid).text == "a"
     assert project.undo() == f"add utterance {uid}"
     assert project.undo() is None
 
@@ -107,7 +107,7 @@ def test_ids_are_never_reused_so_undo_restores_the_same_id(tmp_path):
     assert b != a
     project.undo()  # the add of b
     project.undo()  # the delete of a
-    assert [(r.id, r.transcript) for r in project.fetch()] == [(a, "a")]
+    assert [(r.id, r.text) for r in project.fetch()] == [(a, "a")]
     c = project.add_utterance(yes, 0.5, 0.9, "c")
     assert c not in (a, b)
 
@@ -117,11 +117,11 @@ def test_imports_are_not_undoable_and_drop_the_redo_branch(tmp_path):
     uid = project.add_utterance(yes, 0.0, 0.5, "a")
     project.update_utterance(uid, transcript="b")
     project.undo()
-    report = project.import_items([ImportItem(DIGIT, "seven")], "list.txt")
+    report = project.import_items([Utterance(DIGIT, "seven")], "list.txt")
     assert report.added == 1
     assert not project.can_redo
     assert project.undo() == f"add utterance {uid}"
-    assert [r.transcript for r in project.fetch()] == ["seven"]
+    assert [r.text for r in project.fetch()] == ["seven"]
 
 
 def test_history_is_capped(tmp_path, monkeypatch):
@@ -131,7 +131,7 @@ def test_history_is_capped(tmp_path, monkeypatch):
     for i in range(1, 6):
         project.update_utterance(uid, transcript=str(i))
     assert [project.undo() for _ in range(4)] == [f"edit transcript of utterance {uid}"] * 3 + [None]
-    assert project.utterance(uid).transcript == "2"
+    assert project.utterance(uid).text == "2"
 
 
 def test_an_undo_that_cannot_apply_changes_nothing(tmp_path):

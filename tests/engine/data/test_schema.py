@@ -50,7 +50,7 @@ def test_a_v1_file_is_migrated_on_open_keeping_its_rows(tmp_path):
     with Project.open(folder) as project:
         assert user_version(project._db()) == SCHEMA_VERSION
         row = project.utterance(1)
-        assert (row.start, row.end, row.transcript, row.status, row.speaker, row.split, row.tags) == \
+        assert (row.start, row.end, row.text, row.status, row.speaker, row.split, row.tags) == \
             (0.1, 0.9, "yes", "verified", "ann", "train", ("clean",))
         assert row.confidence is None
         # the v2 column works, with its rule

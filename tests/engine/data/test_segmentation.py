@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.audio.io import SAMPLE_RATE, load_audio, load_segment, write_audio
 from engine.audio.errors import AudioError
+from engine.audio.io import SAMPLE_RATE, load_audio, load_segment, write_audio
 from engine.data.errors import ProjectError
 from engine.data.segmentation import segment_recording
 from engine.data.store import Project
@@ -43,13 +43,13 @@ def test_model_labels_fill_only_empty_transcripts(tmp_path, long_take):
     changed = project.apply_model_labels([(a, "yes", 0.9), (b, "lift", 0.4)], model="base")
     assert changed == 2
     ra, rb = project.utterance(a), project.utterance(b)
-    assert (ra.transcript, ra.status, ra.confidence) == ("yes", "draft", 0.9)
-    assert (rb.transcript, rb.status, rb.confidence) == ("left", "verified", 0.4)  # a person's text stays
+    assert (ra.text, ra.status, ra.confidence) == ("yes", "draft", 0.9)
+    assert (rb.text, rb.status, rb.confidence) == ("left", "verified", 0.4)  # a person's text stays
     assert project.undo() == "pre-label 2 utterances with base"
-    assert project.utterance(a).transcript == "" and project.utterance(a).confidence is None
+    assert project.utterance(a).text == "" and project.utterance(a).confidence is None
     with pytest.raises(ProjectError, match="confidence"):
         project.apply_model_labels([(a, "yes", 1.5)])
-    assert project.utterance(a).transcript == ""  # nothing changed
+    assert project.utterance(a).text == ""  # nothing changed
 
 
 def test_load_segment_reads_only_that_stretch(long_take):

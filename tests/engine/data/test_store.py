@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from engine.data.store import ORDER_BY, Project, ProjectError, UtteranceFilter
 from engine.data.recordings import sha256_file
+from engine.data.store import ORDER_BY, Project, ProjectError, UtteranceFilter
 from tests.engine.data.store_helpers import CLIPS, DIGIT, NO, YES, new_project, state
 from tests.helpers import ROOT
 
@@ -132,13 +132,13 @@ def test_add_update_delete_an_utterance(tmp_path):
     uid = project.add_utterance(yes, 0.1, 0.9, "yes", status="draft", speaker="ann", split="train",
                                 tags=["clean", " clean", "studio"])
     row = project.utterance(uid)
-    assert (row.recording_id, row.start, row.end, row.transcript, row.status, row.speaker, row.split,
+    assert (row.recording_id, row.start, row.end, row.text, row.status, row.speaker, row.split,
             row.tags, row.confidence, row.mislabel_score) == \
         (yes, 0.1, 0.9, "yes", "draft", "ann", "train", ("clean", "studio"), None, None)
     assert row.duration == pytest.approx(0.8)
     new = project.update_utterance(uid, transcript="Yes.", status="verified", speaker="bob", split=None,
                                    tags=("x",), confidence=0.75, mislabel_score=0.1)
-    assert (new.transcript, new.status, new.speaker, new.split, new.tags, new.confidence,
+    assert (new.text, new.status, new.speaker, new.split, new.tags, new.confidence,
             new.mislabel_score) == ("Yes.", "verified", "bob", None, ("x",), 0.75, 0.1)
     assert new.updated >= row.updated
     assert project.update_utterance(uid, speaker=None).speaker is None
@@ -228,14 +228,14 @@ def test_split_then_merge(tmp_path):
     a, b = project.split_utterance(uid, 0.4)
     assert a == uid and b > uid
     ra, rb = project.utterance(a), project.utterance(b)
-    assert (ra.start, ra.end, ra.transcript, ra.status, ra.confidence) == (0.1, 0.4, "yes please", "draft", None)
-    assert (rb.start, rb.end, rb.transcript, rb.status, rb.speaker, rb.split, rb.tags) == \
+    assert (ra.start, ra.end, ra.text, ra.status, ra.confidence) == (0.1, 0.4, "yes please", "draft", None)
+    assert (rb.start, rb.end, rb.text, rb.status, rb.speaker, rb.split, rb.tags) == \
         (0.4, 0.9, "", "unlabeled", "ann", "dev", ("x",))
     project.update_utterance(b, transcript="please", tags=["y"])
     project.update_utterance(a, transcript="yes")
     assert project.merge_with_next(a) == a
     merged = project.utterance(a)
-    assert (merged.start, merged.end, merged.transcript, merged.status, merged.speaker, merged.tags) == \
+    assert (merged.start, merged.end, merged.text, merged.status, merged.speaker, merged.tags) == \
         (0.1, 0.9, "yes please", "unlabeled", "ann", ("x", "y"))
     assert [r.id for r in project.fetch()] == [a]
     with pytest.raises(ProjectError, match="it is the last utterance of its recording"):
@@ -253,10 +253,10 @@ def test_merge_takes_the_next_by_start_in_the_same_recording(tmp_path):
     mid = project.add_utterance(yes, 0.3, 0.5, "b", status="verified")
     project.merge_with_next(early)
     row = project.utterance(early)
-    assert (row.start, row.end, row.transcript, row.status) == (0.0, 0.5, "a b", "verified")
+    assert (row.start, row.end, row.text, row.status) == (0.0, 0.5, "a b", "verified")
     assert {r.id for r in project.fetch()} == {early, late, other}
     assert project.undo() == f"merge utterance {early} with {mid}"
-    assert project.utterance(mid).transcript == "b"
+    assert project.utterance(mid).text == "b"
 
 
 # ------------------------------------------------------------------ queries
@@ -271,7 +271,7 @@ def table(tmp_path_factory):
     project, recs = new_project(tmp_path_factory.mktemp("q") / "p", CLIPS)
     durations = {r.id: r.duration for r in project.recordings()}
     words = ["yes", "no", "Up", "down", "50%_off", "naïve", "ÉCOLE", "o'clock"]
-    for i in range(300):
+    for _ in range(300):
         rec = rng.choice(recs)
         start = round(rng.uniform(0, durations[rec] / 2), 3)
         uid = project.add_utterance(
@@ -290,7 +290,7 @@ STATUS_RANK = {"unlabeled": 0, "draft": 1, "verified": 2}
 PY_KEYS = {
     "id": lambda r: (r.id,),
     "start": lambda r: (r.start, r.id),
-    "transcript": lambda r: (r.transcript.lower(), r.id),
+    "transcript": lambda r: (r.text.lower(), r.id),
     "status": lambda r: (STATUS_RANK[r.status], r.id),
     "confidence": lambda r: ((r.confidence is not None), r.confidence or 0, r.id),  # NULL first
     "duration": lambda r: (r.end - r.start, r.id),
@@ -300,7 +300,7 @@ PY_KEYS = {
 
 def expected(rows, f: UtteranceFilter, order_by: str, descending: bool):
     keep = [r for r in rows
-            if (not f.text or f.text.casefold() in r.transcript.casefold())
+            if (not f.text or f.text.casefold() in r.text.casefold())
             and (f.status is None or r.status == f.status)
             and (f.speaker is None or r.speaker == f.speaker)
             and (f.split is None or r.split == f.split)
@@ -364,8 +364,8 @@ def test_filters_are_parameters_not_sql(table):
         project.count(UtteranceFilter(text=text))
         project.fetch(UtteranceFilter(text=text, speaker=text, status=text, tag=text))
     # a literal percent sign / underscore, not a LIKE wildcard
-    assert project.count(UtteranceFilter(text="%")) == sum("%" in r.transcript for r in rows) < n
-    assert project.count(UtteranceFilter(text="_")) == sum("_" in r.transcript for r in rows) < n
+    assert project.count(UtteranceFilter(text="%")) == sum("%" in r.text for r in rows) < n
+    assert project.count(UtteranceFilter(text="_")) == sum("_" in r.text for r in rows) < n
     assert project.count(UtteranceFilter(speaker="nobody")) == 0
     assert project.count() == n
     with pytest.raises(ValueError, match="cannot sort by"):
@@ -380,5 +380,5 @@ def test_recording_filter_and_export(table):
     mine = project.fetch(UtteranceFilter(recording_id=rec.id), "start", 0, 1000)
     assert mine and {r.recording_id for r in mine} == {rec.id}
     items = project.export_items(UtteranceFilter(recording_id=rec.id))
-    assert sorted((i.start or 0.0, i.text) for i in items) == sorted((r.start, r.transcript) for r in mine)
+    assert sorted((i.start or 0.0, i.text) for i in items) == sorted((r.start, r.text) for r in mine)
     assert all(i.audio_path == rec.file and i.audio_path.is_absolute() for i in items)

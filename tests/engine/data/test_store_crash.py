@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from engine.data.records import ImportItem
 from engine.data.store import Project, UtteranceFilter
+from engine.data.utterance import Utterance
 from tests.engine.data.store_helpers import DIGIT, NO, YES
 from tests.helpers import ROOT
 
@@ -23,11 +23,11 @@ KILL_AFTER = 20_000
 IMPORT_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from engine.data.records import ImportItem
+    from engine.data.utterance import Utterance
     from engine.data.store import Project
     folder, clip, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     project = Project.open(folder)
-    items = [ImportItem(clip, f"bulk {i}", (i % 90) / 100, (i % 90) / 100 + 0.05,
+    items = [Utterance(clip, f"bulk {i}", (i % 90) / 100, (i % 90) / 100 + 0.05,
                         speaker=f"speaker {i % 50}", split="train", tags=("bulk",)) for i in range(n)]
     def progress(done, total):
         if done % 1000 == 0:
@@ -42,7 +42,7 @@ IMPORT_SCRIPT = textwrap.dedent("""
 def test_kill_9_mid_import_leaves_an_intact_project_without_the_import(tmp_path):
     folder = tmp_path / "p"
     with Project.create(folder) as project:
-        report = project.import_items([ImportItem(YES, "yes"), ImportItem(DIGIT, "seven")], "first.txt")
+        report = project.import_items([Utterance(YES, "yes"), Utterance(DIGIT, "seven")], "first.txt")
         assert report.added == 2
         uid = project.add_utterance(project.recordings()[0].id, 0.0, 0.5, "edited before the crash")
         before = [r for r in project.fetch(limit=100)]
@@ -88,5 +88,5 @@ def test_kill_9_mid_import_leaves_an_intact_project_without_the_import(tmp_path)
         # the audio the killed import had copied is the only trace, and is reported as unused
         assert [p.name for p in project.unreferenced_audio()] == [NO.name]
         # and the project keeps working
-        assert project.import_items([ImportItem(NO, "no")], "again.txt").added == 1
+        assert project.import_items([Utterance(NO, "no")], "again.txt").added == 1
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

@@ -8,22 +8,23 @@ import shutil
 import pytest
 
 from engine.data import recordings as recordings_module
-from engine.data.records import ImportItem, ImportReport, Reject
+from engine.data.records import ImportReport, Reject
 from engine.data.store import Project, ProjectError, UtteranceFilter
+from engine.data.utterance import Utterance
 from tests.engine.data.store_helpers import DIGIT, NO, YES
 from tests.helpers import shared_data
 
 DIGITS = "zero one two three four five six seven eight nine".split()
 
 
-def fsdd_items(n: int) -> list[ImportItem]:
+def fsdd_items(n: int) -> list[Utterance]:
     """The first ``n`` FSDD recordings as whole-file items: "7_george_3.wav" → "seven", speaker george."""
     files = sorted((shared_data() / "fsdd" / "recordings").glob("*.wav"))[:n]
     assert len(files) == n
     out = []
     for i, f in enumerate(files):
         digit, speaker, _ = f.stem.split("_")
-        out.append(ImportItem(f, DIGITS[int(digit)], speaker=speaker,
+        out.append(Utterance(f, DIGITS[int(digit)], speaker=speaker,
                               split=("train", "dev", "test")[i % 3], tags=("fsdd",)))
     return out
 
@@ -59,13 +60,13 @@ def test_import_a_real_corpus_and_export_it_back(tmp_path):
 
 def test_segments_of_one_file_share_one_recording(tmp_path):
     clip = sorted((shared_data() / "speech_commands" / "left").glob("*.wav"))[0]
-    items = [ImportItem(clip, "", 0.0, 0.25), ImportItem(clip, "left", 0.25, 0.75, speaker="x"),
-             ImportItem(clip, "tail", 0.75, None), ImportItem(clip, "head", None, 0.1)]
+    items = [Utterance(clip, "", 0.0, 0.25), Utterance(clip, "left", 0.25, 0.75, speaker="x"),
+             Utterance(clip, "tail", 0.75, None), Utterance(clip, "head", None, 0.1)]
     with Project.create(tmp_path / "p") as project:
         assert project.import_items(items, "labels.txt", status="verified").added == 4
         assert len(project.recordings()) == 1
         rows = project.fetch(order_by="start")
-        assert [(r.start, r.end, r.transcript, r.status) for r in rows] == [  # ties by id
+        assert [(r.start, r.end, r.text, r.status) for r in rows] == [  # ties by id
             (0.0, 0.25, "", "verified"), (0.0, 0.1, "head", "verified"),
             (0.25, 0.75, "left", "verified"), (0.75, 1.0, "tail", "verified")]
         exported = project.export_items(UtteranceFilter(text="left"))
@@ -78,16 +79,16 @@ def test_unusable_items_are_rejected_and_the_rest_imported(tmp_path):
     fresh = tmp_path / "fresh.wav"
     shutil.copy(NO, fresh)
     items = [
-        ImportItem(YES, "yes"),                                       # 1 ok
-        ImportItem(tmp_path / "missing.wav", "gone"),                 # 2 no such file
-        ImportItem(bad, "bad"),                                       # 3 unreadable
-        ImportItem(YES, "late", 0.5, 3.0),                            # 4 after the end
-        ImportItem(YES, "backwards", 0.8, 0.2),                       # 5 end before start
-        ImportItem(fresh, "odd split", split="validation"),           # 6 bad split (new file)
-        ImportItem(YES, "empty tag", tags=("ok", " ")),               # 7 empty tag
-        ImportItem(YES, "nan", float("nan"), 0.5),                    # 8 not a time
-        ImportItem(bad, "bad again"),                                 # 9 unreadable (cached)
-        ImportItem(DIGIT, "seven", 0.0, 0.4),                         # 10 ok: 0.4 s > 0.372 s is clamped
+        Utterance(YES, "yes"),                                       # 1 ok
+        Utterance(tmp_path / "missing.wav", "gone"),                 # 2 no such file
+        Utterance(bad, "bad"),                                       # 3 unreadable
+        Utterance(YES, "late", 0.5, 3.0),                            # 4 after the end
+        Utterance(YES, "backwards", 0.8, 0.2),                       # 5 end before start
+        Utterance(fresh, "odd split", split="validation"),           # 6 bad split (new file)
+        Utterance(YES, "empty tag", tags=("ok", " ")),               # 7 empty tag
+        Utterance(YES, "nan", float("nan"), 0.5),                    # 8 not a time
+        Utterance(bad, "bad again"),                                 # 9 unreadable (cached)
+        Utterance(DIGIT, "seven", 0.0, 0.4),                         # 10 ok: 0.4 s > 0.372 s is clamped
     ]
     with Project.create(tmp_path / "p") as project:
         report = project.import_items(items, "list.txt")
@@ -102,7 +103,7 @@ def test_unusable_items_are_rejected_and_the_rest_imported(tmp_path):
         assert "split must be train, dev, test or none (got split 'validation')" in reasons[6]
         assert "a tag cannot be empty" in reasons[7]
         assert "not a finite number of seconds" in reasons[8]
-        assert [(r.transcript, r.end) for r in project.fetch()] == [("yes", 1.0), ("seven", pytest.approx(0.372375))]
+        assert [(r.text, r.end) for r in project.fetch()] == [("yes", 1.0), ("seven", pytest.approx(0.372375))]
         # the new file of the rejected item 6 was neither kept as a recording nor copied
         assert sorted(p.name for p in project.audio_dir.iterdir()) == [DIGIT.name, YES.name]
         assert len(project.recordings()) == 2
@@ -112,7 +113,7 @@ def test_unusable_items_are_rejected_and_the_rest_imported(tmp_path):
 def test_a_failing_import_leaves_nothing_behind(tmp_path, monkeypatch):
     items = fsdd_items(12)
     with Project.create(tmp_path / "p") as project:
-        project.import_items([ImportItem(YES, "kept")], "first.txt")
+        project.import_items([Utterance(YES, "kept")], "first.txt")
 
         def cancel(done, total):
             if done == 8:
@@ -120,7 +121,7 @@ def test_a_failing_import_leaves_nothing_behind(tmp_path, monkeypatch):
 
         with pytest.raises(KeyboardInterrupt):
             project.import_items(items, "fsdd.csv", progress=cancel)
-        assert [r.transcript for r in project.fetch()] == ["kept"]
+        assert [r.text for r in project.fetch()] == ["kept"]
         assert [p.name for p in project.audio_dir.iterdir()] == [YES.name]
 
         # the disk fills up at the 6th copy: the whole source is rolled back
@@ -137,7 +138,7 @@ def test_a_failing_import_leaves_nothing_behind(tmp_path, monkeypatch):
         with pytest.raises(ProjectError, match=r"^Cannot import fsdd.csv: .*could not be copied into the project "
                                                r"\(the disk is full"):
             project.import_items(items, "fsdd.csv")
-        assert [r.transcript for r in project.fetch()] == ["kept"]
+        assert [r.text for r in project.fetch()] == ["kept"]
         assert [p.name for p in project.audio_dir.iterdir()] == [YES.name]
         assert project.speakers() == [] and len(project.recordings()) == 1
         monkeypatch.undo()
@@ -154,7 +155,7 @@ def test_import_without_copying_references_files_in_place(tmp_path):
 
 
 def test_records_are_plain_values():
-    item = ImportItem(YES, "yes")
+    item = Utterance(YES, "yes")
     assert (item.start, item.end, item.speaker, item.split, item.tags) == (None, None, None, None, ())
     with pytest.raises(AttributeError):
         item.text = "no"  # frozen

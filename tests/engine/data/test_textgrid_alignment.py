@@ -6,7 +6,7 @@ from praatio import textgrid
 
 from engine.audio.io import write_audio
 from engine.data.formats import textgrid as tg_format
-from engine.decode.recognizer import Recognizer
+from engine.decode.recognizer import SaysoRecognizer
 from engine.insight.attention import inspect
 from tests.helpers import bundled_model
 from tests.insight_clips import digit_utterance
@@ -15,7 +15,7 @@ from tests.insight_clips import digit_utterance
 @pytest.fixture(scope="module")
 def inspection():
     audio, text, truth = digit_utterance((6, 2), 12, (0.4, 0.3, 0.3))
-    return audio, inspect(Recognizer.from_checkpoint(bundled_model()), audio, text), truth
+    return audio, inspect(SaysoRecognizer.from_checkpoint(bundled_model()), audio, text), truth
 
 
 def test_word_and_character_tiers_round_trip(tmp_path, inspection):

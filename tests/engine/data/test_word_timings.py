@@ -65,7 +65,7 @@ def test_a_version_3_project_gains_the_word_timings_table_and_keeps_its_data(tmp
     assert SCHEMA_VERSION == 4
     with Project.open(folder) as project:
         assert user_version(project._db()) == 4
-        assert project.utterance(7).transcript == "yes"
+        assert project.utterance(7).text == "yes"
         project.set_word_timings(7, WORDS[:1], "yes")
         assert project.word_timings(7).current
     assert (folder / "project.v3.sqlite.bak").is_file()

@@ -4,7 +4,7 @@ import pytest
 
 from engine.audio.errors import AudioError
 from engine.audio.io import SAMPLE_RATE, load_audio
-from engine.decode.recognizer import UNIT_PAD_S, Recognizer
+from engine.decode.recognizer import UNIT_PAD_S, SaysoRecognizer
 from engine.decode.vocabulary import Vocabulary
 from engine.recipes.datasets import COMMANDS, DIGITS
 from tests.helpers import SAMPLES, bundled_model
@@ -17,7 +17,7 @@ def _expected(path) -> str:
 
 @pytest.fixture(scope="module")
 def rec():
-    return Recognizer.from_checkpoint(bundled_model())
+    return SaysoRecognizer.from_checkpoint(bundled_model())
 
 
 def test_constrained_decoding_gets_held_out_samples_right(rec):
@@ -58,7 +58,7 @@ def test_audio_text_space_prefers_the_right_transcript(rec):
 
 
 def test_long_audio_is_decoded_per_stretch_of_speech_with_absolute_times(rec):
-    rec_small = Recognizer(rec.model, rec.tokenizer, window_s=3.0)
+    rec_small = SaysoRecognizer(rec.model, rec.tokenizer, window_s=3.0)
     words = ["yes", "left", "stop", "go"]
     files = {w: next(SAMPLES.glob(f"sc_{w}_*.wav")) for w in words}
     rng = np.random.default_rng(0)

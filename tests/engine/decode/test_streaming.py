@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from engine.audio.io import SAMPLE_RATE, load_audio
-from engine.decode.recognizer import Recognizer
-from engine.decode.streaming import Final, Partial, StreamingRecognizer
+from engine.decode.protocol import Final, Partial
+from engine.decode.recognizer import SaysoRecognizer
+from engine.decode.streaming import StreamingRecognizer
 from engine.decode.vocabulary import Vocabulary
 from tests.helpers import SAMPLES
 
@@ -16,7 +17,7 @@ CLIPS = {"sc_yes_03401e93.wav": "yes", "sc_left_03401e93.wav": "left", "sc_down_
 
 @pytest.fixture(scope="module")
 def recognizer(model_path):
-    return Recognizer.from_checkpoint(model_path)
+    return SaysoRecognizer.from_checkpoint(model_path)
 
 
 def stream(clips, gap_s=0.8):

@@ -36,13 +36,13 @@ def real_project(folder: Path, per_word: int = 6, fsdd: int = 4) -> Project:
 
 def real_embeddings(folder: Path, per_word: int = 6, fsdd: int = 4):
     """``(project, items, ProjectEmbeddings)`` of :func:`real_project`, embedded in-process by the bundled model."""
-    from engine.decode.recognizer import Recognizer
+    from engine.decode.recognizer import SaysoRecognizer
     from engine.insight.embedding import EmbeddingCache, cache_file, embed_items, model_hash, project_items
     from tests.helpers import bundled_model
 
     project = real_project(folder, per_word, fsdd)
     items = project_items(project)
     model = model_hash(bundled_model())
-    emb = embed_items(Recognizer.from_checkpoint(bundled_model()), items,
+    emb = embed_items(SaysoRecognizer.from_checkpoint(bundled_model()), items,
                       EmbeddingCache.load(cache_file(project.folder, model), model))
     return project, items, emb

@@ -1,19 +1,18 @@
 """Attention capture and inspection with the bundled model on real held-out speech."""
 import numpy as np
 import pytest
-import torch
 
 from engine.audio.errors import AudioError
-from engine.decode.recognizer import Recognizer
+from engine.decode.recognizer import SaysoRecognizer
 from engine.insight.attention import MAX_INSPECT_S, capture_self_attention, inspect
-from engine.jobs.inference import InferenceFailure, InferenceResult, InferenceWorker
+from engine.workers.recognition import InspectResult, RecognitionFailure, RecognitionWorker
 from tests.helpers import bundled_model
 from tests.insight_clips import digit_utterance
 
 
 @pytest.fixture(scope="module")
 def rec():
-    return Recognizer.from_checkpoint(bundled_model())
+    return SaysoRecognizer.from_checkpoint(bundled_model())
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +79,9 @@ def test_clear_errors_for_audio_too_long_and_transcripts_too_long(rec, utterance
 
 def test_the_worker_answers_inspect_requests(utterance):
     audio, text, _ = utterance
-    with InferenceWorker(bundled_model(), threads=1) as worker:
+    with RecognitionWorker(bundled_model(), threads=1) as worker:
         answer = worker.wait(worker.submit_inspection(audio, text), timeout=120)
-        assert isinstance(answer, InferenceResult)
-        assert answer.recognition.transcript == text
+        assert isinstance(answer, InspectResult)
+        assert answer.inspection.transcript == text
         bad = worker.wait(worker.submit_inspection(np.zeros(100, np.float32), text), timeout=60)
-        assert isinstance(bad, InferenceFailure) and bad.kind == "audio"
+        assert isinstance(bad, RecognitionFailure) and bad.kind == "audio"

@@ -6,9 +6,11 @@ import shutil
 import numpy as np
 import pytest
 
-from engine.decode.recognizer import Recognizer
+from engine.data.utterance import Utterance
+from engine.decode.recognizer import SaysoRecognizer
 from engine.insight.embedding import (
     EmbeddingCache,
+    EmbedItem,
     audio_key,
     cache_file,
     embed_items,
@@ -21,7 +23,7 @@ from tests.engine.insight.embedding_support import SC_WORDS, real_project
 
 @pytest.fixture(scope="module")
 def recognizer(model_path):
-    return Recognizer.from_checkpoint(model_path)
+    return SaysoRecognizer.from_checkpoint(model_path)
 
 
 @pytest.fixture
@@ -39,14 +41,14 @@ def test_embeddings_are_normalized_deterministic_and_cached(project, recognizer,
     assert first.audio.shape == (len(items), 128) and first.computed == len(items) + len(SC_WORDS)
     np.testing.assert_allclose(np.linalg.norm(first.audio, axis=1), 1.0, atol=1e-5)
     assert first.texts == sorted(SC_WORDS)
-    assert [first.texts[k] for k in first.text_index] == [it.transcript for it in items]
+    assert [first.texts[k] for k in first.text_index] == [it.utterance.text for it in items]
     assert path.is_file()
 
     again = embed_items(recognizer, items, EmbeddingCache.load(path, model))  # from the file
     assert again.computed == 0 and again.cached == len(items) + len(SC_WORDS)
     assert np.array_equal(again.audio, first.audio) and np.array_equal(again.text, first.text)
 
-    fresh = embed_items(Recognizer.from_checkpoint(model_path), items, EmbeddingCache(path, model))  # no cache
+    fresh = embed_items(SaysoRecognizer.from_checkpoint(model_path), items, EmbeddingCache(path, model))  # no cache
     assert np.array_equal(fresh.audio, first.audio), "the same model must give identical embeddings"
     assert np.array_equal(fresh.text, first.text)
 
@@ -91,7 +93,7 @@ def test_unreadable_audio_is_listed_and_the_rest_embedded(project, recognizer, m
     items = project_items(project)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF....WAVEfmt garbage")
-    items[1] = type(items[1])(items[1].utterance_id, str(broken), 0.0, 1.0, "f" * 64, "yes")
+    items[1] = EmbedItem(items[1].utterance_id, Utterance(broken, "yes", 0.0, 1.0), "f" * 64)
     emb = embed_items(recognizer, items, EmbeddingCache(cache_file(project.folder, model), model))
     assert [uid for uid, _ in emb.failed] == [items[1].utterance_id]
     assert "broken.wav" in emb.failed[0][1]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.audio.io import load_audio
-from engine.decode.recognizer import Recognizer
+from engine.decode.recognizer import SaysoRecognizer
 from engine.insight.scoring import mislabel_scores, rank_percentile, score_pairs
 from tests.helpers import SAMPLES
 
@@ -15,7 +15,7 @@ CLIPS = {"sc_yes_03401e93.wav": "yes", "sc_left_03401e93.wav": "left", "sc_down_
 
 @pytest.fixture(scope="module")
 def recognizer(model_path):
-    return Recognizer.from_checkpoint(model_path)
+    return SaysoRecognizer.from_checkpoint(model_path)
 
 
 def test_right_transcripts_beat_swapped_ones(recognizer):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.data.manifest import Utterance
+from engine.data.utterance import Utterance
 from tests.engine.registry.model_helpers import copy_checkpoint, test_clips
 
 

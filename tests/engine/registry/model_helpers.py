@@ -4,7 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from engine.data.manifest import Utterance
+from engine.checkpoint_layout import MODEL_FILES
+from engine.data.utterance import Utterance
 from tests.helpers import SAMPLES, bundled_model
 
 TEST_CLIPS = [("sc_yes_03401e93.wav", "yes"), ("sc_stop_18f8afd5.wav", "stop"), ("sc_down_0f250098.wav", "down"),
@@ -15,14 +16,14 @@ def copy_checkpoint(dest: Path) -> Path:
     """A real checkpoint folder: the bundled model's config and weights."""
     src = bundled_model()
     dest.mkdir(parents=True)
-    for f in ("config.json", "model.safetensors"):
+    for f in MODEL_FILES:
         shutil.copy2(src / f, dest / f)
     return dest
 
 
 def test_clips() -> list[Utterance]:
     """Real clips of held-out speakers with their transcripts."""
-    return [Utterance(str(SAMPLES / name), text, 1.0, "") for name, text in TEST_CLIPS]
+    return [Utterance(SAMPLES / name, text) for name, text in TEST_CLIPS]
 
 
 test_clips.__test__ = False

@@ -4,13 +4,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.data.manifest import Utterance, write_manifest
+from engine.data.manifest import write_manifest
+from engine.data.utterance import Utterance
 from engine.decode.vocabulary import Vocabulary
 from engine.registry.index import BUILTIN_ID, ModelRegistry, RegistryError, fingerprint, test_set_name
+from engine.resources import BUNDLED_MODEL
 from engine.train.checkpoint import save_checkpoint
 from engine.train.personalize import PersonalizeConfig, personalize
 from tests.engine.registry.model_helpers import copy_checkpoint
-from tests.helpers import BUNDLED, SAMPLES
+from tests.helpers import SAMPLES
 
 pytestmark = pytest.mark.slow  # fine-tunes and decodes the real model (about 20 s)
 
@@ -21,11 +23,11 @@ TAKES = [("sc_yes_03401e93.wav", "yes"), ("sc_no_03401e93.wav", "no"), ("sc_left
 def personalized(tmp_path_factory):
     """The bundled model fine-tuned for a few steps on 3 real clips, saved as a checkpoint; and its takes."""
     torch.set_num_threads(2)
-    takes = [Utterance(str(SAMPLES / name), text, 1.0, "me") for name, text in TAKES]
-    model, tokenizer, meta, report = personalize(BUNDLED, takes, cfg=PersonalizeConfig(steps=4, batch_base=0, lr=2e-3))
-    # saved as engine.jobs.training saves a personalization: the parent's meta (figures too) + "personalized"
+    takes = [Utterance(SAMPLES / name, text, speaker="me") for name, text in TAKES]
+    model, tokenizer, meta, report = personalize(BUNDLED_MODEL, takes, cfg=PersonalizeConfig(steps=4, batch_base=0, lr=2e-3))
+    # saved as engine.jobs.runners saves a personalization: the parent's meta (figures too) + "personalized"
     path = save_checkpoint(tmp_path_factory.mktemp("personal") / "model", model, tokenizer,
-                           {**meta, "personalized": {"from": str(BUNDLED), **report.to_json()}})
+                           {**meta, "personalized": {"from": str(BUNDLED_MODEL), **report.to_json()}})
     return path, takes
 
 
@@ -96,4 +98,4 @@ def test_compare_errors(tmp_path, test_utterances):
     with pytest.raises(RegistryError, match=r"'gone-.*' \(gone\): its checkpoint folder .* is missing"):
         reg.compare(BUILTIN_ID, gone.id, test_utterances[:1])
     with pytest.raises(RegistryError, match="Cannot fingerprint"):
-        reg.compare(BUILTIN_ID, BUILTIN_ID, [Utterance(str(tmp_path / "none.wav"), "yes", 1.0)])
+        reg.compare(BUILTIN_ID, BUILTIN_ID, [Utterance(tmp_path / "none.wav", "yes")])

@@ -19,8 +19,9 @@ from engine.registry.export import (
     onnx_unavailable_reason,
 )
 from engine.registry.index import BUILTIN_ID, ModelRegistry
+from engine.resources import BUNDLED_MODEL
 from engine.train.checkpoint import load_checkpoint
-from tests.helpers import BUNDLED, SAMPLES
+from tests.helpers import SAMPLES
 
 OTHER_CLIP = SAMPLES / "fsdd_7_nicolas_0.wav"  # 8 kHz FSDD, a different length from the default clip
 
@@ -44,7 +45,7 @@ def test_export_round_trip_is_identical(tmp_path, checkpoint):
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors"]
 
     model, tok, meta = load_checkpoint(out)
-    base, base_tok, _ = load_checkpoint(BUNDLED)
+    base, base_tok, _ = load_checkpoint(BUNDLED_MODEL)
     assert tok.symbols == base_tok.symbols
     for k, v in base.state_dict().items():
         assert torch.equal(v, model.state_dict()[k]), k
@@ -59,7 +60,7 @@ def test_export_round_trip_is_identical(tmp_path, checkpoint):
 
     with pytest.raises(ExportError, match="already exists and is not empty"):
         export_model(entry, out)
-    export_model(BUNDLED, out, overwrite=True)  # a plain checkpoint folder works too
+    export_model(BUNDLED_MODEL, out, overwrite=True)  # a plain checkpoint folder works too
     assert load_checkpoint(out)[2]["name"] == "sayso-base" and "| fsdd-heldout (open) | 38.20 % |" in (
         out / "MODEL_CARD.md").read_text()
     assert not list(tmp_path.glob(".exported*"))  # no staging folders left behind
@@ -72,7 +73,7 @@ def test_export_of_a_broken_checkpoint(tmp_path):
 
 
 def test_encoder_ctc_module_matches_the_model():
-    model, _, _ = load_checkpoint(BUNDLED)
+    model, _, _ = load_checkpoint(BUNDLED_MODEL)
     feats = clip_features(OTHER_CLIP)
     with torch.inference_mode():
         want = model.encode(feats, torch.tensor([feats.shape[1]])).ctc_log_probs
@@ -83,12 +84,12 @@ def test_encoder_ctc_module_matches_the_model():
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["trace", "script"])
 def test_torchscript_parity_on_real_clips(tmp_path, method):
-    r = export_torchscript(BUNDLED, tmp_path / "encoder_ctc.pt", method=method)
+    r = export_torchscript(BUNDLED_MODEL, tmp_path / "encoder_ctc.pt", method=method)
     assert r.max_abs_diff is not None and r.max_abs_diff <= 1e-5 and r.frames == 101
     assert r.clip == str(DEFAULT_CLIP) and r.format == f"torchscript-{method}"
     module, info = load_torchscript(r.path)
     assert info["tokenizer"]["symbols"][4] == "a" and info["name"] == "sayso-base"
-    model, tokenizer, _ = load_checkpoint(BUNDLED)
+    model, tokenizer, _ = load_checkpoint(BUNDLED_MODEL)
     for clip in (DEFAULT_CLIP, OTHER_CLIP):  # another length than the one traced
         feats = clip_features(clip)
         with torch.inference_mode():
@@ -103,10 +104,10 @@ def test_onnx_export_or_a_clear_reason(tmp_path):
     reason = onnx_unavailable_reason()
     if reason:
         with pytest.raises(ExportUnavailable, match="'onnx' package is not installed"):
-            export_onnx(BUNDLED, tmp_path / "m.onnx")
+            export_onnx(BUNDLED_MODEL, tmp_path / "m.onnx")
         assert not (tmp_path / "m.onnx").exists()
         pytest.skip(reason)
-    r = export_onnx(BUNDLED, tmp_path / "m.onnx")
+    r = export_onnx(BUNDLED_MODEL, tmp_path / "m.onnx")
     assert r.path.is_file()
     if importlib.util.find_spec("onnxruntime") is None:
         assert "onnxruntime is not installed" in r.note
@@ -115,7 +116,7 @@ def test_onnx_export_or_a_clear_reason(tmp_path):
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(r.path), providers=["CPUExecutionProvider"])
-    model, _, _ = load_checkpoint(BUNDLED)
+    model, _, _ = load_checkpoint(BUNDLED_MODEL)
     feats = clip_features(OTHER_CLIP)  # the frame axis is dynamic
     got = torch.from_numpy(session.run(["log_probs"], {"feats": feats.numpy()})[0])
     with torch.inference_mode():
@@ -125,4 +126,4 @@ def test_onnx_export_or_a_clear_reason(tmp_path):
 
 def test_torchscript_bad_method(tmp_path):
     with pytest.raises(ExportError, match="method must be"):
-        export_torchscript(BUNDLED, tmp_path / "x.pt", method="compile")
+        export_torchscript(BUNDLED_MODEL, tmp_path / "x.pt", method="compile")

@@ -6,11 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
-from engine.data.manifest import Utterance, write_manifest
+from engine.data.manifest import write_manifest
+from engine.data.utterance import Utterance
 from engine.registry.index import (
     BUILTIN_ID,
     INDEX_NAME,
@@ -19,8 +20,9 @@ from engine.registry.index import (
     fingerprint,
     test_set_name,
 )
+from engine.resources import BUNDLED_MODEL
 from tests.engine.registry.model_helpers import copy_checkpoint
-from tests.helpers import BUNDLED, ROOT, SAMPLES
+from tests.helpers import ROOT, SAMPLES
 
 PARAMS = 5_297_744  # the bundled model's parameter count (MODEL_CARD: 5.30M)
 
@@ -38,7 +40,7 @@ def test_register_list_get_and_active_persist_across_instances(tmp_path, checkpo
     assert [e.id for e in again.list()] == [BUILTIN_ID, a.id, b.id]
     got = again.get(a.id)
     assert got.name == "My voice" and got.path == checkpoint and not got.stored and got.notes == "first try"
-    assert got.parent_id == BUILTIN_ID and got.parent_path == str(BUNDLED)
+    assert got.parent_id == BUILTIN_ID and got.parent_path == str(BUNDLED_MODEL)
     assert got.config["parameters"] == PARAMS and got.config["d_model"] == 144
     assert got.config["bytes"] == (checkpoint / "model.safetensors").stat().st_size
     assert got.created[:4].isdigit() and "T" in got.created
@@ -64,7 +66,7 @@ def test_register_list_get_and_active_persist_across_instances(tmp_path, checkpo
 def test_builtin_entry_is_listed_and_read_only(tmp_path):
     reg = ModelRegistry(tmp_path / "reg")
     base = reg.list()[0]
-    assert base.id == BUILTIN_ID and base.builtin and base.read_only and base.path == BUNDLED
+    assert base.id == BUILTIN_ID and base.builtin and base.read_only and base.path == BUNDLED_MODEL
     assert base.available and base.config["parameters"] == PARAMS and base.train_utterances == 7403
     assert base.metrics["sc-commands-heldout (open)"]["utterances"] == 648
     with pytest.raises(RegistryError, match="bundled model and cannot be removed"):
@@ -73,7 +75,7 @@ def test_builtin_entry_is_listed_and_read_only(tmp_path):
         reg.update(BUILTIN_ID, name="mine")
     reg.update(BUILTIN_ID, metrics={"my-set": {"wer": 0.5, "cer": 0.25, "utterances": 4}})
     assert ModelRegistry(tmp_path / "reg").get(BUILTIN_ID).metrics["my-set"]["wer"] == 0.5
-    assert not (BUNDLED / "entry.json").exists()  # the bundled folder is never written
+    assert not (BUNDLED_MODEL / "entry.json").exists()  # the bundled folder is never written
 
 
 def test_remove(tmp_path, checkpoint):
@@ -108,7 +110,7 @@ def test_clear_errors(tmp_path, checkpoint):
     (bad / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
     with pytest.raises(RegistryError, match="unreadable checkpoint"):
         reg.register(bad, "broken weights")
-    shutil.copy2(BUNDLED / "model.safetensors", bad / "model.safetensors")
+    shutil.copy2(BUNDLED_MODEL / "model.safetensors", bad / "model.safetensors")
     cfg = json.loads((bad / "config.json").read_text())
     cfg["model"]["d_model"] = 96
     (bad / "config.json").write_text(json.dumps(cfg))
@@ -122,12 +124,12 @@ def test_parent_by_path_resolves_to_a_registered_id(tmp_path, checkpoint):
     first = reg.register(checkpoint, "first")
     child = reg.register(checkpoint, "child", parent=checkpoint)
     assert child.parent_id == first.id
-    orphan = reg.register(checkpoint, "orphan", parent=BUNDLED)
+    orphan = reg.register(checkpoint, "orphan", parent=BUNDLED_MODEL)
     assert orphan.parent_id == BUILTIN_ID
     other = copy_checkpoint(tmp_path / "elsewhere")
     c2 = reg.register(checkpoint, "c2", parent=other)
     assert c2.parent_id is None and c2.parent_path == str(other)
-    assert reg.resolve(first.id).id == first.id and reg.resolve(BUNDLED).id == BUILTIN_ID
+    assert reg.resolve(first.id).id == first.id and reg.resolve(BUNDLED_MODEL).id == BUILTIN_ID
     assert reg.resolve(other).path == other  # an unregistered checkpoint folder, as a transient entry
 
 
@@ -138,37 +140,36 @@ def _utts(tmp_path) -> list[Utterance]:
     for name in ("sc_yes_03401e93.wav", "sc_no_03401e93.wav", "sc_up_03401e93.wav"):
         shutil.copy2(SAMPLES / name, tmp_path / name)
         files.append(tmp_path / name)
-    return [Utterance(str(files[0]), "yes", 1.0), Utterance(str(files[1]), "no", 1.0),
-            Utterance(str(files[2]), "up", 0.5, offset=0.25)]
+    return [Utterance(files[0], "yes", 0.0, 1.0), Utterance(files[1], "no", 0.0, 1.0),
+            Utterance(files[2], "up", 0.25, 0.75)]
 
 
 def test_fingerprint_ignores_order_and_follows_transcripts_and_audio(tmp_path):
     utts = _utts(tmp_path)
     fp = fingerprint(utts)
     assert len(fp) == 64 and fp == fingerprint(list(reversed(utts)))
-    assert fp == fingerprint([Utterance(u.audio_filepath, u.text, u.duration, "someone else", u.offset) for u in utts])
-    assert fp == fingerprint([Utterance(utts[0].audio_filepath, "YES!", 1.0)] + utts[1:])  # same normalized text
-    assert fp != fingerprint([Utterance(utts[0].audio_filepath, "yeah", 1.0)] + utts[1:])  # transcript changed
-    assert fp != fingerprint(utts[:2] + [Utterance(utts[2].audio_filepath, "up", 0.5, offset=0.3)])  # offset
-    assert fp != fingerprint(utts[:2] + [Utterance(utts[2].audio_filepath, "up", 0.6, offset=0.25)])  # duration
+    assert fp == fingerprint([replace(u, speaker="someone else") for u in utts])
+    assert fp == fingerprint([replace(utts[0], text="YES!")] + utts[1:])  # same normalized text
+    assert fp != fingerprint([replace(utts[0], text="yeah")] + utts[1:])  # transcript changed
+    assert fp != fingerprint(utts[:2] + [Utterance(utts[2].audio_path, "up", 0.3, 0.8)])  # offset
+    assert fp != fingerprint(utts[:2] + [Utterance(utts[2].audio_path, "up", 0.25, 0.85)])  # duration
     assert fp != fingerprint(utts + [utts[0]])  # a duplicate counts
 
     # the same recordings elsewhere: the same content fingerprint; the path modes see the move
     moved = tmp_path / "moved"
     moved.mkdir()
-    moved_utts = [Utterance(str(moved / Path(u.audio_filepath).name), u.text, u.duration, offset=u.offset)
-                  for u in utts]
+    moved_utts = [replace(u, audio_path=moved / u.audio_path.name) for u in utts]
     for u in utts:
-        shutil.copy2(u.audio_filepath, moved / Path(u.audio_filepath).name)
+        shutil.copy2(u.audio_path, moved / u.audio_path.name)
     assert fingerprint(moved_utts) == fp
     assert fingerprint(moved_utts, audio="path") != fingerprint(utts, audio="path")
 
     # a file re-recorded (content changed, same size): content and stat modes change, path mode does not
     by_path, by_stat = fingerprint(utts, audio="path"), fingerprint(utts, audio="stat")
-    data = bytearray(Path(utts[1].audio_filepath).read_bytes())
+    data = bytearray(utts[1].audio_path.read_bytes())
     data[-100:] = bytes(100)
-    Path(utts[1].audio_filepath).write_bytes(bytes(data))
-    os.utime(utts[1].audio_filepath, ns=(1, 1_000_000_000))
+    utts[1].audio_path.write_bytes(bytes(data))
+    os.utime(utts[1].audio_path, ns=(1, 1_000_000_000))
     assert fingerprint(utts) != fp
     assert fingerprint(utts, audio="stat") != by_stat
     assert fingerprint(utts, audio="path") == by_path
@@ -180,7 +181,7 @@ def test_fingerprint_ignores_order_and_follows_transcripts_and_audio(tmp_path):
 
 def test_fingerprint_errors(tmp_path):
     with pytest.raises(RegistryError, match="Cannot fingerprint .*gone.wav"):
-        fingerprint([Utterance(str(tmp_path / "gone.wav"), "yes", 1.0)])
+        fingerprint([Utterance(tmp_path / "gone.wav", "yes")])
     with pytest.raises(RegistryError, match="audio must be"):
         fingerprint([], audio="mtime")
     assert fingerprint([]) == fingerprint([])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.data.manifest import Utterance
+from engine.data.utterance import Utterance
 from engine.train.checkpoint import load_checkpoint
 from engine.train.personalize import PersonalizeConfig, personalize
 from engine.train.trainer import TrainingError
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def takes():
-    return [Utterance(str(SAMPLES / name), text, 1.0, "me") for name, text in
+    return [Utterance(SAMPLES / name, text, speaker="me") for name, text in
             [("sc_yes_03401e93.wav", "yes"), ("sc_no_03401e93.wav", "no"), ("sc_left_03401e93.wav", "left")]]
 
 
@@ -39,4 +39,4 @@ def test_stop_early_and_bad_input(model_path):
     with pytest.raises(TrainingError, match="at least one take"):
         personalize(model_path, [])
     with pytest.raises(TrainingError, match="empty transcript"):
-        personalize(model_path, [Utterance(str(SAMPLES / "sc_yes_03401e93.wav"), "", 1.0)])
+        personalize(model_path, [Utterance(SAMPLES / "sc_yes_03401e93.wav", "")])

@@ -13,7 +13,7 @@ def test_rehearsal_set_is_base_training_speakers_only_and_repeatable():
     first, what = rehearsal_set(50, seed=3)
     again, _ = rehearsal_set(50, seed=3)
     assert len(first) == 50 and "50 base training utterances" in what
-    assert [u.audio_filepath for u in first] == [u.audio_filepath for u in again]
+    assert [u.audio_path for u in first] == [u.audio_path for u in again]
     assert not any(u.speaker == "fsdd-nicolas" for u in first)  # the held-out speaker is never rehearsed
 
 

@@ -1,7 +1,9 @@
 """A tiny real training run on real FSDD clips: the loss falls, checkpoints resume."""
+import copy
+
 import pytest
 
-from engine.data.manifest import Utterance
+from engine.data.utterance import Utterance
 from engine.model.config import ModelConfig
 from engine.recipes.datasets import fsdd
 from engine.train.checkpoint import load_checkpoint
@@ -49,8 +51,14 @@ def test_cancel_saves_a_resumable_checkpoint(tmp_path, clips):
         calls["n"] += 1
         return calls["n"] > 2
 
-    history = Trainer(_tiny(3), tmp_path, should_stop=stop_soon).fit(train, dev)
+    cfg = _tiny(3)
+    cfg.model.vocab_size = 99  # the trainer sizes the model for its tokenizer, in a copy of the config
+    before = copy.deepcopy(cfg)
+    history = Trainer(cfg, tmp_path, should_stop=stop_soon).fit(train, dev)
     assert len(history) == 1
+    assert cfg == before  # the caller's config is not changed
+    model, tokenizer, meta = load_checkpoint(tmp_path / "last")
+    assert model.cfg.vocab_size == tokenizer.vocab_size == meta["train"]["model"]["vocab_size"] != 99
     resumed = Trainer(_tiny(2), tmp_path).fit(train, dev, resume=True)
     assert [h.epoch for h in resumed] == [1, 2]
 
@@ -58,8 +66,8 @@ def test_cancel_saves_a_resumable_checkpoint(tmp_path, clips):
 def test_bad_datasets_are_refused_before_training(tmp_path, clips):
     train, dev = clips
     with pytest.raises(TrainingError, match="empty transcript"):
-        Trainer(_tiny(1), tmp_path).fit(train + [Utterance(train[0].audio_filepath, " ", 0.5)], dev)
+        Trainer(_tiny(1), tmp_path).fit(train + [Utterance(train[0].audio_path, " ")], dev)
     with pytest.raises(TrainingError, match="at least 2"):
         Trainer(_tiny(1), tmp_path).fit(train[:1], dev)
     with pytest.raises(TrainingError, match="shorter than 0.1 s"):
-        Trainer(_tiny(1), tmp_path).fit(train + [Utterance(train[0].audio_filepath, "one", 0.05)], dev)
+        Trainer(_tiny(1), tmp_path).fit(train + [Utterance(train[0].audio_path, "one", 0.0, 0.05)], dev)

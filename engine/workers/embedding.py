@@ -1,10 +1,11 @@
 """The embedding worker: a persistent process that embeds projects, projects them to 2-D and embeds queries (no Qt).
 
-Like the recognition worker (:mod:`engine.jobs.inference`) it is a
-``multiprocessing`` *spawn* process that loads the model once and serves
-requests until it is closed; the caller never blocks
+Like the recognition worker (:mod:`engine.workers.recognition`) it is a
+:class:`~engine.workers.process.WorkerProcess` whose child loads the model
+once and serves requests until it is closed; the caller never blocks
 (:meth:`EmbeddingWorker.map` / :meth:`~EmbeddingWorker.texts` return a
-request id at once, :meth:`~EmbeddingWorker.poll` returns what arrived).
+request id at once, :meth:`~engine.workers.process.WorkerProcess.poll`
+returns what arrived).
 
 Requests and their answers:
 
@@ -24,46 +25,34 @@ Every request ends with exactly one :class:`MapResult`/:class:`TextResult`
 or :class:`EmbedFailure` whose ``message`` is meant for a user.
 :meth:`EmbeddingWorker.cancel` stops a map run cooperatively (between
 utterances, or every 50 t-SNE iterations; the cache keeps what is done) and
-kills the process if it has not stopped after :data:`CANCEL_TIMEOUT_S`. A
+kills the process if it has not stopped after
+:data:`~engine.workers.process.CANCEL_TIMEOUT_S`. A
 dead process fails its requests with kind ``"crashed"``; the next request
 starts a fresh one.
 """
 from __future__ import annotations
 
 import hashlib
-import itertools
-import multiprocessing as mp
 import os
 import queue
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
 from engine.insight.embedding import EmbedItem, ProjectEmbeddings
-from engine.jobs.worker import (
-    PARENT_CHECK_S,
-    SPAWN,
-    TORN,
-    close_queues,
-    describe_exit,
-    drain,
-    limit_threads,
-    parent_alive,
-    request_exit,
-)
+from engine.workers.child import Child
+from engine.workers.process import CANCEL_TIMEOUT_S, Ending, WorkerProcess, describe_exit
 
-__all__ = ["CANCEL_TIMEOUT_S", "EmbedFailure", "EmbedProgress", "EmbeddingWorker", "FailureKind", "MapResult",
-           "TextResult"]
+__all__ = ["EmbedFailure", "EmbedProgress", "EmbeddingWorker", "FailureKind", "MapResult", "TextResult"]
 
 FailureKind = Literal["checkpoint", "disk", "empty", "cancelled", "crashed", "internal"]
 """Why a request failed: the model cannot be loaded, the cache cannot be written, nothing to
 embed, the user cancelled, the worker died, or a bug."""
-CANCEL_TIMEOUT_S = 5.0
-"""Seconds a cancelled map run has to stop before the worker is killed."""
+CANCELLED_MESSAGE = "Embedding was cancelled; what was done is cached."
 PROGRESS_INTERVAL_S = 0.1
 """At most about this many progress events per second (plus each stage's first and last)."""
 
@@ -128,25 +117,25 @@ class EmbedFailure:
     message: str
 
 
-Answer = Union[EmbedProgress, MapResult, TextResult, EmbedFailure]
+Answer = EmbedProgress | MapResult | TextResult | EmbedFailure
 
 
 # -- child process ----------------------------------------------------------
 class _Server:
-    def __init__(self, checkpoint: str, requests, results, cancel) -> None:
-        self.checkpoint, self.requests, self.results, self.cancel = checkpoint, requests, results, cancel
+    def __init__(self, child: Child, checkpoint: str) -> None:
+        self.child, self.checkpoint = child, checkpoint
         self.recognizer, self.load_error, self.model = None, None, ""
         self.deferred: list = []
         self._last_progress = (None, 0.0)
 
     def load(self) -> None:
-        from engine.decode.recognizer import Recognizer
+        from engine.decode.recognizer import SaysoRecognizer
         from engine.insight.embedding import model_hash
         from engine.train.checkpoint import CheckpointError
 
         try:
             self.model = model_hash(self.checkpoint)
-            self.recognizer = Recognizer.from_checkpoint(self.checkpoint)
+            self.recognizer = SaysoRecognizer.from_checkpoint(self.checkpoint)
         except (CheckpointError, FileNotFoundError) as exc:
             self.load_error = f"The model cannot be loaded: {exc}"
         except Exception as exc:  # noqa: BLE001 - a broken install, out of memory, …
@@ -159,10 +148,8 @@ class _Server:
                 req = self.deferred.pop(0)
             else:
                 try:
-                    req = self.requests.get(timeout=PARENT_CHECK_S)
+                    req = self.child.get()
                 except queue.Empty:
-                    if not parent_alive():
-                        return
                     continue
             if req is None:
                 return
@@ -171,21 +158,21 @@ class _Server:
     def handle(self, req) -> None:
         rid = req.request_id
         if self.recognizer is None:
-            self.results.put(EmbedFailure(rid, "checkpoint", self.load_error))
+            self.child.send(EmbedFailure(rid, "checkpoint", self.load_error))
             return
         try:
             if isinstance(req, _TextRequest):
                 self.answer_texts(req)
             else:
-                self.results.put(self.make_map(req))
+                self.child.send(self.make_map(req))
         except InterruptedError:
-            self.results.put(EmbedFailure(rid, "cancelled", "Embedding was cancelled; what was done is cached."))
+            self.child.send(EmbedFailure(rid, "cancelled", CANCELLED_MESSAGE))
         except OSError as exc:
-            self.results.put(EmbedFailure(rid, "disk", f"The embedding cache cannot be written "
+            self.child.send(EmbedFailure(rid, "disk", f"The embedding cache cannot be written "
                                                        f"({exc.filename or req}): {exc.strerror or exc}."))
         except Exception as exc:  # noqa: BLE001
             tb = traceback.format_exc(limit=6)
-            self.results.put(EmbedFailure(rid, "internal", f"Embedding failed ({type(exc).__name__}: {exc}).\n{tb}"))
+            self.child.send(EmbedFailure(rid, "internal", f"Embedding failed ({type(exc).__name__}: {exc}).\n{tb}"))
 
     def answer_texts(self, req: _TextRequest) -> None:
         """One thread: a text takes about a millisecond, and idle OpenMP threads of a parallel run would spin
@@ -200,20 +187,20 @@ class _Server:
             vectors = embed_texts(self.recognizer, req.texts)
         finally:
             torch.set_num_threads(threads)
-        self.results.put(TextResult(req.request_id, req.texts, vectors))
+        self.child.send(TextResult(req.request_id, req.texts, vectors))
 
     # between two units of a map run: answer text queries, notice a cancel
     def service(self, rid: int) -> bool:
         while True:
             try:
-                req = self.requests.get_nowait()
+                req = self.child.get_nowait()
             except queue.Empty:
                 break
             if isinstance(req, _TextRequest):
                 self.answer_texts(req)
             else:
                 self.deferred.append(req)
-        return self.cancel.value == rid or not parent_alive()
+        return self.child.stopping(rid)
 
     def progress(self, rid: int, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -221,7 +208,7 @@ class _Server:
         if key == stage and 0 < done < total and now - last < PROGRESS_INTERVAL_S:
             return
         self._last_progress = (stage, now)
-        self.results.put(EmbedProgress(rid, stage, done, total))
+        self.child.send(EmbedProgress(rid, stage, done, total))
 
     def make_map(self, req: _MapRequest) -> MapResult | EmbedFailure:
         from engine.insight.embedding import EmbeddingCache, embed_items
@@ -271,14 +258,13 @@ def _save_projection(path: Path, key: str, xy: np.ndarray) -> None:
         np.savez(fh, key=np.array(key), xy=xy.astype(np.float32))
 
 
-def _serve(checkpoint: str, requests, results, cancel, threads: int) -> None:
-    limit_threads(threads)
-    _Server(checkpoint, requests, results, cancel).run()
+def _serve(child: Child, checkpoint: str) -> None:
+    _Server(child, checkpoint).run()
 
 
 # -- parent side ------------------------------------------------------------
-class EmbeddingWorker:
-    """Owns the embedding process and its queues; use from one thread.
+class EmbeddingWorker(WorkerProcess):
+    """The embedding process of one checkpoint and its requests; use from one thread.
 
     Args:
         checkpoint: a checkpoint folder (its model embeds everything).
@@ -289,64 +275,24 @@ class EmbeddingWorker:
     def __init__(self, checkpoint: str | os.PathLike, threads: int = 2,
                  cancel_timeout: float = CANCEL_TIMEOUT_S) -> None:
         self.checkpoint = str(Path(checkpoint))
-        self.threads, self.cancel_timeout = threads, cancel_timeout
-        self._process = None
-        self._requests = self._results = None
-        self._cancel = SPAWN.Value("q", 0, lock=False)
-        self._ids = itertools.count(1)
-        self._pending: list[int] = []
-        self._backlog: list[Answer] = []
-        self._cancel_deadline: tuple[int, float] | None = None
+        super().__init__(_serve, (self.checkpoint,), name="sayso-embedding", threads=threads,
+                         cancel_timeout=cancel_timeout)
 
-    @property
-    def pid(self) -> int | None:
-        """The worker's process id, or ``None`` before it starts."""
-        return self._process.pid if self._process is not None else None
+    def failure(self, request_id: int, ending: Ending, exitcode: int | None) -> EmbedFailure:
+        if ending == "cancelled":
+            return EmbedFailure(request_id, "cancelled", CANCELLED_MESSAGE)
+        return EmbedFailure(request_id, "crashed", f"The embedding worker stopped ({describe_exit(exitcode)}); "
+                                                   f"it restarts on the next request.")
 
-    @property
-    def pending(self) -> tuple[int, ...]:
-        """Ids of requests not answered yet."""
-        return tuple(self._pending)
-
-    def is_alive(self) -> bool:
-        return self._process is not None and self._process.is_alive()
-
-    def start(self) -> None:
-        """Start the process (it then loads the model) unless it runs."""
-        if self.is_alive():
-            return
-        self._reap()
-        self._requests, self._results = SPAWN.Queue(), SPAWN.Queue()
-        self._process = SPAWN.Process(target=_serve, name="sayso-embedding", daemon=True,
-                                      args=(self.checkpoint, self._requests, self._results, self._cancel,
-                                            self.threads))
-        self._process.start()
-
-    def close(self, timeout: float = 3.0) -> None:
-        """Ask the worker to exit; kill it if it has not within ``timeout`` seconds."""
-        if self._process is None:
-            return
-        request_exit(self._process, self._requests, timeout)
-        self._reap()
-        self._process = None
-        self._pending.clear()
-
-    def _reap(self) -> None:
-        close_queues(self._requests, self._results)
-        if self._process is not None and not self._process.is_alive():
-            self._process.join(0)
-        self._requests = self._results = None
-
-    def _submit(self, make) -> int:
-        self._check_crash()
-        self.start()
-        rid = next(self._ids)
-        self._requests.put(make(rid))
-        self._pending.append(rid)
-        return rid
+    def settles(self, answer: object) -> int | None:
+        return None if isinstance(answer, EmbedProgress) else answer.request_id
 
     def map(self, items: list[EmbedItem], cache_path: str | os.PathLike, method: str = "pca") -> int:
         """Embed ``items`` (cached in ``cache_path``) and project them with ``method``; returns the request id.
+
+        Progress events (:class:`EmbedProgress`) follow, then a :class:`MapResult`
+        or :class:`EmbedFailure`; :meth:`~engine.workers.process.WorkerProcess.cancel`
+        stops the run (kind ``"cancelled"``).
 
         Raises:
             ValueError: an unknown method.
@@ -355,78 +301,8 @@ class EmbeddingWorker:
 
         if method not in METHODS:
             raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
-        return self._submit(lambda rid: _MapRequest(rid, tuple(items), str(cache_path), method))
+        return self.request(lambda rid: _MapRequest(rid, tuple(items), str(cache_path), method))
 
     def texts(self, texts: list[str] | tuple[str, ...]) -> int:
-        """Embed typed ``texts`` (normalized as transcripts are); returns the request id."""
-        return self._submit(lambda rid: _TextRequest(rid, tuple(texts)))
-
-    def cancel(self, request_id: int) -> bool:
-        """Stop map request ``request_id`` (its :class:`EmbedFailure` kind ``"cancelled"`` follows); False if not pending."""
-        if request_id not in self._pending:
-            return False
-        self._cancel.value = request_id
-        self._cancel_deadline = (request_id, time.monotonic() + self.cancel_timeout)
-        return True
-
-    def poll(self, timeout: float = 0.0) -> Answer | None:
-        """The next answer or progress event, or ``None`` if none arrives within ``timeout`` seconds."""
-        if self._backlog:
-            return self._backlog.pop(0)
-        if self._cancel_deadline is not None:
-            rid, deadline = self._cancel_deadline
-            if rid not in self._pending:
-                self._cancel_deadline = None
-            elif time.monotonic() > deadline and self.is_alive():
-                self._process.kill()
-                self._process.join(2.0)
-                self._check_crash(cancelled=rid)
-                return self._backlog.pop(0) if self._backlog else None
-        if self._results is None:
-            return None
-        try:
-            answer = self._results.get(timeout=timeout) if timeout > 0 else self._results.get_nowait()
-        except (queue.Empty, *TORN):
-            self._check_crash()
-            return self._backlog.pop(0) if self._backlog else None
-        if not isinstance(answer, EmbedProgress) and answer.request_id in self._pending:
-            self._pending.remove(answer.request_id)
-        return answer
-
-    def wait(self, request_id: int, timeout: float = 600.0) -> Answer:
-        """Block until ``request_id`` is answered (scripts and tests); progress events are dropped.
-
-        Raises:
-            TimeoutError: no answer within ``timeout`` seconds.
-        """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            answer = self.poll(timeout=0.05)
-            if answer is not None and not isinstance(answer, EmbedProgress) and answer.request_id == request_id:
-                return answer
-        raise TimeoutError(f"no answer to embedding request {request_id} within {timeout:.0f} s")
-
-    def _check_crash(self, cancelled: int | None = None) -> None:
-        if self._process is None or self._process.is_alive():
-            return
-        code = self._process.exitcode
-        for answer in drain(self._results):
-            if not isinstance(answer, EmbedProgress) and answer.request_id in self._pending:
-                self._pending.remove(answer.request_id)
-                self._backlog.append(answer)
-        for rid in self._pending:
-            if rid == cancelled:
-                self._backlog.append(EmbedFailure(rid, "cancelled", "Embedding was cancelled; what was done is cached."))
-            else:
-                self._backlog.append(EmbedFailure(rid, "crashed", f"The embedding worker stopped ({describe_exit(code)}); "
-                                                               f"it restarts on the next request."))
-        self._pending.clear()
-        self._cancel_deadline = None
-        self._reap()
-        self._process = None
-
-    def __enter__(self) -> "EmbeddingWorker":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        """Embed typed ``texts`` (normalized as transcripts are); returns the request id (a :class:`TextResult` follows)."""
+        return self.request(lambda rid: _TextRequest(rid, tuple(texts)))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.insight.embedding import cache_file, model_hash, project_items
-from engine.jobs.embedding import EmbedFailure, EmbeddingWorker, EmbedProgress, MapResult, TextResult
+from engine.workers.embedding import EmbeddingWorker, EmbedFailure, EmbedProgress, MapResult, TextResult
 from tests.engine.insight.embedding_support import SC_WORDS, real_project
 
 
@@ -64,7 +64,7 @@ def test_map_reports_progress_caches_and_search_text(worker, project, model_path
     answer = worker.wait(worker.texts(["left"]))
     assert isinstance(answer, TextResult)
     best = np.argsort(-(emb.audio @ answer.embeddings[0]))[:4]
-    assert [items[i].transcript for i in best] == ["left"] * 4
+    assert [items[i].utterance.text for i in best] == ["left"] * 4
 
 
 def test_cancel_stops_the_run_and_keeps_the_work(worker, project, model_path):

@@ -1,4 +1,4 @@
-"""Training jobs in worker processes: real clips, a tiny model, real cancel, kill -9, NaN and a full disk."""
+"""The job queue runs training jobs in worker processes: real clips, a tiny model, real cancel, kill -9, NaN and a full disk."""
 from __future__ import annotations
 
 import json
@@ -10,22 +10,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from engine.data.manifest import Utterance, write_manifest
-from engine.jobs.training import (
-    CompareJob,
-    EvaluateJob,
-    FineTuneJob,
-    JobFailed,
-    JobFinished,
-    JobRunner,
-    JobStarted,
-    LogLine,
-    Metrics,
-    PersonalizeJob,
-    Progress,
-    TrainJob,
-    read_log_tail,
-)
+from engine.data.manifest import write_manifest
+from engine.data.utterance import Utterance
+from engine.jobs.events import JobFailed, JobFinished, JobStarted, LogLine, Metrics, Progress, read_log_tail
+from engine.jobs.queue import JobRunner
+from engine.jobs.specs import CompareJob, EvaluateJob, FineTuneJob, PersonalizeJob, TrainJob
 from engine.model.config import ModelConfig
 from engine.train.checkpoint import load_checkpoint
 from engine.train.personalize import PersonalizeConfig
@@ -44,7 +33,7 @@ def sample_utterances() -> list[Utterance]:
     for p in sorted(SAMPLES.glob("*.wav")):
         corpus, word = p.stem.split("_")[:2]
         info = sf.info(str(p))
-        out.append(Utterance(str(p), DIGITS[int(word)] if corpus == "fsdd" else word, info.frames / info.samplerate))
+        out.append(Utterance(p, DIGITS[int(word)] if corpus == "fsdd" else word, 0.0, info.frames / info.samplerate))
     assert len(out) >= 8
     return out
 
@@ -220,7 +209,7 @@ def test_killed_worker_is_a_crash_and_resume_continues(runner, tmp_path, utts):
 def test_nan_loss_and_bad_data_fail_with_clear_kinds(runner, tmp_path, utts):
     nan = runner.submit(TrainJob(tmp_path / "nan", utts, utts[:4], tiny(2, lr=1e9)))
     bad = runner.submit(TrainJob(tmp_path / "bad", tmp_path / "missing.jsonl", utts[:4], tiny(1)))
-    empty = runner.submit(TrainJob(tmp_path / "empty", utts + [Utterance(utts[0].audio_filepath, " ", 1.0)],
+    empty = runner.submit(TrainJob(tmp_path / "empty", utts + [Utterance(utts[0].audio_path, " ")],
                                    utts[:4], tiny(1)))
     events = runner.wait(empty, timeout=TIMEOUT)
     failures = {e.job_id: e for e in events if isinstance(e, JobFailed)}

@@ -1,0 +1,153 @@
+"""What a queued job is: training, fine-tuning, personalization, evaluation and comparison (headless, no Qt).
+
+Jobs are picklable dataclasses queued by :class:`engine.jobs.queue.JobRunner`
+and run by :mod:`engine.jobs.runners` in a worker process; data is a JSONL
+manifest path or a list of :class:`~engine.data.utterance.Utterance`:
+
+- :class:`TrainJob`: :class:`~engine.train.trainer.Trainer` from scratch;
+- :class:`FineTuneJob`: the same, starting from a checkpoint (``init_from``);
+- :class:`PersonalizeJob`: few-shot :func:`~engine.train.personalize.personalize`,
+  the result saved to ``<out_dir>/model``;
+- :class:`EvaluateJob`: :func:`~engine.decode.evaluate.evaluate` of a checkpoint
+  on a test set, the report saved to ``<out_dir>/eval.json``;
+- :class:`CompareJob`: :meth:`~engine.registry.index.ModelRegistry.compare` of two
+  registered models on the same test set, saved to ``<out_dir>/compare.json``.
+
+Each has a ``kind`` (``"train"``, ``"finetune"``…), a ``noun`` for messages
+(``"training"``…) and ``resume`` (see :meth:`engine.jobs.queue.JobRunner.resume`).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from engine.data.utterance import Utterance
+
+if TYPE_CHECKING:  # the caller's process need not import torch
+    from engine.train.personalize import PersonalizeConfig
+    from engine.train.trainer import TrainConfig
+
+JobKind = Literal["train", "finetune", "personalize", "evaluate", "compare"]
+
+Data = str | os.PathLike | Sequence[Utterance]
+"""Utterances: a JSONL manifest (:func:`engine.data.manifest.read_manifest`) or a list."""
+
+
+@dataclass
+class TrainJob:
+    """Train a model from scratch into ``out_dir`` (``last/``, ``best/``, ``train.log``, ``job.log``).
+
+    Attributes:
+        config: a :class:`~engine.train.trainer.TrainConfig` (``None``: the defaults).
+        noises: mix the Speech Commands background noises into the augmentation
+            (:func:`engine.recipes.datasets.background_noises`; none if absent).
+        resume: continue from ``out_dir/last`` (see :meth:`~engine.jobs.queue.JobRunner.resume`).
+    """
+
+    out_dir: str | os.PathLike
+    train: Data
+    dev: Data
+    config: TrainConfig | None = None
+    noises: bool = False
+    resume: bool = False
+    kind: ClassVar[str] = "train"
+    noun: ClassVar[str] = "training"
+
+
+@dataclass
+class FineTuneJob(TrainJob):
+    """:class:`TrainJob` that starts from the checkpoint ``init_from`` (the config's ``init_from`` is ignored)."""
+
+    init_from: str | os.PathLike = ""
+    kind: ClassVar[str] = "finetune"
+    noun: ClassVar[str] = "fine-tuning"
+
+
+@dataclass
+class PersonalizeJob:
+    """Few-shot personalization of ``checkpoint`` on ``takes``; the result goes to ``out_dir/model``.
+
+    ``base`` utterances are rehearsed at every step; with ``rehearse`` and no
+    ``base``, the base model's own corpora are (:func:`engine.train.rehearsal.rehearsal_set`,
+    if they are on this machine). ``noises``: mix recorded background noise into
+    the takes (synthetic coloured noise where none is found). ``config`` is a
+    :class:`~engine.train.personalize.PersonalizeConfig` (``None``: the
+    defaults). ``resume`` has no effect (the run is seconds long: it starts over).
+    """
+
+    out_dir: str | os.PathLike
+    checkpoint: str | os.PathLike
+    takes: Data
+    base: Data = ()
+    config: PersonalizeConfig | None = None
+    noises: bool = False
+    rehearse: bool = False
+    resume: bool = False
+    kind: ClassVar[str] = "personalize"
+    noun: ClassVar[str] = "personalization"
+
+
+@dataclass
+class EvaluateJob:
+    """WER/CER of ``checkpoint`` on ``test`` (greedy CTC, optional vocabulary); the report goes to ``out_dir/eval.json``.
+
+    ``resume`` has no effect (an evaluation starts over).
+    """
+
+    out_dir: str | os.PathLike
+    checkpoint: str | os.PathLike
+    test: Data
+    vocabulary: tuple[str, ...] | None = None
+    threads: int = 2
+    worst: int = 10
+    resume: bool = False
+    kind: ClassVar[str] = "evaluate"
+    noun: ClassVar[str] = "evaluation"
+
+
+@dataclass
+class CompareJob:
+    """Two registered models (ids of :class:`~engine.registry.index.ModelRegistry`) on the same ``test`` set.
+
+    Both decode every utterance (with the optional vocabulary); the figures
+    are stored in both registry entries and the
+    :meth:`~engine.registry.index.Comparison.to_json` report goes to
+    ``out_dir/compare.json``. ``registry`` is the registry's folder (``None``:
+    the default). ``resume`` has no effect.
+    """
+
+    out_dir: str | os.PathLike
+    model_a: str
+    model_b: str
+    test: Data
+    vocabulary: tuple[str, ...] | None = None
+    registry: str | os.PathLike | None = None
+    threads: int = 2
+    resume: bool = False
+    kind: ClassVar[str] = "compare"
+    noun: ClassVar[str] = "comparison"
+
+
+Job = TrainJob | FineTuneJob | PersonalizeJob | EvaluateJob | CompareJob
+
+
+def last_checkpoint_epoch(out_dir: str | os.PathLike) -> int | None:
+    """The epoch saved in ``<out_dir>/last`` (None if there is no training checkpoint)."""
+    try:
+        return int(json.loads((Path(out_dir) / "last" / "trainer.json").read_text(encoding="utf-8"))["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def resume_hint(job: Job) -> str:
+    """A sentence for a failure message: what resuming ``job`` would do (starts with a space)."""
+    if job.kind not in ("train", "finetune"):
+        return " Run it again to start over."
+    epoch = last_checkpoint_epoch(job.out_dir)
+    if epoch is None:
+        return " No checkpoint was saved yet; resuming starts from the beginning."
+    return f" The last checkpoint (after epoch {epoch}) is kept; resume continues from it."

@@ -1,0 +1,128 @@
+"""Inside a worker process: the end of the queues a worker's code sees, thread limits, the orphan watchdog.
+
+Every worker (:mod:`engine.workers.recognition`, :mod:`engine.workers.embedding`
+and each queued job of :mod:`engine.jobs.queue`) is started by
+:class:`engine.workers.process.WorkerProcess`, which runs :func:`main` in a
+fresh *spawn* interpreter. :func:`main` limits torch's threads, starts the
+orphan watchdog and calls the worker's code with a :class:`Child`: its
+requests, its answers and the cooperative stop flag.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import threading
+from collections.abc import Callable
+
+PARENT_CHECK_S = 1.0
+"""How often (seconds) a worker checks whether its parent is still alive."""
+ORPHAN_GRACE_S = 15.0
+"""A worker whose parent died is asked to stop, and exits at the latest after this many seconds."""
+STOP_ALL = -1
+"""The stop flag's value that stops every request (the worker is closing or orphaned); 0 stops none."""
+
+
+class Child:
+    """A worker's end of its process: ``requests`` to read, ``answers`` to send, and the stop flag.
+
+    The stop flag is a shared integer written by the parent's
+    :meth:`~engine.workers.process.WorkerProcess.cancel` (the id of the
+    request to stop) or :meth:`~engine.workers.process.WorkerProcess.close`
+    and the orphan watchdog (:data:`STOP_ALL`).
+    """
+
+    def __init__(self, requests: mp.Queue, answers: mp.Queue, stop) -> None:
+        self.requests, self.answers, self._stop = requests, answers, stop
+
+    def get(self, timeout: float = PARENT_CHECK_S):
+        """The next request; ``None`` (exit) when the parent sent it or died. Raises ``queue.Empty`` on timeout."""
+        try:
+            return self.requests.get(timeout=timeout)
+        except queue.Empty:
+            if not parent_alive():
+                return None
+            raise
+
+    def get_nowait(self):
+        """The next request if one is waiting; raises ``queue.Empty`` if not."""
+        return self.requests.get_nowait()
+
+    def send(self, answer) -> None:
+        """Put ``answer`` on the answers queue (dropped if the queue is closed: the parent is gone)."""
+        try:
+            self.answers.put(answer)
+        except (OSError, ValueError):
+            pass
+
+    def stopping(self, request_id: int | None = None) -> bool:
+        """True once request ``request_id`` (or everything, with ``None``) is asked to stop."""
+        value = self._stop.value
+        return value == STOP_ALL or (request_id is not None and value == request_id)
+
+    def stop_all(self) -> None:
+        """Ask every request to stop (what the orphan watchdog does)."""
+        self._stop.value = STOP_ALL
+
+
+def main(target: Callable, threads: int | None, requests: mp.Queue, answers: mp.Queue, stop, args: tuple) -> None:
+    """A worker process's entry point: limit threads, watch the parent, run ``target(Child, *args)``.
+
+    When ``target`` returns, its answers are flushed into the pipe before the
+    process exits. An orphaned worker is asked to stop (:data:`STOP_ALL`) and
+    ended with ``os._exit(3)`` after :data:`ORPHAN_GRACE_S` seconds.
+    """
+    if threads is not None:
+        limit_threads(threads)
+    child = Child(requests, answers, stop)
+
+    def orphaned() -> None:
+        child.stop_all()
+        hard_exit_later(ORPHAN_GRACE_S)
+
+    watch_parent(orphaned)
+    target(child, *args)
+    answers.close()
+    answers.join_thread()
+
+
+def limit_threads(threads: int) -> None:
+    """Inside a worker: ``threads`` torch intra-op threads and one inter-op thread."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set (torch allows it once, before any parallel work)
+        pass
+
+
+def parent_alive() -> bool:
+    """Inside a worker: False once the process that started it has died (True in a main process)."""
+    parent = mp.parent_process()
+    return parent is None or parent.is_alive()
+
+
+def watch_parent(on_orphaned: Callable[[], None], interval: float = PARENT_CHECK_S) -> threading.Thread:
+    """Inside a worker: call ``on_orphaned()`` once (from a daemon thread) when the parent dies."""
+
+    def run() -> None:
+        while parent_alive():
+            threading.Event().wait(interval)
+        on_orphaned()
+
+    thread = threading.Thread(target=run, name="sayso-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def hard_exit_later(seconds: float, code: int = 3) -> threading.Thread:
+    """Inside a worker: end the process with ``os._exit(code)`` after ``seconds`` (a last resort)."""
+
+    def run() -> None:
+        threading.Event().wait(seconds)
+        os._exit(code)
+
+    thread = threading.Thread(target=run, name="sayso-hard-exit", daemon=True)
+    thread.start()
+    return thread
