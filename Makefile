@@ -18,6 +18,7 @@ run: setup
 
 test: setup
 	$(PY) -m ruff check .
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider --doctest-modules engine
 	@scripts/virtual_mic.sh start
 	@set +e; eval "$$(scripts/virtual_mic.sh env)"; QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  scripts/virtual_mic.sh stop; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
