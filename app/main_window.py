@@ -2,37 +2,28 @@
 
 Plots (waveform, log-mel spectrogram, cross-attention) are stacked on the
 left and share one time axis in seconds; the transcript panel is on the
-right of a splitter, above the live transcript. Recognition (of a whole
-clip, and live while recording) runs in a worker process via
-:class:`app.recognizer_bridge.RecognizerBridge`; recording via
-:class:`app.recorder.controller.RecorderController`.
+right of a splitter, above the live transcript. The window's parts live in
+:mod:`app.window`: its commands, menus and toolbar
+(:class:`~app.window.commands.WindowCommands`), audio files
+(:class:`~app.window.audio_files.AudioFiles`), recording and live
+transcription (:class:`~app.window.recording.RecordingWiring`, through
+:class:`app.recorder.controller.RecorderController`), transcribing the clip
+(:class:`~app.window.transcription.TranscriptionWiring`, in a worker process
+via :class:`app.recognizer_bridge.RecognizerBridge`) and the active model
+(:class:`~app.window.model_switch.ModelSwitching`).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QIcon
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QScrollArea,
-    QSplitter,
-    QStackedWidget,
-    QTabWidget,
-    QToolBar,
-    QToolButton,
-)
+from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter, QStackedWidget, QTabWidget
 
-from app.active_model import ActiveModel, model_problem
+from app.active_model import ActiveModel
 from app.insight.view import InsightView
 from app.labeling.prompt_mode import PromptRecorder
 from app.labeling.view import LabelingView
-from app.live.endpoint_dialog import EndpointDialog
 from app.live.transcript_view import LiveTranscriptView
 from app.playback.controller import PlaybackController
 from app.project.controller import ProjectController
@@ -40,7 +31,7 @@ from app.recognizer_bridge import RecognizerBridge
 from app.recorder.controller import RecorderController
 from app.settings import StudioSettings
 from app.shortcut_editor import ShortcutEditorDialog
-from app.shortcuts import Command, ShortcutsDialog, key_sequences, native_text, shortcut
+from app.shortcuts import ShortcutsDialog
 from app.training.job_queue import TrainingJobQueue
 from app.training.panel import TrainingPanel
 from app.transcribe.panel import TranscriptPanel
@@ -50,25 +41,16 @@ from app.widgets.live_feed import LiveFeed
 from app.widgets.live_spectrogram import LiveSpectrogramView
 from app.widgets.spectrogram_view import SpectrogramView
 from app.widgets.waveform_view import WaveformView
-from engine.audio.endpoint import EndpointConfig
-from engine.audio.errors import AudioError
+from app.window.audio_files import AudioFiles, dropped_audio_file
+from app.window.commands import WindowCommands
+from app.window.model_switch import ModelSwitching
+from app.window.recording import RecordingWiring
+from app.window.transcription import TranscriptionWiring
 from engine.audio.features import log_mel_db
-from engine.audio.io import SAMPLE_RATE, load_audio, write_audio
-from engine.resources import icon_path
-
-if TYPE_CHECKING:
-    from app.models_window.dialog import ModelsDialog
+from engine.audio.io import SAMPLE_RATE
 
 TITLE = "Sayso studio"
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg);;All files (*)"
 DEFAULT_SIZE = QSize(1280, 860)
-
-
-def icon(name: str) -> QIcon:
-    """The bundled toolbar icon ``name`` (:func:`engine.resources.icon_path`); an empty icon if it is missing."""
-    path = icon_path(name)
-    return QIcon(str(path)) if path.exists() else QIcon()
 
 
 class MainWindow(QMainWindow):
@@ -77,6 +59,12 @@ class MainWindow(QMainWindow):
     Args:
         model_path: checkpoint folder for recognition (see :func:`app.active_model.resolve_model_path`).
         preload_model: start the worker (and load the model) right away.
+
+    Attributes:
+        audio: the clip shown in the Studio tab, ``(samples,)`` float32 16 kHz, or None.
+        audio_name: its file (or take) name.
+        commands: the studio's QActions, menus and toolbar.
+        files, recording, transcription, model_switch: the window's parts (see :mod:`app.window`).
     """
 
     def __init__(self, model_path: Path, preload_model: bool = False) -> None:
@@ -86,7 +74,6 @@ class MainWindow(QMainWindow):
         self.settings = StudioSettings()
         self.audio: np.ndarray | None = None
         self.audio_name = ""
-        self._submitted_audio: np.ndarray | None = None
         self.active_model = ActiveModel(model_path, parent=self)
 
         self.waveform = WaveformView()
@@ -110,15 +97,19 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel(self.training_queue, self.playback, self.settings)
         self.training.set_base_model(self.model_path)
         self.insight = InsightView()
-        self.insight.set_jobs(self.recognizer)
+        self.insight.set_recognizer(self.recognizer)
 
-        self._build_actions()
+        self.files = AudioFiles(self)
+        self.recording = RecordingWiring(self)
+        self.transcription = TranscriptionWiring(self)
+        self.model_switch = ModelSwitching(self)
+        self.commands = WindowCommands(self)
         self._build_layout()
         self._connect()
         self._restore_settings()
         self.recorder.check_devices()
-        self.recover_takes()
-        self._update_actions()
+        self.recording.recover_takes()
+        self.commands.update()
         if preload_model:
             self.active_model.warm_up()
 
@@ -138,75 +129,6 @@ class MainWindow(QMainWindow):
         return self.active_model.problem
 
     # -- construction --------------------------------------------------------
-    def _action(self, command: Command, text: str, slot, icon_name: str | None = None) -> QAction:
-        action = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
-        action.setShortcuts(key_sequences(command, self.settings))
-        action.setData(command)
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        sc = shortcut(command)
-        action.setToolTip(f"{sc.description} ({native_text(sc.keys)})")
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        self.record_action = self._action(Command.RECORD, "Record", self.recorder.toggle, "record")
-        self.record_action.setCheckable(True)
-        self.open_action = self._action(Command.OPEN, "Open…", self.choose_file, "open")
-        self.save_action = self._action(Command.SAVE, "Save audio…", self.choose_save_path, "save")
-        self.play_action = self._action(Command.PLAY, "Play", self.toggle_playback, "play")
-        self.play_action.setCheckable(True)
-        self.transcribe_action = self._action(Command.TRANSCRIBE, "Transcribe", self.transcribe, "transcribe")
-        self.live_action = self._action(Command.LIVE, "Transcribe while recording", self.live_view.set_live_enabled)
-        self.live_action.setCheckable(True)
-        self.live_settings_action = QAction("Live settings…", self)
-        self.live_settings_action.triggered.connect(self.edit_live_settings)
-        self.vocab_action = self._action(Command.LOAD_VOCABULARY, "Load vocabulary…", self.panel.choose_vocabulary)
-        self.models_action = self._action(Command.MODELS, "Models…", self.show_models)
-        self.zoom_action = self._action(Command.ZOOM_FIT, "Zoom to fit", self.waveform.zoom_to_fit)
-        self.help_action = self._action(Command.SHORTCUTS, "Keyboard shortcuts", self.show_shortcuts)
-        self.customize_action = QAction("Customize shortcuts…", self)
-        self.customize_action.triggered.connect(self.customize_shortcuts)
-        self.quit_action = self._action(Command.QUIT, "Quit", self.close)
-        self.rescan_action = QAction("Rescan input devices", self)
-        self.rescan_action.triggered.connect(self.recorder.rescan)
-        self.device_menu = None
-        self.device_group = QActionGroup(self)
-        self.device_group.setExclusive(True)
-
-        menus = self.menuBar()
-        file_menu = menus.addMenu("&File")
-        file_menu.addActions([self.open_action, self.save_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        record_menu = menus.addMenu("&Record")
-        record_menu.addActions([self.record_action, self.play_action])
-        self.device_menu = record_menu.addMenu("Input device")
-        record_menu.addAction(self.rescan_action)
-        transcribe_menu = menus.addMenu("&Transcribe")
-        transcribe_menu.addActions([self.transcribe_action, self.live_action, self.live_settings_action,
-                                    self.vocab_action])
-        transcribe_menu.addSeparator()
-        transcribe_menu.addAction(self.models_action)
-        menus.addMenu("&View").addAction(self.zoom_action)
-        menus.addMenu("&Help").addActions([self.help_action, self.customize_action])
-        self.projects.add_actions(file_menu, transcribe_menu)
-
-        bar = QToolBar("Main", self)
-        bar.setObjectName("main_toolbar")
-        bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        bar.setIconSize(QSize(20, 20))
-        bar.addActions([self.record_action, self.play_action, self.open_action, self.save_action])
-        bar.addSeparator()
-        bar.addAction(self.transcribe_action)
-        bar.addSeparator()
-        bar.addWidget(QLabel(" Input "))
-        bar.addWidget(self.level_meter)
-        for button in bar.findChildren(QToolButton):
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space belongs to Record, not to a focused button
-        self.addToolBar(bar)
-
     def _build_layout(self) -> None:
         plots = QSplitter(Qt.Orientation.Vertical)
         self.spectrograms = QStackedWidget()  # the clip's spectrogram, or the scrolling one while recording
@@ -253,33 +175,13 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.overflow_label)
         status.addPermanentWidget(self.device_label)
         status.addPermanentWidget(self.model_label)
-        if self.model_error:
-            self.model_label.setText("Model: none")
-            self.model_label.setStyleSheet("color: #b00020")
-            self.model_label.setToolTip(self.model_error)
-            self.panel.set_idle_message(f"Transcription is off. {self.model_error}\n\n"
-                                        "Recording, opening and viewing audio still work.")
-            status.showMessage(self.model_error)
-        else:
-            self.model_label.setText(f"Model: {self.model_path.name}")
-            self.model_label.setToolTip(str(self.model_path))
+        self.model_switch.show_model()
 
     def _connect(self) -> None:
-        rec = self.recorder
-        rec.recording_changed.connect(self._on_recording_changed)
-        self.live_feed.attach(rec)  # live waveform and spectrogram
-        rec.samples_arrived.connect(self._feed_live)
-        rec.overflows_changed.connect(self._on_overflows)
-        rec.level.connect(self.level_meter.set_level)
-        rec.recorded.connect(self._on_recorded)
-        rec.error.connect(self._on_record_error)
-        rec.availability_changed.connect(self._on_availability)
-        self._connect_jobs()
-        self._connect_model()
+        self.recording.connect()
+        self.connect_recognizer()
+        self.model_switch.connect()
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.training.model_ready.connect(self._on_model_ready)
-        self.live_view.enabled_changed.connect(self._on_live_toggled)
-        self.live_view.seek.connect(self.play_segment)
         self.playback.playing_changed.connect(self._on_playing_changed)
         self.projects.project_changed.connect(self._on_project_changed)
         self.projects.rows_changed.connect(self.labeling.model.refresh)
@@ -294,6 +196,13 @@ class MainWindow(QMainWindow):
         self.playback.error.connect(self._on_playback_error)
         self.attention.view_changed.connect(lambda v: setattr(self.settings, "attention_view", v))
         self.panel.vocabulary_changed.connect(self._on_vocabulary_changed)
+
+    def connect_recognizer(self) -> None:
+        """Listen to the active recognizer's answers and live events (at start and after a model change)."""
+        if self.recognizer is None:
+            return
+        self.transcription.connect_recognizer(self.recognizer)
+        self.recording.connect_recognizer(self.recognizer)
 
     # -- settings ------------------------------------------------------------
     def _restore_settings(self) -> None:
@@ -317,6 +226,7 @@ class MainWindow(QMainWindow):
             self.panel.load_vocabulary(s.vocabulary_path, use=s.use_vocabulary, quiet=True)
 
     def save_settings(self) -> None:
+        """Remember the window's geometry, splitters and attention view."""
         s = self.settings
         s.geometry = self.saveGeometry()
         s.window_state = self.saveState()
@@ -328,27 +238,12 @@ class MainWindow(QMainWindow):
     def _on_vocabulary_changed(self, path: str, enabled: bool) -> None:
         self.settings.vocabulary_path = path
         self.settings.use_vocabulary = enabled
-        self._update_actions()
+        self.commands.update()
 
-    # -- audio ---------------------------------------------------------------
-    def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open audio", self.settings.last_folder, AUDIO_FILTER)
-        if path:
-            self.open_file(path)
-
+    # -- the clip ------------------------------------------------------------
     def open_file(self, path: str | Path) -> bool:
-        """Load and show a WAV/FLAC/OGG file; an ``AudioError`` becomes a warning box. True on success."""
-        path = Path(path)
-        if self.recorder.is_recording:
-            self.recorder.stop()
-        try:
-            audio = load_audio(path)
-        except AudioError as exc:
-            QMessageBox.warning(self, "Cannot open audio", str(exc))
-            return False
-        self.settings.last_folder = str(path.parent)
-        self.set_audio(audio, path.name)
-        return True
+        """Load and show an audio file (:meth:`AudioFiles.open_file`); True on success."""
+        return self.files.open_file(path)
 
     def set_audio(self, audio: np.ndarray, name: str) -> None:
         """Show ``(samples,)`` float32 16 kHz audio in all views and forget the previous transcript."""
@@ -360,39 +255,21 @@ class MainWindow(QMainWindow):
         self.panel.clear()
         self.setWindowTitle(f"{name} — {TITLE}")
         self.statusBar().showMessage(f"{name}: {len(audio) / SAMPLE_RATE:.2f} s", 5000)
-        self._update_actions()
+        self.commands.update()
 
-    def choose_save_path(self) -> None:
-        if self.audio is None:
-            return
-        stem = Path(self.audio_name).stem or "recording"
-        path, _ = QFileDialog.getSaveFileName(self, "Save audio", str(Path(self.settings.last_folder) / f"{stem}.wav"),
-                                              "WAV (*.wav);;FLAC (*.flac)")
-        if not path:
-            return
-        try:
-            write_audio(path, self.audio)
-        except OSError as exc:
-            QMessageBox.warning(self, "Cannot save audio", f"{Path(path).name}: {exc.strerror or exc}")
-            return
-        self.settings.last_folder = str(Path(path).parent)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+    def transcribe(self) -> None:
+        """Transcribe the shown clip (:meth:`TranscriptionWiring.transcribe`)."""
+        self.transcription.transcribe()
 
     def dragEnterEvent(self, event) -> None:
-        if self._dropped_file(event) is not None:
+        if dropped_audio_file(event) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        path = self._dropped_file(event)
+        path = dropped_audio_file(event)
         if path is not None:
             event.acceptProposedAction()
-            self.open_file(path)
-
-    @staticmethod
-    def _dropped_file(event) -> Path | None:
-        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-        files = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
-        return next((f for f in files if f.suffix.lower() in AUDIO_SUFFIXES), None)
+            self.files.open_file(path)
 
     # -- playback ------------------------------------------------------------
     def toggle_playback(self) -> None:
@@ -405,212 +282,33 @@ class MainWindow(QMainWindow):
     def play_segment(self, start: float, end: float | None) -> None:
         """Play ``start``–``end`` seconds of the current audio (not while recording)."""
         if self.audio is None or len(self.audio) == 0 or self.recorder.is_recording:
-            self.play_action.setChecked(False)
+            self.commands.play.setChecked(False)
             return
         self.playback.play(self.audio, start, end)
 
     def _on_playing_changed(self, playing: bool) -> None:
-        self.play_action.setChecked(playing)
-        self.play_action.setText("Stop playing" if playing else "Play")
+        self.commands.play.setChecked(playing)
+        self.commands.play.setText("Stop playing" if playing else "Play")
 
     def _on_playback_error(self, message: str) -> None:
-        self.play_action.setChecked(False)
+        self.commands.play.setChecked(False)
         self.statusBar().showMessage(message, 10000)
 
-    # -- recording -----------------------------------------------------------
-    def _on_availability(self, available: bool, reason: str) -> None:
-        self._fill_device_menu()
-        self.device_label.setText("" if available else "No microphone")
-        self.device_label.setToolTip(reason)
-        self.level_meter.setEnabled(available)
-        self.level_meter.setToolTip(LevelMeter.TOOLTIP if available else reason)
-        if not available:
-            self.statusBar().showMessage(reason)
-        self._update_actions()
+    # -- the model -----------------------------------------------------------
+    def switch_model(self, path: str | Path) -> bool:
+        """Transcribe with the checkpoint at ``path`` from now on (:meth:`ModelSwitching.switch_model`)."""
+        return self.model_switch.switch_model(path)
 
-    def _fill_device_menu(self) -> None:
-        """Record → Input device: the system default plus every input device, the chosen one checked."""
-        from app.recorder.controller import list_input_devices
-
-        self.device_menu.clear()
-        for action in self.device_group.actions():
-            self.device_group.removeAction(action)
-        try:
-            devices = list_input_devices()
-        except Exception:  # no audio backend: the availability message already says so
-            devices = []
-        chosen = self.recorder.device
-        names = [None] + [d.name for d in devices]
-        if chosen and chosen not in names:
-            names.append(chosen)  # remembered but absent now: keep it visible
-        for name in names:
-            label = "System default" if name is None else name
-            if name is not None and name not in [d.name for d in devices]:
-                label += " (not connected)"
-            action = self.device_menu.addAction(label)
-            action.setCheckable(True)
-            action.setChecked(name == chosen)
-            action.setData(name)
-            action.triggered.connect(lambda _=False, n=name: self.choose_input_device(n))
-            self.device_group.addAction(action)
-
-    def choose_input_device(self, name: str | None) -> None:
-        """Record from the device called ``name`` (None = system default) from the next take on; persisted."""
-        self.recorder.device = name
-        self.settings.input_device = name or ""
-        self.statusBar().showMessage(f"Input device: {name or 'system default'}", 5000)
-
-    def _on_recording_changed(self, recording: bool) -> None:
-        self.record_action.setChecked(recording)
-        self.record_action.setText("Stop" if recording else "Record")
-        self.record_action.setIcon(icon("stop" if recording else "record"))
-        if recording:
-            self.playback.stop()
-            self.overflow_label.setText("")
-            self.spectrograms.setCurrentWidget(self.live_spectrogram)
-            self.spectrogram.clear_features()
-            self.attention.clear_attention()
-            self.panel.clear()
-            self.audio = None
-            self.statusBar().showMessage("Recording…")
-            if self.live_view.enable_box.isChecked() and self.recognizer is not None:
-                vocab = self.panel.active_vocabulary()
-                self.live_view.begin_session()
-                self.recognizer.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
-        else:
-            self.level_meter.reset()
-            self.spectrograms.setCurrentWidget(self.spectrogram)
-            if self.recognizer is not None and self.recognizer.live:
-                self.recognizer.live_stop()
-        self._update_actions()
-
-    def _on_overflows(self, count: int) -> None:
-        self.overflow_label.setText(f"{count} input overflow{'s' if count != 1 else ''}")
-
-    def recover_takes(self) -> list:
-        """Finish takes a crash left behind (see :meth:`RecorderController.recover_unfinished`),
-        open the newest and say so; returns ``(path, seconds)`` pairs."""
-        recovered = self.recorder.recover_unfinished()
-        if recovered:
-            path, seconds = recovered[-1]
-            try:
-                self.set_audio(load_audio(path), path.name)
-            except AudioError:
-                pass
-            more = f" and {len(recovered) - 1} more" if len(recovered) > 1 else ""
-            message = (f"Recovered an unfinished recording from the last session: {path.name} "
-                       f"({seconds:.1f} s){more}, saved in {path.parent}.")
-            self.statusBar().showMessage(message)
-            self.panel.set_idle_message(message)
-        return recovered
-
-    def _on_recorded(self, audio: np.ndarray) -> None:
-        if len(audio) == 0:
-            self.statusBar().showMessage("Nothing was recorded.", 5000)
-            return
-        take = self.recorder.last_take_path
-        self.set_audio(audio, take.name if take is not None else "recording")
-        if take is not None:
-            self.statusBar().showMessage(f"Take saved: {take}", 8000)
-
-    def _feed_live(self, chunk: np.ndarray) -> None:
-        if self.recognizer is not None and self.recognizer.live and self.recorder.is_recording:
-            self.recognizer.live_feed(chunk)
-
-    def _on_live_toggled(self, on: bool) -> None:
-        if on and self.recognizer is None:
-            self.live_view.set_live_enabled(False)
-            self.statusBar().showMessage(self.model_error or "No model.", 8000)
-            return
-        self.live_action.setChecked(on)
-        self.settings.live_enabled = on
-        if not on and self.recognizer is not None and self.recognizer.live:
-            self.recognizer.live_stop()
-        elif on and self.recorder.is_recording and self.recognizer is not None and not self.recognizer.live:
-            vocab = self.panel.active_vocabulary()
-            self.recognizer.live_start(vocab.phrases if vocab else None, self.endpoint_config().to_json())
-
-    def endpoint_config(self) -> EndpointConfig:
-        """The saved endpointing settings (defaults if none or unusable)."""
-        try:
-            return EndpointConfig(**self.settings.endpoint)
-        except (TypeError, ValueError):
-            return EndpointConfig()
-
-    def edit_live_settings(self) -> None:
-        dialog = EndpointDialog(self.endpoint_config(), self)
-        if dialog.exec():
-            self.settings.endpoint = dialog.config().to_json()
-            self.statusBar().showMessage("Live settings saved; they apply from the next recording.", 5000)
-
-    def _on_live_failed(self, message: str) -> None:
-        self.live_view.show_error(message)
-        self.statusBar().showMessage(message.splitlines()[0], 10000)
-
-    def _on_record_error(self, message: str) -> None:
-        self.record_action.setChecked(self.recorder.is_recording)
-        self.statusBar().showMessage(message)
-        QMessageBox.warning(self, "Recording", message)
-
-    # -- recognition ---------------------------------------------------------
-    def transcribe(self) -> None:
-        """Send the current audio to the worker (no-op while busy or without audio or model)."""
-        if self.recognizer is None:
-            self.statusBar().showMessage(self.model_error or "No model.")
-            return
-        if self.audio is None or self.recognizer.busy or self.recorder.is_recording:
-            return
-        vocab = self.panel.active_vocabulary()
-        self._submitted_audio = self.audio
-        self.recognizer.submit(self.audio, vocab.phrases if vocab else None)
-
-    def _on_job_started(self) -> None:
-        self.panel.set_busy(True)
-        self.statusBar().showMessage("Transcribing…")
-        self._update_actions()
-
-    def _on_recognition(self, rec) -> None:
-        self.panel.set_busy(False)
-        self._update_actions()
-        if self._submitted_audio is not self.audio:  # opened or recorded something else meanwhile
-            self.statusBar().showMessage("The audio changed while transcribing; press Transcribe again.", 8000)
-            return
-        self.panel.show_recognition(rec)
-        self.waveform.set_words(rec.words)
-        self.attention.set_attention(rec.attention, rec.attention_tokens, rec.frame_shift)
-        self.model_label.setText(f"Model: {rec.model}")
-        self.statusBar().showMessage(f"Transcribed {rec.duration:.2f} s in {rec.decode_seconds:.2f} s "
-                                     f"(RTF {rec.rtf:.3f})", 8000)
-
-    def _on_job_failed(self, message: str) -> None:
-        self.panel.set_busy(False)
-        self.panel.show_error(message)
-        self.statusBar().showMessage(message.splitlines()[0], 10000)
-        self._update_actions()
-
-    # -- state ---------------------------------------------------------------
-    def _update_actions(self) -> None:
-        recording = self.recorder.is_recording
-        busy = self.recognizer is not None and self.recognizer.busy
-        self.record_action.setEnabled(self.recorder.available or recording)
-        self.record_action.setToolTip(
-            self.recorder.unavailable_reason or f"Start or stop recording ({native_text(shortcut(Command.RECORD).keys)})")
-        self.save_action.setEnabled(self.audio is not None and not recording)
-        self.play_action.setEnabled(self.audio is not None and not recording)
-        can = self.recognizer is not None and self.audio is not None and not busy and not recording
-        self.transcribe_action.setEnabled(can)
-        if self.model_error:
-            self.transcribe_action.setToolTip(self.model_error)
-        elif busy:
-            self.transcribe_action.setToolTip("Transcribing…")
-        elif self.audio is None:
-            self.transcribe_action.setToolTip("Record or open audio first")
-        else:
-            self.transcribe_action.setToolTip(f"Transcribe the current audio "
-                                              f"({native_text(shortcut(Command.TRANSCRIBE).keys)})")
-
+    # -- tabs and dialogs ----------------------------------------------------
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self).exec()
+
+    def customize_shortcuts(self) -> None:
+        """Edit the keys of every command; saved in the settings and applied at once."""
+        if ShortcutEditorDialog(self.settings, self).exec():
+            self.commands.apply_shortcuts()
+            self.labeling.commands.apply_shortcuts()
+            self.prompts.apply_shortcuts()
 
     def _on_project_changed(self, project) -> None:
         if project is None:
@@ -638,94 +336,6 @@ class MainWindow(QMainWindow):
 
         self.tabs.setCurrentWidget(self.labeling)
         self.labeling.sort_by(int(Column.MISLABEL), Qt.SortOrder.DescendingOrder)
-
-    def _connect_jobs(self) -> None:
-        if self.recognizer is None:
-            return
-        self.recognizer.started.connect(self._on_job_started)
-        self.recognizer.finished.connect(self._on_recognition)
-        self.recognizer.failed.connect(self._on_job_failed)
-        self.recognizer.live_events.connect(self.live_view.add_events)
-        self.recognizer.live_failed.connect(self._on_live_failed)
-
-    def _on_model_ready(self, path: str) -> None:
-        """A training job finished: register the model and offer it for transcription."""
-        from engine.registry.index import ModelRegistry, RegistryError
-
-        try:
-            # written atomically by the job just now; loading it here would stall the GUI (~0.3-0.7 s), and
-            # the worker that loads it next (evaluation, transcription) reports any problem
-            entry = ModelRegistry().register(path, Path(path).parent.name, parent=str(self.model_path), check=False)
-        except RegistryError as exc:
-            self.statusBar().showMessage(f"The new model was not registered: {exc}", 10000)
-            return
-        answer = QMessageBox.question(self, "New model", f"{entry.name} is trained. Use it for transcription now?")
-        if answer == QMessageBox.StandardButton.Yes and self.switch_model(path):
-            try:
-                ModelRegistry().set_active(entry.id)  # the studio starts with it next time
-            except RegistryError as exc:
-                self.statusBar().showMessage(f"The new model is used now but not remembered: {exc}", 10000)
-
-    def _connect_model(self) -> None:
-        """Everything that follows the active model listens to its one ``model_changed`` signal."""
-        model = self.active_model
-        model.model_changed.connect(self._on_model_changed)
-        model.model_changed.connect(lambda _entry: self.projects.set_jobs(model.recognizer))
-        model.model_changed.connect(lambda _entry: self.insight.set_jobs(model.recognizer))
-        model.model_changed.connect(lambda _entry: self.training.set_base_model(model.path))
-
-    def _on_model_changed(self, _entry) -> None:
-        """The window's own part of a model change: the new recognizer's signals, the model label, the actions."""
-        self._connect_jobs()
-        self.model_label.setText(f"Model: {self.model_path.name}")
-        self.model_label.setToolTip(str(self.model_path))
-        self.model_label.setStyleSheet("")
-        self._update_actions()
-        self.statusBar().showMessage(f"Transcribing with {self.model_path}", 8000)
-
-    def switch_model(self, path: str | Path) -> bool:
-        """Transcribe with the checkpoint at ``path`` from now on (:meth:`ActiveModel.use`: a new worker
-        process loads it, and ``model_changed`` tells everything that follows the model).
-
-        Returns:
-            False (and a warning or a status message) if ``path`` is not a model, or while transcribing.
-        """
-        path = Path(path)
-        problem = model_problem(path)
-        if problem:
-            QMessageBox.warning(self, "Model", problem)
-            return False
-        if self.active_model.busy:
-            self.statusBar().showMessage("Wait for the transcription to finish before switching models.", 8000)
-            return False
-        return self.active_model.use(path)
-
-    def show_models(self) -> ModelsDialog:
-        """The Models window (registry: use, compare, export, remove); one at a time."""
-        from app.models_window.dialog import ModelsDialog
-
-        if getattr(self, "models_dialog", None) is None:
-            vocabulary = self.panel.active_vocabulary()
-            self.models_dialog = ModelsDialog(self.training_queue, self.playback, self.projects.project,
-                                              self.model_path, vocabulary=vocabulary.phrases if vocabulary else None,
-                                              parent=self)
-            self.models_dialog.use_model.connect(self.switch_model)
-            self.models_dialog.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
-            self.models_dialog.finished.connect(lambda *_: setattr(self, "models_dialog", None))
-            self.models_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.models_dialog.show()
-        self.models_dialog.raise_()
-        return self.models_dialog
-
-    def customize_shortcuts(self) -> None:
-        """Edit the keys of every command; saved in the settings and applied at once."""
-        if ShortcutEditorDialog(self.settings, self).exec():
-            for action in self.actions():
-                command = action.data()
-                if isinstance(command, Command):
-                    action.setShortcuts(key_sequences(command, self.settings))
-            self.labeling.apply_shortcuts()
-            self.prompts.apply_shortcuts()
 
     def closeEvent(self, event) -> None:
         self.projects.close_project()

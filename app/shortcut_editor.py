@@ -8,7 +8,7 @@ one QSettings key per command that differs from its default (and removes the
 keys of those that are back at their default) through
 :class:`app.settings.StudioSettings`; whoever built actions from
 :func:`app.shortcuts.key_sequences` re-applies them afterwards (see
-:func:`app.labeling.actions.apply_shortcuts`).
+:func:`app.actions.apply_shortcuts`).
 """
 from __future__ import annotations
 

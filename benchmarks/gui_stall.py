@@ -65,10 +65,10 @@ def main() -> int:
     window.show()
     window.tabs.setCurrentIndex(next(i for i in range(window.tabs.count()) if window.tabs.tabText(i) == "Train"))
     panel = window.training
-    panel.models_root = folder / "models"
+    panel.form.models_root = folder / "models"
     panel.data_choice.set_manifests(folder / "train.jsonl", folder / "dev.jsonl")
-    panel.set_preset(args.preset)
-    panel.length_spin.setValue(args.epochs if args.preset != "personalize" else 40)
+    panel.form.set_preset(args.preset)
+    panel.form.length_spin.setValue(args.epochs if args.preset != "personalize" else 40)
 
     gaps: list[float] = []
     clock = QElapsedTimer()
@@ -105,14 +105,14 @@ def main() -> int:
     idle = measure(5.0)
     show("idle window", idle, 5.0)
     if not panel.start():
-        print(f"the job did not start: {panel.message_label.text()}")
+        print(f"the job did not start: {panel.display.message_label.text()}")
         return 1
     t0 = time.perf_counter()
     busy = measure(None, until=lambda: not panel.busy)
     wall = time.perf_counter() - t0
-    show(f"while {panel.preset.title.lower()} runs ({args.clips} clips, the Train tab drawing progress and curves)",
+    show(f"while {panel.form.preset.title.lower()} runs ({args.clips} clips, the Train tab drawing progress and curves)",
          busy, wall)
-    print(f"job ended: {panel.message_label.text() or panel.eta_label.text()}")
+    print(f"job ended: {panel.display.message_label.text() or panel.display.eta_label.text()}")
     window.close()
     tmp.cleanup()
     return 0

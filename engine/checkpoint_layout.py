@@ -9,15 +9,17 @@ A Sayso checkpoint is a folder::
     MODEL_CARD.md        optional, written by the recipe and by export
 
 :mod:`engine.train.checkpoint` writes and loads it (with torch) through a
-temporary sibling ``.<name>.tmp*`` renamed into place, the old folder kept as
+temporary sibling ``.<name>.tmp*`` (:func:`temp_prefix`) renamed into place, the old folder kept as
 ``.<name>.old`` for the moment between the two renames. Everything else that
 needs to know what a checkpoint looks like (the registry, the studio's model
 checks, the recipe, the recognizer loader) asks this module; it imports
 neither torch nor Qt.
 
 A checkpoint's **family** says which recognizer reads it
-(:func:`engine.decode.families.load_recognizer`): today only ``"sayso"``
-(:data:`MODEL_FILES` present).
+(:func:`engine.decode.families.load_recognizer`): ``"sayso"`` (:data:`MODEL_FILES`
+present) or ``"whisper"`` (a CTranslate2 Whisper folder, checked by
+:func:`engine.whisper.folder.check_folder`, which reads no weights and imports
+neither faster-whisper nor CTranslate2).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ __all__ = [
     "CONFIG_FILE", "CheckpointError", "MODEL_CARD_FILE", "MODEL_FILES", "SAYSO_FAMILY", "TRAINER_FILES",
     "TRAINER_STATE_FILE", "TRAINER_TENSORS_FILE", "WEIGHTS_FILE", "family", "finish_interrupted_write",
     "has_trainer_state", "is_checkpoint", "missing_files", "old_sibling", "read_config", "read_header",
+    "temp_prefix", "temp_siblings", "unrecognized",
 ]
 
 CONFIG_FILE = "config.json"
@@ -73,8 +76,33 @@ def has_trainer_state(path: str | os.PathLike) -> bool:
 
 
 def family(path: str | os.PathLike) -> str | None:
-    """The recognizer family that reads ``path`` (:data:`SAYSO_FAMILY`), or None if no family does."""
-    return SAYSO_FAMILY if is_checkpoint(path) else None
+    """The recognizer family that reads folder ``path``: :data:`SAYSO_FAMILY`,
+    :data:`engine.whisper.folder.WHISPER_FAMILY` (``"whisper"``), or None if no family does."""
+    from engine.whisper.folder import WHISPER_FAMILY, is_whisper_folder  # it imports this module
+
+    if is_checkpoint(path):
+        return SAYSO_FAMILY
+    return WHISPER_FAMILY if is_whisper_folder(path) else None
+
+
+def unrecognized(path: str | os.PathLike) -> CheckpointError:
+    """The error for a folder that no family reads (:func:`family` is None), saying what each family misses.
+
+    >>> str(unrecognized("/nowhere"))
+    '/nowhere: not a model folder: no such folder.'
+    """
+    from engine.whisper.folder import WhisperFolderError, check_folder
+
+    path = Path(path)
+    if not path.is_dir():
+        return CheckpointError(f"{path}: not a model folder: no such folder.")
+    try:
+        check_folder(path)
+        whisper = "unreadable"
+    except WhisperFolderError as exc:
+        whisper = str(exc).removeprefix(f"{path}: ").rstrip(".")
+    return CheckpointError(f"{path}: not a Sayso checkpoint ({', '.join(missing_files(path))} missing), "
+                           f"and as a Whisper model: {whisper}.")
 
 
 def read_config(path: str | os.PathLike) -> dict:
@@ -123,6 +151,23 @@ def old_sibling(path: str | os.PathLike) -> Path:
     """``.<name>.old`` beside ``path``: the previous checkpoint while a new one is renamed into place."""
     path = Path(path)
     return path.with_name(f".{path.name}.old")
+
+
+def temp_prefix(path: str | os.PathLike) -> str:
+    """``.<name>.tmp``: the name prefix of the temporary sibling folder a checkpoint at ``path``
+    is written into before it is renamed into place (a random suffix follows)."""
+    return f".{Path(path).name}.tmp"
+
+
+def temp_siblings(path: str | os.PathLike) -> list[Path]:
+    """The temporary sibling folders (:func:`temp_prefix`) of ``path`` that writes killed midway
+    left behind; ``[]`` if there are none or the parent folder does not exist."""
+    path = Path(path)
+    prefix = temp_prefix(path)
+    try:
+        return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.is_dir())
+    except FileNotFoundError:
+        return []
 
 
 def finish_interrupted_write(path: str | os.PathLike) -> None:

@@ -1,4 +1,8 @@
-"""Headless command line: ``sayso transcribe | eval | train``.
+"""Headless command line: ``sayso transcribe | eval | train | models``.
+
+``--model`` of ``transcribe`` and ``eval`` is any model of the registry
+(``sayso models list``: ``sayso-base``, ``whisper-base``, ``whisper-tiny.en`` …) or a
+model folder of either family (Sayso checkpoint, CTranslate2 Whisper folder).
 
 Runs without Qt (on a server, in CI, under ``torchrun``). Every user error
 prints one line ``sayso: error: …`` and exits with status 2; no traceback.
@@ -25,6 +29,7 @@ from engine.audio.errors import AudioError
 from engine.data.manifest import ManifestError, read_manifest
 from engine.data.utterance import Utterance
 from engine.decode.vocabulary import Vocabulary, VocabularyError
+from engine.registry.index import RegistryError
 from engine.train.checkpoint import CheckpointError
 from engine.train.progress import progress_printer
 from engine.train.trainer import TrainingError
@@ -34,13 +39,12 @@ if TYPE_CHECKING:
 
 
 def _recognizer(args):
-    import torch
-
-    from engine.decode.families import load_recognizer
+    """The recognizer of ``--model`` (a registry id such as ``whisper-base``, or a model folder of
+    either family; default the bundled model), with ``--threads`` CPU threads."""
+    from engine.registry.index import ModelRegistry
     from engine.resources import BUNDLED_MODEL
 
-    torch.set_num_threads(args.threads)
-    return load_recognizer(args.model or BUNDLED_MODEL)
+    return ModelRegistry().recognizer(args.model or BUNDLED_MODEL, threads=args.threads)
 
 
 def cmd_transcribe(args) -> int:
@@ -331,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):
-        sp.add_argument("--model", help="checkpoint folder (default: the bundled base model)")
+        sp.add_argument("--model", help="a model id of `sayso models list` (sayso-base, whisper-base, …) or a model "
+                        "folder, Sayso or CTranslate2 Whisper (default: the bundled sayso-base)")
         sp.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
     t = sub.add_parser("transcribe", help="print the transcript of audio files")
@@ -377,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (AudioError, ManifestError, VocabularyError, CheckpointError, TrainingError, JobError,
+    except (AudioError, ManifestError, VocabularyError, CheckpointError, TrainingError, JobError, RegistryError,
             FileNotFoundError) as exc:
         print(f"sayso: error: {exc}", file=sys.stderr)
         return 2

@@ -81,7 +81,7 @@ class AttentionPage(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.project = None
-        self.jobs = None
+        self.recognizer = None
         self.utterance = None  # the UtteranceRow shown, or None
         self.audio = np.zeros(0, np.float32)
         self.transcript = ""
@@ -201,8 +201,8 @@ class AttentionPage(QWidget):
         elif self._selected is not None:
             self.show_utterance(self._selected)
 
-    def set_jobs(self, jobs) -> None:
-        self.jobs = jobs
+    def set_recognizer(self, recognizer) -> None:
+        self.recognizer = recognizer
         self._request = None
         self._update_buttons()
 
@@ -269,11 +269,11 @@ class AttentionPage(QWidget):
         if not len(self.audio):
             self._say("Select an utterance in the Dataset tab first.")
             return False
-        if self.jobs is None:
+        if self.recognizer is None:
             self._set_status("No model is loaded, so the attention cannot be shown (Transcribe → Models… chooses one).")
             return False
         self._pending = False
-        self._request = self.jobs.inspect(self.audio, self.transcript or None, self._on_answer)
+        self._request = self.recognizer.inspect(self.audio, self.transcript or None, self._on_answer)
         self._set_status("Asking the model where it listens…")
         self._update_buttons()
         return True
@@ -487,7 +487,7 @@ class AttentionPage(QWidget):
     # -- misc ------------------------------------------------------------------
     def _update_buttons(self) -> None:
         has = self.inspection is not None
-        self.inspect_button.setEnabled(bool(len(self.audio)) and self.jobs is not None and self._request is None)
+        self.inspect_button.setEnabled(bool(len(self.audio)) and self.recognizer is not None and self._request is None)
         self.textgrid_button.setEnabled(has and bool(self.inspection.words))
         self.png_button.setEnabled(has)
 

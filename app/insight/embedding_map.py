@@ -149,7 +149,6 @@ class EmbeddingMap(pg.PlotWidget):
         n = len(self.audio_xy)
         brushes = [pg.mkBrush(c) for c in self._colours]
         order = np.argsort(self._codes == len(PALETTE), kind="stable")[::-1]  # "other" drawn first, underneath
-        self._order = order
         self.scatter.setData(x=self.audio_xy[order, 0], y=self.audio_xy[order, 1],
                              brush=[brushes[c] for c in self._codes[order]] if n else [])
         tc = getattr(self, "_text_codes", None)

@@ -72,7 +72,7 @@ class EmbeddingPage(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.project = None
-        self.jobs = None
+        self.recognizer = None
         self.embedder: EmbeddingBridge | None = None
         self.result = None
         self.rows: list = []
@@ -163,14 +163,14 @@ class EmbeddingPage(QWidget):
         self.project = project
         self._reset()
 
-    def set_jobs(self, jobs) -> None:
-        """The recognition job of the active model (its ``model_path`` embeds), or ``None``."""
-        path = getattr(jobs, "model_path", None)
+    def set_recognizer(self, recognizer) -> None:
+        """The recognizer bridge of the active model (its ``model_path`` embeds), or ``None``."""
+        path = getattr(recognizer, "model_path", None)
         if self.embedder is not None and (path is None or self.embedder.model_path != path):
             self.embedder.shutdown()
             self.embedder.deleteLater()
             self.embedder = None
-        self.jobs = jobs
+        self.recognizer = recognizer
         if self.embedder is None and path is not None:
             self.embedder = EmbeddingBridge(path, threads=self.threads, parent=self)
             self.embedder.progress.connect(self._on_progress)

@@ -28,7 +28,7 @@ class InsightView(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.project = None
-        self.jobs = None
+        self.recognizer = None
         self.pages = QTabWidget(self)
         self.pages.setDocumentMode(True)
         self.attention = AttentionPage(self)
@@ -51,11 +51,11 @@ class InsightView(QWidget):
         self.attention.set_project(project)
         self.embedding.set_project(project)
 
-    def set_jobs(self, jobs) -> None:
+    def set_recognizer(self, recognizer) -> None:
         """The :class:`app.recognizer_bridge.RecognizerBridge` serving the active model, or ``None`` (no model)."""
-        self.jobs = jobs
-        self.attention.set_jobs(jobs)
-        self.embedding.set_jobs(jobs)
+        self.recognizer = recognizer
+        self.attention.set_recognizer(recognizer)
+        self.embedding.set_recognizer(recognizer)
 
     def show_utterance(self, utterance) -> None:
         """The Dataset tab's selected :class:`engine.data.query.UtteranceRow` (or None), for the attention page."""

@@ -1,12 +1,12 @@
 """Model-assisted labeling: run the model over a project's utterances in the background.
 
-:class:`PrelabelJob` sends one utterance at a time (two in flight) to the
+:class:`PrelabelRun` sends one utterance at a time (two in flight) to the
 recognition worker process through :meth:`app.recognizer_bridge.RecognizerBridge.request`,
 so the window never waits. The transcripts and confidences are stored with
 :meth:`engine.data.store.Project.apply_model_labels` as one undoable edit
 when the run ends, is cancelled or fails part-way: finished work is kept.
 
-:class:`MislabelJob` scores each labeled utterance's audio against its
+:class:`MislabelScan` scores each labeled utterance's audio against its
 transcript (audio–text similarity and CTC likelihood,
 :mod:`engine.insight.scoring`, through :meth:`~app.recognizer_bridge.RecognizerBridge.score`)
 and stores a "possible mislabel" score, so
@@ -26,7 +26,7 @@ from engine.workers.recognition import ScoreResult, TranscribeResult
 IN_FLIGHT = 2
 
 
-class PrelabelJob(QObject):
+class PrelabelRun(QObject):
     """Pre-label utterances with the active model.
 
     Signals:
@@ -40,9 +40,9 @@ class PrelabelJob(QObject):
     verb = "Pre-labeled"
     answer_type = TranscribeResult
 
-    def __init__(self, jobs, project, parent: QObject | None = None) -> None:
+    def __init__(self, recognizer, project, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.jobs, self.project = jobs, project
+        self.recognizer, self.project = recognizer, project
         self._queue: list[int] = []
         self._in_flight: set[int] = set()
         self._labels: list[tuple[int, str, float]] = []
@@ -64,7 +64,7 @@ class PrelabelJob(QObject):
         """Stop sending; keep what is finished."""
         if not self.running:
             return
-        self.jobs.forget(self._in_flight)
+        self.recognizer.forget(self._in_flight)
         self._queue.clear()
         self._in_flight.clear()
         self._end(cancelled=True)
@@ -85,14 +85,14 @@ class PrelabelJob(QObject):
             self._end(cancelled=False)
 
     def _request(self, uid: int, row, audio) -> int:
-        return self.jobs.request(audio, lambda answer, uid=uid: self._on_answer(uid, answer), self._vocabulary)
+        return self.recognizer.request(audio, lambda answer, uid=uid: self._on_answer(uid, answer), self._vocabulary)
 
     def _collect(self, uid: int, answer: TranscribeResult) -> None:
         rec = answer.recognition
         self._labels.append((uid, rec.text, min(1.0, max(0.0, float(rec.confidence)))))
 
     def _store(self) -> int:
-        return self.project.apply_model_labels(self._labels, model=self.jobs.model_path.name)
+        return self.project.apply_model_labels(self._labels, model=self.recognizer.model_path.name)
 
     def _on_answer(self, uid: int, answer) -> None:
         self._in_flight.discard(answer.request_id)
@@ -121,7 +121,7 @@ class PrelabelJob(QObject):
         self.finished.emit(changed, cancelled, summary)
 
 
-class MislabelJob(PrelabelJob):
+class MislabelScan(PrelabelRun):
     """Score labeled utterances for "possible mislabel" (see the module docstring).
 
     The score is the rank of low CTC likelihood and low audio–text
@@ -133,7 +133,7 @@ class MislabelJob(PrelabelJob):
     answer_type = ScoreResult
 
     def _request(self, uid: int, row, audio) -> int:
-        return self.jobs.score(audio, row.text, lambda answer, uid=uid: self._on_answer(uid, answer))
+        return self.recognizer.score(audio, row.text, lambda answer, uid=uid: self._on_answer(uid, answer))
 
     def _collect(self, uid: int, answer: ScoreResult) -> None:
         self._labels.append((uid, answer.similarity, answer.ctc_per_token))

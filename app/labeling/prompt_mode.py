@@ -462,11 +462,6 @@ class PromptRecorder(QWidget):
         """Go back to the previous prompt (a take under review is dropped)."""
         self._move(-1)
 
-    def go_to(self, index: int) -> None:
-        """Make prompt ``index`` (0-based) the current one."""
-        if self.session is not None:
-            self._move(int(index) - self.session.index)
-
     def toggle_play(self) -> None:
         """Play the trimmed take, or stop playing it."""
         if self._playing and self.playback.is_playing:

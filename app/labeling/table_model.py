@@ -200,10 +200,6 @@ class UtteranceTableModel(QAbstractTableModel):
             return
         self.set_order(key, order == Qt.SortOrder.DescendingOrder)
 
-    def sort_column(self) -> int:
-        """The column of the current sort key (``Column.ID`` for a key without a column)."""
-        return next((int(c) for c, k in SORT_KEYS.items() if k == self._order_by), int(Column.ID))
-
     def refresh(self) -> None:
         """Read everything again after an edit (or a change by another program).
 

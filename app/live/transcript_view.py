@@ -70,7 +70,6 @@ class LiveTranscriptView(QGroupBox):
         self.folder = str(Path.home())
         self._rows: dict[int, QListWidgetItem] = {}
         self._captions: dict[int, Caption] = {}
-        self._offset = 0  # utterance indices restart per session; rows continue
         self._update_buttons()
 
     # -- state ------------------------------------------------------------------

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.checkpoint_layout import SAYSO_FAMILY
 from engine.data.manifest import ManifestError, read_manifest
 from engine.jobs.events import JobFailed, JobFinished, Progress
 from engine.jobs.specs import CompareJob
@@ -174,8 +175,7 @@ class ModelsDialog(QDialog):
         for row, e in enumerate(self.entries):
             active = self.active_path is not None and _same(e.path, self.active_path)
             params = e.config.get("parameters")
-            cells = ("●" if active else "", e.name + (" (bundled)" if e.builtin else "")
-                     + ("" if e.available else " — missing"),
+            cells = ("●" if active else "", e.name + _origin(e) + ("" if e.available else " — missing"),
                      names.get(e.parent_id or "", e.parent_id or "—"), e.created[:16].replace("T", " "),
                      f"{params / 1e6:.2f} M" if isinstance(params, (int, float)) else "—", figures_text(e.metrics))
             for col, text in enumerate(cells):
@@ -207,8 +207,8 @@ class ModelsDialog(QDialog):
         one = len(chosen) == 1
         running = self.job_id is not None
         self.use_button.setEnabled(one and chosen[0].available)
-        self.export_button.setEnabled(one and chosen[0].available)
-        self.remove_button.setEnabled(one and not chosen[0].builtin)
+        self.export_button.setEnabled(one and chosen[0].available and chosen[0].family == SAYSO_FAMILY)
+        self.remove_button.setEnabled(one and not chosen[0].read_only)
         self.compare_button.setEnabled(len(chosen) == 2 and all(e.available for e in chosen) and not running)
 
     # -- actions ------------------------------------------------------------------
@@ -247,7 +247,7 @@ class ModelsDialog(QDialog):
 
     def remove_selected(self) -> None:
         chosen = self.selected()
-        if len(chosen) != 1 or chosen[0].builtin:
+        if len(chosen) != 1 or chosen[0].read_only:
             return
         e = chosen[0]
         what = "Its files are deleted." if e.stored else "Its checkpoint folder stays on disk."
@@ -370,3 +370,12 @@ def _same(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def _origin(entry) -> str:
+    """What the name cell adds about where a model comes from."""
+    if entry.external:
+        return " (Hugging Face cache)"
+    if entry.packaged:
+        return " (offline package)"
+    return " (bundled)" if entry.builtin else ""

@@ -3,7 +3,7 @@
 Dialogs and messages live here so the main window only wires actions to
 these slots. Work that can take long (importing a dataset, splitting a long
 recording, transcribing utterances) runs off the GUI thread
-(:mod:`app.project.tasks`, :class:`app.labeling.prelabel.PrelabelJob`), with
+(:mod:`app.project.tasks`, :class:`app.labeling.prelabel.PrelabelRun`), with
 a progress bar and a Cancel button in the status bar.
 """
 from __future__ import annotations
@@ -13,14 +13,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMessageBox, QProgressBar, QPushButton, QWidget
 
-from app.labeling.prelabel import MislabelJob, PrelabelJob
+from app.labeling.prelabel import MislabelScan, PrelabelRun
 from app.project.tasks import ImportTask, SplitTask, describe_rejects
+from app.window.audio_files import AUDIO_FILTER
 from engine.data import formats
 from engine.data.errors import ProjectError
 from engine.data.query import UtteranceFilter
 from engine.data.store import Project
 
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg);;All files (*)"
 DATASET_FILTER = ("Datasets (metadata.csv *.jsonl *.json *.tsv *.TextGrid *.txt wav.scp);;"
                   "All files (*)")
 EXPORT_LABELS = {
@@ -67,38 +67,40 @@ class ProjectController(QObject):
     message = Signal(str)
     mislabels_scored = Signal()
 
-    def __init__(self, window: QWidget, settings, jobs=None) -> None:
+    def __init__(self, window: QWidget, settings, recognizer=None) -> None:
         super().__init__(window)
-        self.window, self.settings, self.jobs = window, settings, jobs
+        self.window, self.settings, self.recognizer = window, settings, recognizer
         self.project: Project | None = None
         self.task_bar = TaskBar(window)
         self._task = None
         self._cancelling = False
-        self.prelabel_job = PrelabelJob(jobs, None, self) if jobs is not None else None
-        self.mislabel_job = MislabelJob(jobs, None, self) if jobs is not None else None
-        for job, what in ((self.prelabel_job, "Pre-labeling"), (self.mislabel_job, "Checking labels")):
-            if job is not None:
-                job.progress.connect(lambda d, t, what=what: self.task_bar.show_progress(d, t, what))
-                job.finished.connect(self._prelabel_done)
+        self.prelabel_run: PrelabelRun | None = None
+        self.mislabel_scan: MislabelScan | None = None
         self.task_bar.cancel_button.clicked.connect(self.cancel_task)
+        if recognizer is not None:
+            self._make_runs(recognizer)
 
-    def set_jobs(self, jobs) -> None:
+    def set_recognizer(self, recognizer) -> None:
         """Use another recognition worker (the window switched models)."""
         self.cancel_task()
-        self.jobs = jobs
-        if self.prelabel_job is None:  # the window started without a model
-            self.prelabel_job, self.mislabel_job = PrelabelJob(jobs, self.project, self), MislabelJob(jobs, self.project, self)
-            for job, what in ((self.prelabel_job, "Pre-labeling"), (self.mislabel_job, "Checking labels")):
-                job.progress.connect(lambda d, t, what=what: self.task_bar.show_progress(d, t, what))
-                job.finished.connect(self._prelabel_done)
-        for job in (self.prelabel_job, self.mislabel_job):
-            job.jobs = jobs
+        self.recognizer = recognizer
+        if self.prelabel_run is None:  # the window started without a model
+            self._make_runs(recognizer)
+        for run in (self.prelabel_run, self.mislabel_scan):
+            run.recognizer = recognizer
+
+    def _make_runs(self, recognizer) -> None:
+        self.prelabel_run = PrelabelRun(recognizer, self.project, self)
+        self.mislabel_scan = MislabelScan(recognizer, self.project, self)
+        for run, what in ((self.prelabel_run, "Pre-labeling"), (self.mislabel_scan, "Checking labels")):
+            run.progress.connect(lambda d, t, what=what: self.task_bar.show_progress(d, t, what))
+            run.finished.connect(self._prelabel_done)
 
     # -- open / close ----------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._task is not None or any(job is not None and job.running
-                                             for job in (self.prelabel_job, self.mislabel_job))
+        return self._task is not None or any(run is not None and run.running
+                                             for run in (self.prelabel_run, self.mislabel_scan))
 
     def new_project(self) -> bool:
         folder = QFileDialog.getExistingDirectory(self.window, "New project: choose an empty folder",
@@ -121,9 +123,9 @@ class ProjectController(QObject):
             return False
         self.close_project()
         self.project = project
-        for job in (self.prelabel_job, self.mislabel_job):
-            if job is not None:
-                job.project = project
+        for run in (self.prelabel_run, self.mislabel_scan):
+            if run is not None:
+                run.project = project
         self.settings.project_folder = str(Path(folder))
         self.project_changed.emit(project)
         n = project.count()
@@ -227,7 +229,7 @@ class ProjectController(QObject):
         self._end_task()
         self.rows_changed.emit()
         self.message.emit(f"Split into {len(ids)} utterances.")
-        if ids and self.prelabel_job is not None and QMessageBox.question(
+        if ids and self.prelabel_run is not None and QMessageBox.question(
                 self.window, "Pre-fill transcripts",
                 f"{len(ids)} utterances were added. Pre-fill their transcripts with the model?") \
                 == QMessageBox.StandardButton.Yes:
@@ -235,7 +237,7 @@ class ProjectController(QObject):
 
     def prelabel(self, ids: list[int] | None = None) -> None:
         """Transcribe ``ids`` (default: the unlabeled utterances) with the model, in the background."""
-        if self.prelabel_job is None:
+        if self.prelabel_run is None:
             self.message.emit("Pre-labeling needs a model; none is loaded.")
             return
         if ids is None:
@@ -245,11 +247,11 @@ class ProjectController(QObject):
         if not ids:
             self.message.emit("No unlabeled utterances to pre-label.")
             return
-        self.prelabel_job.start(ids)
+        self.prelabel_run.start(ids)
 
     def find_mislabels(self) -> None:
         """Score every transcribed utterance for "possible mislabel", in the background; then list them first."""
-        if self.mislabel_job is None:
+        if self.mislabel_scan is None:
             self.message.emit("Checking labels needs a model; none is loaded.")
             return
         if not self._need_project():
@@ -258,13 +260,13 @@ class ProjectController(QObject):
         if len(ids) < 2:
             self.message.emit("Label at least two utterances first: the check ranks them against each other.")
             return
-        self.mislabel_job.start(ids)
+        self.mislabel_scan.start(ids)
 
     def _prelabel_done(self, changed: int, cancelled: bool, summary: str) -> None:
         self.task_bar.hide()
         self.rows_changed.emit()
         self.message.emit(summary)
-        if self.sender() is self.mislabel_job and changed:
+        if self.sender() is self.mislabel_scan and changed:
             self.mislabels_scored.emit()
 
     # -- tasks --------------------------------------------------------------------
@@ -286,9 +288,9 @@ class ProjectController(QObject):
 
     def cancel_task(self) -> None:
         """Cancel the running import or pre-labeling (what is finished of a pre-labeling is kept)."""
-        for job in (self.prelabel_job, self.mislabel_job):
-            if job is not None and job.running:
-                job.cancel()
+        for run in (self.prelabel_run, self.mislabel_scan):
+            if run is not None and run.running:
+                run.cancel()
         task = self._task
         if isinstance(task, ImportTask):
             self._cancelling = True

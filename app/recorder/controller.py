@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine import paths
+from engine.audio.devices import rescan_devices
 from engine.audio.take import TakeError, TakeWriter, find_unfinished, recover
 
 log = logging.getLogger("sayso.recorder")
@@ -33,19 +34,6 @@ def list_input_devices() -> list:
     from engine.audio import capture
 
     return capture.list_input_devices()
-
-
-def _reenumerate_devices() -> None:
-    """Make PortAudio list devices afresh (it caches the list from its first start)."""
-    import sys
-
-    sd = sys.modules.get("sounddevice")
-    if sd is not None and hasattr(sd, "_terminate") and hasattr(sd, "_initialize"):
-        try:
-            sd._terminate()
-            sd._initialize()
-        except Exception:
-            pass
 
 
 def _capture_module():
@@ -113,7 +101,7 @@ class RecorderController(QObject):
     def rescan(self) -> bool:
         """Re-enumerate input devices (after plugging a microphone in), then :meth:`check_devices`."""
         if not self.is_recording:
-            _reenumerate_devices()
+            rescan_devices()
         return self.check_devices()
 
     def check_devices(self) -> bool:

@@ -290,11 +290,6 @@ class DataChoice(QWidget):
             self.manifest_radio.setChecked(True)
         self._on_source()
 
-    def use_project(self, use: bool = True) -> None:
-        """Choose the project (True, if one is open) or the manifests (False)."""
-        (self.project_radio if use and self._project is not None else self.manifest_radio).setChecked(True)
-        self._on_source()
-
     def set_manifests(self, train: str | os.PathLike, dev: str | os.PathLike | None = None) -> None:
         """Choose manifest files (``dev`` None or "": hold out part of ``train``)."""
         self.train_edit.setText(str(train) if train else "")

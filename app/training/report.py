@@ -249,9 +249,6 @@ class EvaluationReport(QWidget):
         self.diff_view.setHtml(diff_html(word_diff(str(r.get("reference", "")), str(r.get("hypothesis", "")))))
 
     # -- read back ------------------------------------------------------------
-    def row_count(self) -> int:
-        return len(self._rows)
-
     def row(self, row: int) -> dict:
         """The report's row (``audio_filepath``, ``speaker``, ``reference``, ``hypothesis``, ``wer``, ``cer``)."""
         return self._rows[row]

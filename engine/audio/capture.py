@@ -132,7 +132,6 @@ class Recorder:
         self._stream = None
         self._device_name = ""
         self._rate = self._requested_rate or 0
-        self._channels = 1
         self._ring = np.zeros(0, dtype=np.float32)
         self._size = 0
         self._lost_message = ""
@@ -153,7 +152,6 @@ class Recorder:
         # read_new() position: device-rate input consumed and 16 kHz samples emitted
         self._read_in = 0
         self._read_out = 0
-        self._read_lost = 0
 
     @property
     def is_recording(self) -> bool:
@@ -300,7 +298,6 @@ class Recorder:
             except Exception as exc:
                 last = exc
                 continue
-            self._channels = ch
             return stream
         raise CaptureError(
             f"The microphone '{name}' could not be opened at {rate} Hz ({last}). "
@@ -434,7 +431,6 @@ class Recorder:
             oldest = w - self._size + min(self._size // 4, self._rate // 2)
             if a - pad < oldest and a - pad >= 0:
                 skip_to = math.ceil((oldest + pad) / orig) * orig
-                self._read_lost += (skip_to - a) // orig * new
                 self._read_out += (skip_to - a) // orig * new
                 a = skip_to
             if final:

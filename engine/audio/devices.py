@@ -11,13 +11,14 @@ this module touches no audio hardware.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 __all__ = [
     "Device", "Direction", "close_stream", "default_index", "import_sounddevice", "list_devices",
-    "resolve_device",
+    "rescan_devices", "resolve_device",
 ]
 
 D = TypeVar("D")
@@ -123,6 +124,31 @@ def list_devices(direction: Direction, make: Callable[..., D],
         for dev in devices
         if int(dev[key]) >= 1
     ]
+
+
+def rescan_devices() -> bool:
+    """Make PortAudio enumerate the devices afresh (after a microphone was plugged in).
+
+    PortAudio lists devices once, when it starts; sounddevice has no public
+    call to restart it, so this terminates and re-initializes it through
+    sounddevice's module-level helpers. Call it only while no stream is open.
+    If sounddevice was never imported, nothing is enumerated yet and nothing
+    is done.
+
+    Returns:
+        True if PortAudio was restarted; False if sounddevice is not loaded,
+        lacks the helpers (another version) or the restart failed.
+    """
+    sd = sys.modules.get("sounddevice")
+    terminate, initialize = getattr(sd, "_terminate", None), getattr(sd, "_initialize", None)
+    if terminate is None or initialize is None:
+        return False
+    try:
+        terminate()
+        initialize()
+    except Exception:
+        return False
+    return True
 
 
 def resolve_device(sd, direction: Direction, device: int | str | None,

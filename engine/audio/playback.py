@@ -135,7 +135,6 @@ class Player:
         self._stream = None
         self._device_name = ""
         self._rate = 0
-        self._channels = 1
         self._latency_s = 0.0
         self._callback_stop: type[BaseException] = Exception
         self._buffer = np.zeros(0, dtype=np.float32)
@@ -337,7 +336,6 @@ class Player:
                 self._generation += 1
                 self._device_name = name
                 self._rate = rate
-                self._channels = ch
                 self._callback_stop = sd.CallbackStop
                 try:
                     self._latency_s = max(0.0, float(stream.latency))

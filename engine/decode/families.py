@@ -8,6 +8,8 @@ torch nor Qt). A new family adds its layout check to
 
 >>> load_recognizer("resources/models/base").name           # doctest: +SKIP
 'sayso-base'
+>>> load_recognizer("~/.local/share/sayso/models/whisper-base", threads=2).name  # doctest: +SKIP
+'whisper-base'
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.checkpoint_layout import SAYSO_FAMILY, CheckpointError, family, finish_interrupted_write, missing_files
+from engine.checkpoint_layout import SAYSO_FAMILY, CheckpointError, family, finish_interrupted_write, unrecognized
+from engine.whisper.folder import WHISPER_FAMILY
 
 if TYPE_CHECKING:
     from engine.decode.protocol import Recognizer
@@ -26,6 +29,7 @@ __all__ = ["FAMILIES", "load_recognizer"]
 
 FAMILIES: dict[str, str] = {
     SAYSO_FAMILY: "engine.decode.recognizer:SaysoRecognizer",
+    WHISPER_FAMILY: "engine.whisper.recognizer:WhisperRecognizer",
 }
 """Family name → ``"module:class"`` whose ``from_checkpoint(path, **settings)`` loads it."""
 
@@ -34,20 +38,32 @@ def load_recognizer(model: ModelEntry | str | os.PathLike, **settings) -> Recogn
     """Load the recognizer of a checkpoint folder or a registry entry.
 
     Args:
-        model: a checkpoint folder, or a :class:`~engine.registry.index.ModelEntry`
-            (then the recognizer takes the entry's name).
-        settings: decoding settings of the family (Sayso: ``ctc_weight``,
-            ``beam_size``, ``window_s``), over those stored in the checkpoint.
+        model: a model folder, or a :class:`~engine.registry.index.ModelEntry`
+            (then the recognizer takes the entry's name; a built-in offline Whisper
+            model is assembled into its folder first, :func:`engine.whisper.sources.assemble`).
+        settings: ``threads`` (CPU threads for decoding; every family takes it: Sayso sets
+            torch's, process-wide, default unchanged; Whisper its CTranslate2 threads, default 2) and decoding
+            settings of the family (Sayso: ``ctc_weight``, ``beam_size``, ``window_s``, over
+            those stored in the checkpoint; Whisper: ``language``, ``beam_size``,
+            ``phrase_window_s``, ``compute_type``).
 
     Raises:
-        CheckpointError: no family reads the folder, or its files are unreadable
-            or do not fit its config.
+        engine.checkpoint_layout.CheckpointError: no family reads the folder, or its
+            files are unreadable or do not fit its config.
     """
-    path = Path(getattr(model, "path", model))
+    path = Path(getattr(model, "path", model)).expanduser()
     finish_interrupted_write(path)
     name = family(path)
+    if name is None and getattr(model, "packaged", False):  # a built-in offline Whisper model's first use
+        from engine.whisper.sources import WhisperSourceError, assemble
+
+        try:
+            assemble(model.id, path.parent)
+        except WhisperSourceError as exc:
+            raise CheckpointError(str(exc)) from None
+        name = family(path)
     if name is None:
-        raise CheckpointError(f"{path}: not a Sayso checkpoint ({', '.join(missing_files(path))} missing).")
+        raise unrecognized(path)
     module, cls = FAMILIES[name].split(":")
     recognizer = getattr(importlib.import_module(module), cls).from_checkpoint(path, **settings)
     if hasattr(model, "path"):

@@ -3,8 +3,9 @@
 The studio, the worker processes and the command line use a recognizer only
 through :class:`Recognizer`; a model family implements it and is picked by
 :func:`engine.decode.families.load_recognizer` from the checkpoint's layout.
-Today's family is Sayso's cross-modal model
-(:class:`engine.decode.recognizer.SaysoRecognizer`).
+Two families: Sayso's cross-modal model
+(:class:`engine.decode.recognizer.SaysoRecognizer`) and pretrained Whisper
+through faster-whisper (:class:`engine.whisper.recognizer.WhisperRecognizer`).
 
 Conventions of every method:
 

@@ -15,6 +15,7 @@ learned from.
 from __future__ import annotations
 
 import os
+import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,12 +70,19 @@ class SaysoRecognizer:
         self._lexicons: dict[tuple[str, ...], LexiconSearch] = {}
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike = BUNDLED_MODEL, **kwargs) -> SaysoRecognizer:
+    def from_checkpoint(cls, path: str | os.PathLike = BUNDLED_MODEL, threads: int | None = None,
+                        **kwargs) -> SaysoRecognizer:
         """Load a checkpoint folder.
+
+        Args:
+            threads: torch's CPU threads (``torch.set_num_threads``, process-wide); None leaves them as they are.
+            kwargs: decoding settings (``ctc_weight``, ``beam_size``, ``window_s``) over the checkpoint's own.
 
         Raises:
             engine.train.checkpoint.CheckpointError: missing or unreadable checkpoint.
         """
+        if threads is not None:
+            torch.set_num_threads(threads)
         model, tokenizer, meta = load_checkpoint(path)
         kwargs = {**meta.get("decode", {}), **kwargs}  # decoding settings tuned by the recipe, if any
         return cls(model, tokenizer, name=meta.get("name", Path(path).name), **kwargs)
@@ -190,10 +198,26 @@ class SaysoRecognizer:
 
     @torch.inference_mode()
     def embed_text(self, text: str) -> np.ndarray:
-        """``(embed_dim,)`` L2-normalized text embedding of a normalized transcript."""
+        """``(embed_dim,)`` L2-normalized text embedding of a normalized transcript.
+
+        The text encoder reads at most ``max_text_len`` characters (256, its
+        position table). A longer text (the transcript of a long recording) is
+        cut at spaces into pieces of at most that many characters; each piece is
+        embedded and the embeddings are summed weighted by their lengths, then
+        normalized, as :meth:`transcribe` sums the audio embeddings of a long
+        recording's windows. So the audio–text similarity of any transcript is
+        defined, and long text is compared with long audio like with like.
+        """
         ids = self.tokenizer.encode(text) or [self.tokenizer.space_id]
-        emb = self.model.text_embedding(torch.tensor([ids]), torch.tensor([len(ids)]))
-        return emb[0].numpy()
+        limit = self.model.cfg.max_text_len
+        if len(ids) <= limit:
+            emb = self.model.text_embedding(torch.tensor([ids]), torch.tensor([len(ids)]))
+            return emb[0].numpy()
+        pieces = [self.tokenizer.encode(p) for p in textwrap.wrap(text, limit, break_on_hyphens=False)]
+        tokens, lengths = pad_tokens(pieces)
+        embs = self.model.text_embedding(tokens, lengths).numpy()
+        emb = (embs * lengths.numpy()[:, None]).sum(axis=0)
+        return (emb / (np.linalg.norm(emb) + 1e-9)).astype(np.float32)
 
     def _decode_window(self, audio: np.ndarray, vocabulary: Vocabulary | None, attention: bool, offset: float,
                        has_speech: bool = True) -> dict:

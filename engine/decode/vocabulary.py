@@ -74,7 +74,6 @@ class LexiconSearch:
         self.tokenizer = tokenizer
         names = ["-" if i == BLANK else ("|" if s == " " else s.replace("<", "[").replace(">", "]"))
                  for i, s in enumerate(tokenizer.symbols)]
-        self._names = names
         with tempfile.NamedTemporaryFile("w", suffix=".lexicon", delete=False, encoding="utf-8") as fh:
             for w in vocabulary.words:
                 fh.write(f"{w} {' '.join(names[i] for i in tokenizer.encode(w))} |\n")

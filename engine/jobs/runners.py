@@ -224,13 +224,12 @@ def _tidy_checkpoints(out: Path) -> None:
     writing leaves a ``.last.tmp…`` folder: remove it (one job at a time, so
     nobody is writing it).
     """
-    from engine.checkpoint_layout import finish_interrupted_write
+    from engine.checkpoint_layout import finish_interrupted_write, temp_siblings
 
     for name in ("last", "best"):
         finish_interrupted_write(out / name)
-        for tmp in out.glob(f".{name}.tmp*"):
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
+        for tmp in temp_siblings(out / name):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_personalize(job: PersonalizeJob, ctx: _Context) -> tuple[str, dict]:
@@ -273,7 +272,7 @@ def _run_evaluate(job: EvaluateJob, ctx: _Context) -> tuple[str, dict]:
     utts = _utterances(job.test, "test")
     if not utts:
         raise JobDataError("The test set is empty.")
-    recognizer = load_recognizer(job.checkpoint)
+    recognizer = load_recognizer(job.checkpoint, threads=job.threads)  # either family
     vocab = Vocabulary(list(job.vocabulary)) if job.vocabulary else None
     ctx.log.line(f"evaluating {job.checkpoint} on {len(utts)} utterance(s)")
 
@@ -310,7 +309,7 @@ def _run_compare(job: CompareJob, ctx: _Context) -> tuple[str, dict]:
         ctx.progress("compare", done, total)
 
     try:
-        comparison = registry.compare(job.model_a, job.model_b, utts, vocab, progress=progress)
+        comparison = registry.compare(job.model_a, job.model_b, utts, vocab, progress=progress, threads=job.threads)
     except RegistryError as exc:
         raise JobDataError(str(exc)) from None
     report = comparison.to_json()

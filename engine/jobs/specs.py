@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from engine.checkpoint_layout import TRAINER_STATE_FILE
 from engine.data.utterance import Utterance
 
 if TYPE_CHECKING:  # the caller's process need not import torch
@@ -93,7 +94,8 @@ class PersonalizeJob:
 
 @dataclass
 class EvaluateJob:
-    """WER/CER of ``checkpoint`` on ``test`` (greedy CTC, optional vocabulary); the report goes to ``out_dir/eval.json``.
+    """WER/CER of ``checkpoint`` (a model folder of either family, :func:`~engine.decode.families.load_recognizer`)
+    on ``test`` (optional vocabulary), decoded with ``threads`` CPU threads; the report goes to ``out_dir/eval.json``.
 
     ``resume`` has no effect (an evaluation starts over).
     """
@@ -138,7 +140,7 @@ Job = TrainJob | FineTuneJob | PersonalizeJob | EvaluateJob | CompareJob
 def last_checkpoint_epoch(out_dir: str | os.PathLike) -> int | None:
     """The epoch saved in ``<out_dir>/last`` (None if there is no training checkpoint)."""
     try:
-        return int(json.loads((Path(out_dir) / "last" / "trainer.json").read_text(encoding="utf-8"))["epoch"])
+        return int(json.loads((Path(out_dir) / "last" / TRAINER_STATE_FILE).read_text(encoding="utf-8"))["epoch"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

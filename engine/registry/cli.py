@@ -4,22 +4,31 @@
     python -m engine.registry.cli show ID [--json]
     python -m engine.registry.cli register CHECKPOINT --name NAME [--parent ID|DIR] [--train MANIFEST] [--copy]
                                          [--notes TEXT] [--use]
+    python -m engine.registry.cli import DIR [--name NAME] [--copy] [--notes TEXT] [--use]
+    python -m engine.registry.cli pull NAME [--base-url URL] [--use]
     python -m engine.registry.cli compare ID_A ID_B MANIFEST [--vocabulary FILE] [--json]
     python -m engine.registry.cli export ID|DIR OUT_DIR [--torchscript FILE.pt] [--onnx FILE.onnx] [--overwrite]
     python -m engine.registry.cli use ID
     python -m engine.registry.cli remove ID
 
 ``--root DIR`` (before the command) picks another registry folder. Every user
-error prints one line ``sayso models: error: …`` and exits with status 2.
+error prints one line ``sayso models: error: …`` and exits with status 2
+(offline, a pull says so in that line). ``pull`` prints its progress on stderr
+(one updating line on a terminal, otherwise a line every 10 %); Ctrl+C cancels
+it (status 130) and keeps what was downloaded, so the same command resumes.
 :func:`main` takes ``argv`` so ``sayso models …`` can hand its arguments on.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
+from engine.checkpoint_layout import SAYSO_FAMILY
 from engine.data.manifest import ManifestError
 from engine.registry.index import BUILTIN_ID, ModelEntry, ModelRegistry, RegistryError
 
@@ -39,16 +48,22 @@ def cmd_list(reg: ModelRegistry, args) -> int:
     if args.json:
         print(json.dumps([_entry_json(e, active) for e in entries], indent=2))
         return 0
-    print(f"   {'id':<28} {'name':<24} {'params':>7}  {'parent':<20} {'data':<14} sets")
+    print(f"   {'id':<26} {'name':<18} {'family':<7} {'size':<8} {'params':>7} {'disk':>7}  {'parent':<16} "
+          f"{'sets':>4}  source")
     for e in entries:
         mark = "*" if e.id == active else " "
         params = f"{e.config['parameters'] / 1e6:.2f}M" if e.config.get("parameters") else "?"
-        data = (e.data_fingerprint[:12] if e.data_fingerprint else "-")
+        disk = f"{e.config['bytes'] / 1e6:.0f} MB" if e.config.get("bytes") else "?"
         flag = "" if e.available else "  [checkpoint missing]"
-        print(f" {mark} {e.id:<28} {e.name[:24]:<24} {params:>7}  {(e.parent_id or e.parent_path or '-')[:20]:<20} "
-              f"{data:<14} {len(e.metrics)}{flag}")
+        print(f" {mark} {e.id:<26} {e.name[:18]:<18} {e.family:<7} {e.config.get('size', '-'):<8} {params:>7} "
+              f"{disk:>7}  {(e.parent_id or e.parent_path or '-')[:16]:<16} {len(e.metrics):>4}  "
+              f"{_short(e.source, 60)}{flag}")
     print(f"(* active; registry: {reg.root})")
     return 0
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def cmd_show(reg: ModelRegistry, args) -> int:
@@ -56,9 +71,12 @@ def cmd_show(reg: ModelRegistry, args) -> int:
     if args.json:
         print(json.dumps(_entry_json(e, reg.active().id), indent=2))
         return 0
-    print(f"{e.name}  ({e.id}{', built-in, read-only' if e.builtin else ''})")
+    kind = ", built-in, read-only" if e.builtin else ", read-only" if e.read_only else ""
+    print(f"{e.name}  ({e.id}{kind})")
+    print(f"  family    {e.family}")
+    print(f"  source    {e.source or '-'}")
     print(f"  path      {e.path}{'' if e.available else '  [missing]'}")
-    print(f"  created   {e.created}")
+    print(f"  created   {e.created or '-'}")
     if e.parent_id or e.parent_path:
         print(f"  parent    {e.parent_id or ''} {e.parent_path or ''}".rstrip())
     if e.config:
@@ -83,6 +101,61 @@ def cmd_register(reg: ModelRegistry, args) -> int:
     return 0
 
 
+def cmd_import(reg: ModelRegistry, args) -> int:
+    e = reg.import_model(args.folder, name=args.name, copy=args.copy, notes=args.notes or "")
+    if args.use:
+        reg.set_active(e.id)
+    how = f"copied into {e.path}" if e.stored else f"referenced at {e.path}"
+    print(f"{e.id}\t{e.family}\t{how}")
+    return 0
+
+
+def cmd_pull(reg: ModelRegistry, args) -> int:
+    cancel = threading.Event()
+    show = _progress_printer(args.name)
+
+    def interrupted(signum, frame) -> None:
+        if cancel.is_set():  # a second Ctrl+C: stop at once
+            raise KeyboardInterrupt
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, interrupted) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        e = reg.pull(args.name, base_url=args.base_url, progress=show, cancel=cancel)
+    finally:
+        show(None, None)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if args.use:
+        reg.set_active(e.id)
+    print(f"{e.id}\t{e.config.get('size', '')}\t{e.path}")
+    return 0
+
+
+def _progress_printer(name: str):
+    """``show(done, total)`` printing a pull's progress on stderr; ``show(None, None)`` ends the line."""
+    tty = sys.stderr.isatty()
+    started, last = time.monotonic(), [-1, False]
+
+    def show(done: int | None, total: int | None) -> None:
+        if done is None:
+            if tty and last[1]:
+                print(file=sys.stderr)
+            return
+        percent = int(100 * done / total) if total else 0
+        rate = done / max(time.monotonic() - started, 1e-3) / 1e6
+        line = f"{name}: {done / 1e6:.1f} / {(total or 0) / 1e6:.1f} MB ({percent}%)  {rate:.1f} MB/s"
+        if tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+            last[1] = True
+        elif percent // 10 != last[0] // 10 or (done == total and last[0] != 100):
+            print(line, file=sys.stderr, flush=True)
+        last[0] = percent
+
+    return show
+
+
 def cmd_compare(reg: ModelRegistry, args) -> int:
     import torch
 
@@ -90,7 +163,7 @@ def cmd_compare(reg: ModelRegistry, args) -> int:
 
     torch.set_num_threads(args.threads)
     vocab = Vocabulary.from_file(args.vocabulary) if args.vocabulary else None
-    c = reg.compare(args.a, args.b, args.manifest, vocab)
+    c = reg.compare(args.a, args.b, args.manifest, vocab, threads=args.threads)
     if args.json:
         print(json.dumps(c.to_json(), indent=2))
         return 0
@@ -111,6 +184,9 @@ def cmd_export(reg: ModelRegistry, args) -> int:
     from engine.registry.export import ExportUnavailable, export_model, export_onnx, export_torchscript
 
     entry = reg.resolve(args.model)
+    if entry.family != SAYSO_FAMILY:
+        raise RegistryError(f"{entry.id}: export writes Sayso checkpoints; a {entry.family} model folder is "
+                            f"standalone already (copy {entry.path}).")
     out = export_model(entry, args.out, overwrite=args.overwrite)
     print(f"checkpoint  {out}")
     if args.torchscript:
@@ -165,6 +241,22 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     s.add_argument("--use", action="store_true", help="make it the active model")
     s.set_defaults(func=cmd_register)
 
+    s = sub.add_parser("import", help="register any model folder (a Sayso checkpoint or a CTranslate2 Whisper "
+                       "folder); prints its id")
+    s.add_argument("folder", type=Path)
+    s.add_argument("--name", help="default: the folder's name (Whisper: whisper-<size>)")
+    s.add_argument("--copy", action="store_true", help="copy it into the registry (otherwise it is referenced, "
+                   "never written)")
+    s.add_argument("--notes")
+    s.add_argument("--use", action="store_true", help="make it the active model")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("pull", help="download a Whisper model from the model hub (resumable; Ctrl+C cancels)")
+    s.add_argument("name", help="e.g. whisper-small, whisper-base.en, whisper-medium")
+    s.add_argument("--base-url", help="the model hub (default https://huggingface.co)")
+    s.add_argument("--use", action="store_true", help="make it the active model")
+    s.set_defaults(func=cmd_pull)
+
     s = sub.add_parser("compare", help="WER/CER of two models on the same test manifest; stored in both")
     s.add_argument("a")
     s.add_argument("b")
@@ -205,9 +297,16 @@ def main(argv: list[str] | None = None) -> int:
         from engine.registry.export import ExportError
 
         errors += (ExportError,)
+    if args.command == "pull":
+        from engine.whisper.download import DownloadCancelled, DownloadError
+
+        errors += (DownloadError,)
     try:
         return args.func(ModelRegistry(args.root), args)
     except errors as exc:
+        if args.command == "pull" and isinstance(exc, DownloadCancelled):
+            print(f"{PROG}: pull cancelled; run the same command again to resume.", file=sys.stderr)
+            return 130
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

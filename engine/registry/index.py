@@ -1,4 +1,4 @@
-"""The model registry: every trained model with where it came from and how well it does.
+"""The model registry: every model, of either family, with where it came from and how well it does.
 
 A registry is a folder (by default :func:`engine.paths.models_dir`, ``~/.local/share/sayso/models``)::
 
@@ -7,11 +7,29 @@ A registry is a folder (by default :func:`engine.paths.models_dir`, ``~/.local/s
         entry.json         that entry's own record (a mirror of its index row)
         config.json        } the checkpoint, when it was registered with copy=True
         model.safetensors  } (otherwise the entry points at the folder it was registered from)
+        model.bin …        } or a Whisper model's files (copied, imported or pulled)
+    whisper-base/          an offline Whisper package's model, assembled on first use
 
-The bundled base model is always listed first as the built-in entry
-``sayso-base`` pointing at ``resources/models/base``; it is read-only (it cannot
-be removed and its folder is never written), but metrics from
-:meth:`ModelRegistry.compare` are kept for it in the index.
+Two **families** (:func:`engine.checkpoint_layout.family`): Sayso's own
+checkpoints and CTranslate2 Whisper folders; every entry says its ``family``,
+``source`` and, in ``config``, its size, languages, parameters, size on disk
+(and a Whisper model's SHA-256).
+
+**Read-only entries**, listed but never written or removed; figures from
+:meth:`ModelRegistry.compare` are still kept for them in the index:
+
+- ``sayso-base``, always first: the bundled model (``resources/models/base``);
+- the offline Whisper models (``whisper-tiny.en``, ``whisper-base``) whose
+  pinned packages are installed (:data:`engine.whisper.sources.PACKAGED`): built in,
+  assembled from the packages into ``<root>/<name>/`` the first time they are
+  loaded or made active (:meth:`ModelRegistry.prepare`), never inside site-packages;
+- Whisper folders in the Hugging Face cache (faster-whisper, Buzz, WhisperX
+  downloads; :func:`engine.whisper.sources.hf_cache_models`), listed last as
+  ``external`` entries under their name (unless an entry already has that id)
+  and loaded where they are.
+
+:meth:`ModelRegistry.import_model` registers any model folder;
+:meth:`ModelRegistry.pull` downloads a Whisper model from the model hub.
 
 **Faults.** Every change is a locked read–modify–write of ``registry.json``
 (``fcntl.flock`` where available) written with :func:`engine.atomic.atomic_write`,
@@ -28,9 +46,10 @@ message naming the model and what is wrong.
 **Data fingerprints** (:func:`fingerprint`) identify the exact utterances a
 model was trained on, or a test set scored on, independent of their order.
 
-Listing, reading and changing the index need neither torch nor Qt; only
-:meth:`ModelRegistry.register` (which checks that the weights load) and
-:meth:`ModelRegistry.compare` (which decodes) import the model code.
+Listing, reading and changing the index need neither torch, faster-whisper nor Qt;
+only :meth:`ModelRegistry.register` (which checks that a Sayso checkpoint's weights
+load), :meth:`ModelRegistry.recognizer` and :meth:`ModelRegistry.compare` (which
+decode) import the model code.
 """
 from __future__ import annotations
 
@@ -55,17 +74,22 @@ from typing import TYPE_CHECKING, Any
 from engine.atomic import atomic_write
 from engine.checkpoint_layout import (
     MODEL_FILES,
+    SAYSO_FAMILY,
     WEIGHTS_FILE,
     CheckpointError,
-    is_checkpoint,
-    missing_files,
+    family,
     read_config,
     read_header,
+    unrecognized,
 )
 from engine.data.manifest import read_manifest
 from engine.data.utterance import Utterance
 from engine.paths import models_dir
 from engine.resources import BUNDLED_MODEL
+from engine.whisper.folder import MODEL_FILE as WHISPER_WEIGHTS
+from engine.whisper.folder import WHISPER_FAMILY, WhisperFolderError, check_folder, sha256_file
+from engine.whisper.folder import summarize as summarize_whisper
+from engine.whisper.sources import PACKAGED, WhisperSourceError, assemble, hf_cache_models, installed_packaged
 
 if TYPE_CHECKING:
     from engine.decode.evaluate import EvalReport
@@ -89,7 +113,8 @@ BUILTIN_ID = "sayso-base"
 """Id of the bundled base model, always in the registry."""
 INDEX_NAME = "registry.json"
 ENTRY_NAME = "entry.json"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+"""2: ``read_only_metrics`` maps each read-only entry's id to its figures (1: ``builtin_metrics``, sayso-base's)."""
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 FINGERPRINT_VERSION = "sayso-data-v1"
 
@@ -193,24 +218,32 @@ test_set_name.__test__ = False  # not a pytest test, despite the name
 
 @dataclass
 class ModelEntry:
-    """One registered model.
+    """One model in the registry.
 
     Attributes:
-        id: unique, stable, filesystem-safe (``<name slug>-<8 hex>``; ``sayso-base`` for the bundled one).
+        id: unique, stable, filesystem-safe (``<name slug>-<8 hex>``; ``sayso-base`` for the bundled
+            one; a Whisper model's name, e.g. ``whisper-base``, when imported, pulled or built in).
         name: shown to the user.
         path: the checkpoint folder (absolute).
-        created: ISO 8601 time of registration (the bundled model: its weights' file time).
+        created: ISO 8601 time of registration (read-only entries: their weights' file time).
         parent_id, parent_path: the model it was trained or fine-tuned from, if known.
-        config: summary: ``parameters``, ``bytes`` (weights file size), architecture sizes
-            (``d_model``, ``encoder_layers``, ``encoder_heads``, ``decoder_layers``,
-            ``embed_dim``, ``n_mels``, ``vocab_size``).
+        config: summary: ``parameters``, ``bytes`` (the weights file's size on disk), ``languages``
+            (``"en"``, or ``"multilingual"``) and the architecture: Sayso ``d_model``,
+            ``encoder_layers``, ``encoder_heads``, ``decoder_layers``, ``embed_dim``, ``n_mels``,
+            ``vocab_size``; Whisper ``size`` (``tiny.en``, ``base`` …), ``layers``, ``width``,
+            ``vocab_size``, ``sha256`` (of ``model.bin``). An offline package's model not yet
+            assembled has only ``size``, ``parameters``, ``languages``, ``bytes`` and ``sha256``.
         data_fingerprint: :func:`fingerprint` of the training utterances (None: unknown).
         train_utterances: how many training utterances (None: unknown).
         metrics: set name → ``{"wer", "cer", "utterances", ...}`` (fractions, not percent).
-        notes: free text.
-        builtin: the bundled, read-only model.
-        stored: the registry owns the checkpoint files (registered with ``copy=True``),
+        notes: free text (read-only Whisper entries: what the model is good at).
+        builtin: shipped with Sayso: the bundled model, or an installed offline Whisper package; read-only.
+        stored: the registry owns the checkpoint files (registered with ``copy=True``, or pulled),
             so removing the entry deletes them.
+        family: which recognizer reads it (:func:`engine.checkpoint_layout.family`): ``"sayso"`` or ``"whisper"``.
+        source: where the weights came from, in words (a package, the model hub, a folder, training).
+        external: found in another tool's folder (the Hugging Face cache): read-only, never
+            written, not kept in the index (only its figures are).
     """
 
     id: str
@@ -226,15 +259,27 @@ class ModelEntry:
     notes: str = ""
     builtin: bool = False
     stored: bool = False
+    family: str = SAYSO_FAMILY
+    source: str = ""
+    external: bool = False
 
     @property
     def read_only(self) -> bool:
-        return self.builtin
+        """Built in or external: never renamed, annotated, removed or written (figures are kept in the index)."""
+        return self.builtin or self.external
+
+    @property
+    def packaged(self) -> bool:
+        """A built-in offline Whisper package's model (assembled into the registry folder on first use)."""
+        return self.builtin and self.family == WHISPER_FAMILY and self.id in PACKAGED
 
     @property
     def available(self) -> bool:
-        """The checkpoint folder still has its weights and config."""
-        return is_checkpoint(self.path)
+        """The model can be loaded: its folder is complete (an offline package's model: or its packages are
+        installed, to assemble it from)."""
+        if family(self.path) == self.family:
+            return True
+        return self.packaged and self.id in installed_packaged()
 
     def to_json(self, root: Path | None = None) -> dict:
         d = asdict(self)
@@ -347,15 +392,21 @@ def _slug(name: str) -> str:
 
 
 def summarize_checkpoint(path: Path) -> tuple[dict, dict]:
-    """``(config summary, meta)`` of a checkpoint folder, from its JSON and the weights' header only.
+    """``(config summary, meta)`` of a model folder of either family, from its JSON and the weights' header only
+    (see :attr:`ModelEntry.config`; a Whisper folder's meta is ``{}``; its SHA-256 is not computed here).
 
     Raises:
-        RegistryError: not a checkpoint, or unreadable config/weights header.
+        RegistryError: not a model folder, or unreadable config/weights header.
     """
     path = Path(path)
-    missing = missing_files(path)
-    if not path.is_dir() or missing:
-        raise RegistryError(f"{path}: not a Sayso checkpoint ({', '.join(missing) or 'folder'} missing).")
+    kind = family(path)
+    if kind == WHISPER_FAMILY:
+        try:
+            return summarize_whisper(path), {}
+        except WhisperFolderError as exc:
+            raise RegistryError(str(exc)) from None
+    if kind is None:
+        raise RegistryError(str(unrecognized(path)))
     try:
         config = read_config(path)
         model = config["model"]
@@ -367,7 +418,7 @@ def summarize_checkpoint(path: Path) -> tuple[dict, dict]:
         raise RegistryError(f"{path}: unreadable checkpoint ({str(exc).removeprefix(f'{path}: ')}).") from None
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise RegistryError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}).") from None
-    summary = {"parameters": int(params), "bytes": size}
+    summary = {"parameters": int(params), "bytes": size, "languages": "en"}
     for key in ("d_model", "encoder_layers", "encoder_heads", "decoder_layers", "embed_dim", "n_mels", "vocab_size"):
         if key in model:
             summary[key] = model[key]
@@ -413,11 +464,16 @@ def _check_metrics(metrics: Any) -> dict:
 # --------------------------------------------------------------------------- the registry
 
 class ModelRegistry:
-    """Trained models, their lineage, training-data fingerprints and metrics.
+    """Models of both families: their lineage, training-data fingerprints, sources and figures.
 
     Args:
         root: the registry folder (created on first write); default :func:`engine.paths.models_dir`.
         bundled: the bundled model folder (default :data:`engine.resources.BUNDLED_MODEL`).
+        packaged: names of the offline Whisper models listed as built-in (None: those whose
+            pinned packages are installed, :func:`engine.whisper.sources.installed_packaged`);
+            a model already assembled in ``root`` is listed in any case.
+        hf_cache: the Hugging Face hub cache to list Whisper folders from (None:
+            :func:`engine.whisper.sources.hf_cache_dir`, read at each listing).
 
     Every method reads the index afresh, so several instances (and processes)
     see each other's changes.
@@ -427,12 +483,20 @@ class ModelRegistry:
     ...                  train_data="me.jsonl", copy=True)
     >>> reg.set_active(e.id); reg.active().name                             # doctest: +SKIP
     'my voice'
+    >>> reg.recognizer("whisper-base").transcribe_file("take.wav").text     # doctest: +SKIP
+    'please call my sister tomorrow morning'
     """
 
-    def __init__(self, root: str | os.PathLike | None = None, bundled: str | os.PathLike = BUNDLED_MODEL) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, bundled: str | os.PathLike = BUNDLED_MODEL,
+                 packaged: Iterable[str] | None = None, hf_cache: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root is not None else models_dir()
         self.root = self.root.expanduser().absolute()
         self.bundled = Path(bundled).absolute()
+        self.packaged = tuple(installed_packaged() if packaged is None else packaged)
+        unknown = sorted(set(self.packaged) - set(PACKAGED))
+        if unknown:
+            raise RegistryError(f"No offline Whisper package for {', '.join(unknown)} (known: {', '.join(PACKAGED)}).")
+        self.hf_cache = Path(hf_cache) if hf_cache is not None else None
         self.index_path = self.root / INDEX_NAME
         self.recovered: Path | None = None
         """Where the last corrupt index was moved aside (None: never happened in this instance)."""
@@ -442,9 +506,11 @@ class ModelRegistry:
     # ---------------------------------------------------------------- reading
 
     def list(self) -> list[ModelEntry]:
-        """The built-in entry first, then registered models, oldest first."""
+        """The built-in entries (``sayso-base`` first), then registered models, oldest first, then
+        the external ones (Hugging Face cache)."""
         index = self._read()
-        return [self._builtin(index)] + sorted(index["models"], key=lambda e: (e.created, e.id))
+        registered = sorted(index["models"], key=lambda e: (e.created, e.id))
+        return self._builtins(index) + registered + self._external(index)
 
     def get(self, model_id: str) -> ModelEntry:
         """The entry with this id.
@@ -455,8 +521,8 @@ class ModelRegistry:
         return self._find(self._read(), model_id)
 
     def active(self) -> ModelEntry:
-        """The model the studio uses. Falls back to ``sayso-base`` if the active
-        entry was removed or its checkpoint folder is gone (with a warning)."""
+        """The model the studio uses, ready to load (:meth:`prepare`). Falls back to ``sayso-base`` if the
+        active entry was removed, its checkpoint folder is gone, or it cannot be assembled (with a warning)."""
         index = self._read()
         active = index.get("active") or BUILTIN_ID
         if active == BUILTIN_ID:
@@ -469,39 +535,48 @@ class ModelRegistry:
         if not entry.available:
             log.warning("Active model %r has no checkpoint at %s; using %s.", active, entry.path, BUILTIN_ID)
             return self._builtin(index)
-        return entry
+        try:
+            return self.prepare(entry)
+        except RegistryError as exc:
+            log.warning("%s; using %s.", exc, BUILTIN_ID)
+            return self._builtin(index)
 
     def resolve(self, id_or_path: str | os.PathLike) -> ModelEntry:
-        """An entry by id, or an unregistered checkpoint folder as a transient entry (not stored).
+        """An entry by id, or an unregistered model folder (either family) as a transient entry (not stored).
 
         Raises:
-            RegistryError: neither a registered id nor a checkpoint folder.
+            RegistryError: neither a known id nor a model folder.
         """
         index = self._read()
         key = str(id_or_path)
-        if key == BUILTIN_ID or any(e.id == key for e in index["models"]):
+        with contextlib.suppress(RegistryError):
             return self._find(index, key)
         p = Path(id_or_path).expanduser()
         if p.is_dir():
-            for e in [self._builtin(index)] + index["models"]:
+            for e in self._all(index):
                 if _same(e.path, p):
                     return e
-            summary, meta = summarize_checkpoint(p)
-            return ModelEntry(id=_slug(meta.get("name") or p.name), name=str(meta.get("name") or p.name),
-                              path=p.absolute(), created=_mtime_iso(p / WEIGHTS_FILE), config=summary,
-                              metrics=own_figures(meta))
+            summary, meta = summarize_checkpoint(p)  # a transient entry: no SHA-256 (not worth hashing each time)
+            kind = family(p)
+            name = str(meta.get("name") or p.name)
+            return ModelEntry(id=_slug(name), name=name, path=p.absolute(), created=_mtime_iso(_weights(p, kind)),
+                              config=summary, metrics=own_figures(meta), family=kind or SAYSO_FAMILY,
+                              source=f"the folder {p.absolute()}")
         return self._find(index, key)  # raises with the list of known ids
 
     # ---------------------------------------------------------------- changing
 
     def register(self, checkpoint_dir: str | os.PathLike, name: str, parent: str | os.PathLike | None = None,
                  train_data: Sequence[Utterance] | str | os.PathLike | None = None, metrics: dict | None = None,
-                 copy: bool = False, notes: str = "", check: bool = True) -> ModelEntry:
-        """Add a checkpoint folder to the registry.
+                 copy: bool = False, notes: str = "", check: bool = True, model_id: str | None = None,
+                 source: str | None = None) -> ModelEntry:
+        """Add a model folder (either family) to the registry.
 
         Args:
-            checkpoint_dir: a folder written by :func:`engine.train.checkpoint.save_checkpoint`.
-                Its weights are loaded once to check they fit the config.
+            checkpoint_dir: a folder written by :func:`engine.train.checkpoint.save_checkpoint`
+                (its weights are loaded once to check they fit the config), or a CTranslate2
+                Whisper folder (checked by :func:`engine.whisper.folder.check_folder`, which
+                walks every tensor of ``model.bin``; its SHA-256 is recorded).
             name: shown to the user (need not be unique).
             parent: id of a registered model, or the checkpoint folder it started from.
             train_data: the training utterances (list or JSONL manifest), fingerprinted
@@ -509,26 +584,43 @@ class ModelRegistry:
             metrics: set name → ``{"wer", "cer", "utterances"}`` (or an ``EvalReport``), added to
                 the checkpoint's own ``meta["figures"]`` (not those a personalized
                 checkpoint inherits from its parent).
-            copy: copy ``config.json``, ``model.safetensors`` (and any ``*.md``) into
-                ``<root>/<id>/`` so the entry survives the run folder being deleted;
-                otherwise the entry points at ``checkpoint_dir`` as it is.
+            copy: copy the model's files (Sayso: ``config.json``, ``model.safetensors`` and
+                any ``*.md``; Whisper: :func:`engine.whisper.sources.import_folder`, which also
+                writes a missing vocabulary and a model card) into ``<root>/<id>/`` so the entry
+                survives the source folder being deleted; otherwise the entry points at
+                ``checkpoint_dir`` as it is (which is never written).
             notes: free text.
-            check: load the weights once to verify them (about 0.3 s and the
+            check: load a Sayso checkpoint's weights once to verify them (about 0.3 s and the
                 model's memory). ``False`` only for a checkpoint that the job
                 which just wrote it has verified (the studio registers a finished
                 training job's model on its GUI thread).
+            model_id: the id to register under (default ``<name slug>-<8 hex>``).
+            source: where the weights came from, in words (default: "trained with Sayso" for a
+                Sayso checkpoint, the folder for a Whisper one).
 
         Raises:
-            RegistryError: not a loadable checkpoint, an unknown parent id, unreadable
-                training data, malformed metrics, or the registry folder is not writable.
+            RegistryError: not a loadable model folder, ``model_id`` invalid or taken, an unknown
+                parent id, unreadable training data, malformed metrics, or the registry folder
+                is not writable.
         """
         src = Path(checkpoint_dir).expanduser().absolute()
         name = str(name).strip()
         if not name:
             raise RegistryError("A model needs a name.")
-        summary, meta = summarize_checkpoint(src)
-        if check:
-            _check_loads(src)
+        if model_id is not None and not _valid_id(model_id):
+            raise RegistryError(f"{model_id!r} cannot be a model id (lowercase letters, digits, '.', '_', '-').")
+        kind = family(src)
+        if kind == WHISPER_FAMILY or (copy and kind is None and _whisper_without_vocabulary(src)):
+            kind, meta = WHISPER_FAMILY, {}
+            summary = {}  # read from the copy (which gets a vocabulary) or from the folder, below
+            if source is None:
+                source = f"the folder {src}"
+        else:
+            summary, meta = summarize_checkpoint(src)
+            if check:
+                _check_loads(src)
+            if source is None:
+                source = "trained with Sayso"
         metrics = {**own_figures(meta), **_check_metrics(metrics)}
         fp = count = None
         if train_data is not None:
@@ -537,42 +629,135 @@ class ModelRegistry:
             except (OSError, ValueError) as exc:
                 raise RegistryError(f"Cannot read the training data: {exc}") from None
             fp, count = fingerprint(utts), len(utts)
-        model_id = None
+        chosen = model_id
+        created = None
         try:
             with self._locked() as index:
                 parent_id, parent_path = self._parent(index, parent)
-                taken = {e.id for e in index["models"]} | {BUILTIN_ID}
-                while model_id is None or model_id in taken or (self.root / model_id).exists():
-                    model_id = _slug(name) + "-" + uuid.uuid4().hex[:8]
-                path = self._copy_in(src, model_id) if copy else src
-                entry = ModelEntry(id=model_id, name=name, path=path, created=_now(), parent_id=parent_id,
+                in_place = chosen is not None and copy and _same(src, self.root / chosen)  # pulled into its folder
+                if in_place:  # a rebuilt index may already list the bare folder: this record replaces that one
+                    index["models"] = [e for e in index["models"] if not (e.id == chosen and _same(e.path, src))]
+                taken = {e.id for e in index["models"]} | {BUILTIN_ID} | set(PACKAGED)
+                if chosen is None:
+                    while chosen is None or chosen in taken or (self.root / chosen).exists():
+                        chosen = _slug(name) + "-" + uuid.uuid4().hex[:8]
+                elif chosen in taken:
+                    raise RegistryError(f"A model with the id {chosen!r} is already in the registry at {self.root}.")
+                elif not in_place and (self.root / chosen).exists():
+                    raise RegistryError(f"{self.root / chosen} already exists; choose another id.")
+                created = chosen
+                if in_place:
+                    path = src
+                elif copy:
+                    path = self._copy_in(src, chosen, kind)
+                else:
+                    path = src
+                if kind == WHISPER_FAMILY:
+                    summary = self._whisper_summary(path)
+                entry = ModelEntry(id=chosen, name=name, path=path, created=_now(), parent_id=parent_id,
                                    parent_path=parent_path, config=summary, data_fingerprint=fp,
-                                   train_utterances=count, metrics=metrics, notes=str(notes or ""), stored=bool(copy))
+                                   train_utterances=count, metrics=metrics, notes=str(notes or ""), stored=bool(copy),
+                                   family=kind, source=source)
                 self._write_entry(entry)
                 index["models"].append(entry)
         except BaseException:  # the index was not written (atomic): leave nothing half-registered
-            if model_id is not None:
-                shutil.rmtree(self.root / model_id, ignore_errors=True)
+            if created is not None:
+                if _same(src, self.root / created):
+                    (src / ENTRY_NAME).unlink(missing_ok=True)  # a pulled folder stays, to register again
+                else:
+                    shutil.rmtree(self.root / created, ignore_errors=True)
             raise
         return entry
+
+    def import_model(self, folder: str | os.PathLike, name: str | None = None, copy: bool = False,
+                     notes: str = "") -> ModelEntry:
+        """Register any model folder by its family (``sayso models import``).
+
+        A Sayso checkpoint is :meth:`register`-ed (name default: the folder's name). A
+        CTranslate2 Whisper folder is registered under the id of its name (default
+        ``whisper-<size>`` from its weights' shape, e.g. ``whisper-small``; ``-2``, ``-3`` …
+        appended when taken). Referenced (``copy=False``) folders are never written, so they
+        must be complete; a Whisper folder without a vocabulary file can be imported with
+        ``copy=True`` (the copy gets one written from ``tokenizer.json``).
+
+        Raises:
+            RegistryError: not a model folder, unreadable, or (referenced) incomplete.
+        """
+        src = Path(folder).expanduser().absolute()
+        kind = family(src)
+        if kind == SAYSO_FAMILY:
+            return self.register(src, name or src.name, copy=copy, notes=notes)
+        if kind is None:
+            if _whisper_without_vocabulary(src):
+                if not copy:
+                    raise RegistryError(f"{src}: a Whisper folder without a vocabulary file; import it with --copy "
+                                        "(the copy gets one written from tokenizer.json).")
+            else:
+                raise RegistryError(str(unrecognized(src)))
+        if name is None:
+            name = f"whisper-{check_folder(src, need_vocabulary=False).size_name}"
+        base = re.sub(r"[^a-z0-9._-]+", "-", name.strip().lower()).strip("-._")[:60] or "whisper"
+        index = self._read()
+        taken = {e.id for e in self._all(index) if not e.external} | set(PACKAGED)
+        model_id, n = base, 1
+        while model_id in taken or (self.root / model_id).exists():
+            n += 1
+            model_id = f"{base}-{n}"
+        return self.register(src, name, copy=copy, notes=notes, model_id=model_id)
+
+    def pull(self, name: str, base_url: str | None = None, progress: Callable[[int, int], None] | None = None,
+             cancel: threading.Event | None = None) -> ModelEntry:
+        """Download Whisper model ``name`` (:data:`engine.whisper.download.HUB_MODELS`) from the model hub
+        into ``<root>/<name>/`` and register it (id ``name``, stored: removing it deletes the files).
+
+        Returns at once, downloading nothing, if a model of that id is already listed and
+        available (built in, pulled before, or in the Hugging Face cache). A cancelled or
+        interrupted pull keeps its partial files; the next pull resumes them.
+
+        Args:
+            base_url: the hub (None: :data:`engine.whisper.download.HUB_URL`; tests: 127.0.0.1).
+            progress: ``progress(bytes_done, bytes_total)`` after each block.
+            cancel: set it to stop at the next block (:class:`~engine.whisper.download.DownloadCancelled`).
+
+        Raises:
+            engine.whisper.download.DownloadError: unknown name, offline, checksum mismatch, cut short.
+            engine.whisper.download.DownloadCancelled: ``cancel`` was set.
+            RegistryError: the registry folder is not writable.
+        """
+        from engine.whisper.download import HUB_MODELS, HUB_URL, pull
+
+        with self._lock_file(f".{name}.pull.lock"):  # one download of a model at a time
+            try:
+                entry = self.get(name)
+                if entry.available:
+                    return self.prepare(entry)  # built in (assembled offline), pulled before, or in the HF cache
+                if not entry.read_only:
+                    self.remove(name)  # its folder was deleted: forget it, pull it again
+            except RegistryError:
+                pass
+            folder = pull(name, self.root, base_url=base_url or HUB_URL, progress=progress, cancel=cancel)
+            if name in PACKAGED:  # its packages are not installed: the folder is listed as the built-in entry
+                return self.get(name)
+            return self.register(folder, name, copy=True, model_id=name,
+                                 source=f"model hub {HUB_MODELS.get(name, name)} ({base_url or HUB_URL})")
 
     def update(self, model_id: str, name: str | None = None, notes: str | None = None,
                metrics: dict | None = None) -> ModelEntry:
         """Rename, change notes, or add/replace metric sets (merged into the existing ones).
 
-        The bundled model accepts metrics only (its name and notes are fixed).
+        Read-only entries (built in, external) accept metrics only (their name and notes are fixed).
 
         Raises:
             RegistryError: no such model, an empty name, or malformed metrics.
         """
         metrics = _check_metrics(metrics)
         with self._locked() as index:
-            if model_id == BUILTIN_ID:
-                if name is not None or notes is not None:
-                    raise RegistryError(f"{BUILTIN_ID} is the bundled model: it cannot be renamed or annotated.")
-                index["builtin_metrics"].update(metrics)
-                return self._builtin(index)
             entry = self._find(index, model_id)
+            if entry.read_only:
+                if name is not None or notes is not None:
+                    raise RegistryError(f"{model_id} is {_why_read_only(entry)}: it cannot be renamed or annotated.")
+                index["read_only_metrics"].setdefault(model_id, {}).update(metrics)
+                return self._find(index, model_id)
             if name is not None:
                 if not str(name).strip():
                     raise RegistryError("A model needs a name.")
@@ -584,18 +769,21 @@ class ModelRegistry:
             return entry
 
     def remove(self, model_id: str) -> ModelEntry:
-        """Forget a model; delete its files only if the registry owns them (``copy=True``).
+        """Forget a model; delete its files only if the registry owns them (``copy=True``, pulled).
 
         A checkpoint registered in place is left where it is. If it was the
         active model, ``sayso-base`` becomes active.
 
         Raises:
-            RegistryError: ``sayso-base`` (the bundled model is never removed) or no such model.
+            RegistryError: a read-only entry (``sayso-base``, an offline package's model, one in the
+                Hugging Face cache: never removed here) or no such model.
         """
         if model_id == BUILTIN_ID:
             raise RegistryError(f"{BUILTIN_ID} is the bundled model and cannot be removed.")
         with self._locked() as index:
             entry = self._find(index, model_id)
+            if entry.read_only:
+                raise RegistryError(f"{model_id} is {_why_read_only(entry)} and cannot be removed here.")
             index["models"] = [e for e in index["models"] if e.id != model_id]
             if index.get("active") == model_id:
                 index["active"] = BUILTIN_ID
@@ -611,38 +799,59 @@ class ModelRegistry:
         return entry
 
     def set_active(self, model_id: str) -> ModelEntry:
-        """Make this the model the studio uses (persisted in the index).
+        """Make this the model the studio uses (persisted in the index); an offline package's
+        model is assembled first (:meth:`prepare`).
 
         Raises:
-            RegistryError: no such model, or its checkpoint folder is missing.
+            RegistryError: no such model, its checkpoint folder is missing, or it cannot be assembled.
         """
         with self._locked() as index:
-            entry = self._find(index, model_id)
+            entry = self.prepare(self._find(index, model_id))
             if not entry.available:
                 raise RegistryError(f"Model {entry.id!r} ({entry.name}) cannot be used: its checkpoint folder "
                                     f"{entry.path} is missing or incomplete.")
             index["active"] = entry.id
         return entry
 
-    def recognizer(self, model_id: str | None = None, **settings) -> Recognizer:
+    def prepare(self, entry: ModelEntry | str) -> ModelEntry:
+        """The entry, with its folder ready to load: a built-in offline Whisper model is assembled
+        from its packages into ``<root>/<id>/`` the first time (seconds, once: parts joined,
+        SHA-256 checked, vocabulary and card written; :func:`engine.whisper.sources.assemble`).
+        Any other entry is returned as it is.
+
+        Raises:
+            RegistryError: unknown id; the packages are missing, of another version, or do not
+                join into the pinned checksum (the message gives the ``pip install`` line).
+        """
+        if isinstance(entry, str):
+            entry = self.get(entry)
+        if not entry.packaged or family(entry.path) == WHISPER_FAMILY:
+            return entry
+        try:
+            assemble(entry.id, self.root)  # one process at a time (it locks the folder)
+        except (WhisperSourceError, OSError) as exc:
+            raise RegistryError(f"Model {entry.id!r} cannot be assembled: {exc}") from None
+        return self._find(self._read(), entry.id)
+
+    def recognizer(self, model: str | os.PathLike | None = None, **settings) -> Recognizer:
         """Load a model's recognizer (:func:`engine.decode.families.load_recognizer`), named as its entry.
 
         Args:
-            model_id: a registered id; None for :meth:`active` (the model the studio uses).
-            settings: decoding settings over those stored in the checkpoint (e.g. ``beam_size``).
+            model: an id or a model folder (:meth:`resolve`); None for :meth:`active` (the model the studio uses).
+            settings: ``threads`` and decoding settings over those stored in the checkpoint (e.g. ``beam_size``).
 
         Raises:
             RegistryError: no such model, or its checkpoint is missing or unreadable.
         """
-        return _recognizer(self.active() if model_id is None else self.get(model_id), **settings)
+        return self._load(self.active() if model is None else self.resolve(model), **settings)
 
     def compare(self, id_a: str, id_b: str, test_utterances: Sequence[Utterance] | str | os.PathLike,
                 vocabulary: Vocabulary | None = None, progress: Callable[[int, int], None] | None = None,
                 **recognizer_kwargs) -> Comparison:
-        """Score two models on the same test utterances and keep the figures in both entries.
+        """Score two models (of either family) on the same test utterances and keep the figures in both entries.
 
         Each model decodes with its own tuned settings (``meta["decode"]``) unless
-        ``recognizer_kwargs`` (e.g. ``beam_size``) override them for both.
+        ``recognizer_kwargs`` (e.g. ``beam_size``, ``threads``) override them for both.
         WER/CER come from :func:`engine.decode.evaluate.evaluate`; the result is
         stored in both entries' ``metrics`` under :func:`test_set_name` of the
         test set's :func:`fingerprint` (and vocabulary), so re-running on the same
@@ -669,7 +878,7 @@ class ModelRegistry:
         a, b = self.get(id_a), self.get(id_b)
         reports = []
         for k, entry in enumerate((a, b)):
-            rec = _recognizer(entry, **recognizer_kwargs)
+            rec = self._load(entry, **recognizer_kwargs)
             step = (lambda i, n, k=k: progress(k * n + i, 2 * n)) if progress else None
             try:
                 reports.append(evaluate(rec, utts, vocabulary, progress=step))
@@ -686,13 +895,32 @@ class ModelRegistry:
 
     # ---------------------------------------------------------------- internals
 
+    def _load(self, entry: ModelEntry, **settings) -> Recognizer:
+        from engine.decode.families import load_recognizer
+
+        entry = self.prepare(entry)
+        if not entry.available:
+            raise RegistryError(f"Model {entry.id!r} ({entry.name}): its checkpoint folder {entry.path} is missing "
+                                "or incomplete.")
+        try:
+            return load_recognizer(entry, **settings)
+        except CheckpointError as exc:
+            raise RegistryError(f"Model {entry.id!r} ({entry.name}): {exc}") from None
+
+    def _all(self, index: dict) -> list[ModelEntry]:
+        return self._builtins(index) + index["models"] + self._external(index)
+
     def _find(self, index: dict, model_id: str) -> ModelEntry:
         if model_id == BUILTIN_ID:
             return self._builtin(index)
         for e in index["models"]:
             if e.id == model_id:
                 return e
-        known = ", ".join([BUILTIN_ID] + [e.id for e in index["models"]])
+        others = self._builtins(index)[1:] + self._external(index)
+        for e in others:
+            if e.id == model_id:
+                return e
+        known = ", ".join([BUILTIN_ID] + [e.id for e in index["models"]] + [e.id for e in others])
         raise RegistryError(f"No model {model_id!r} in the registry at {self.root} (known: {known}).")
 
     def _builtin(self, index: dict) -> ModelEntry:
@@ -705,21 +933,74 @@ class ModelRegistry:
             id=BUILTIN_ID, name=str(meta.get("name") or BUILTIN_ID), path=self.bundled,
             created=_mtime_iso(self.bundled / WEIGHTS_FILE), config=summary,
             train_utterances=(meta.get("data") or {}).get("train_utterances"),
-            metrics={**own_figures(meta), **index.get("builtin_metrics", {})},
+            metrics={**own_figures(meta), **index["read_only_metrics"].get(BUILTIN_ID, {})},
             notes="The base model bundled with Sayso (read-only).", builtin=True,
+            source="bundled with Sayso (trained by its recipe)",
         )
+
+    def _builtins(self, index: dict) -> list[ModelEntry]:
+        """``sayso-base``, then the offline Whisper packages' models (installed, or already assembled here)."""
+        out = [self._builtin(index)]
+        for name, model in PACKAGED.items():
+            folder = self.root / name
+            assembled = family(folder) == WHISPER_FAMILY
+            if name not in self.packaged and not assembled:
+                continue
+            if assembled:
+                summary, created = summarize_whisper(folder), _mtime_iso(folder / WHISPER_WEIGHTS)
+            else:
+                summary = {"size": name.removeprefix("whisper-"), "parameters": model.parameters,
+                           "languages": "en" if name.endswith(".en") else "multilingual", "bytes": model.bytes}
+                created = ""
+            out.append(ModelEntry(
+                id=name, name=name, path=folder, created=created, config={**summary, "sha256": model.sha256},
+                metrics=dict(index["read_only_metrics"].get(name, {})), notes=model.good_at, builtin=True,
+                family=WHISPER_FAMILY, source=model.source.replace("`", "")))
+        return out
+
+    def _external(self, index: dict) -> list[ModelEntry]:
+        """Whisper folders in the Hugging Face cache, under ids not taken by other entries."""
+        from engine.whisper.sources import hf_cache_dir
+
+        taken = {BUILTIN_ID, *PACKAGED, *(e.id for e in index["models"])}
+        out = []
+        for name, snap in hf_cache_models(self.hf_cache or hf_cache_dir()).items():
+            model_id = re.sub(r"[^a-z0-9._-]+", "-", name)
+            if model_id in taken or not _valid_id(model_id):
+                continue
+            try:
+                summary = summarize_whisper(snap)
+            except WhisperFolderError:
+                continue
+            link = snap / WHISPER_WEIGHTS  # a symlink to ../../blobs/<SHA-256 of the file> (the hub's etag)
+            blob = Path(os.readlink(link)).name if link.is_symlink() else ""
+            if re.fullmatch(r"[0-9a-f]{64}", blob):
+                summary["sha256"] = blob
+            repo = snap.parent.parent.name.removeprefix("models--").replace("--", "/")
+            out.append(ModelEntry(
+                id=model_id, name=name, path=snap, created=_mtime_iso(snap / WHISPER_WEIGHTS), config=summary,
+                metrics=dict(index["read_only_metrics"].get(model_id, {})),
+                notes="Found in the Hugging Face cache (read-only: never modified here).",
+                family=WHISPER_FAMILY, source=f"Hugging Face cache: {repo}, snapshot {snap.name}", external=True))
+        return out
+
+    def _whisper_summary(self, folder: Path) -> dict:
+        try:
+            return {**summarize_whisper(folder), "sha256": _whisper_sha256(folder)}
+        except WhisperFolderError as exc:
+            raise RegistryError(str(exc)) from None
 
     def _parent(self, index: dict, parent) -> tuple[str | None, str | None]:
         if parent is None:
             return None, None
         key = str(parent)
-        if key == BUILTIN_ID or any(e.id == key for e in index["models"]):
+        with contextlib.suppress(RegistryError):
             e = self._find(index, key)
             return e.id, str(e.path)
         p = Path(parent).expanduser()
         if p.is_dir():
             p = p.absolute()
-            for e in [self._builtin(index)] + index["models"]:
+            for e in self._all(index):
                 if _same(e.path, p):
                     return e.id, str(e.path)
             return None, str(p)
@@ -727,9 +1008,19 @@ class ModelRegistry:
             self._find(index, key)  # raises: unknown id
         raise RegistryError(f"Parent {key!r} is neither a registered model nor a checkpoint folder.")
 
-    def _copy_in(self, src: Path, model_id: str) -> Path:
+    def _copy_in(self, src: Path, model_id: str, kind: str = SAYSO_FAMILY) -> Path:
         dest = self.root / model_id
         self.root.mkdir(parents=True, exist_ok=True)
+        if kind == WHISPER_FAMILY:
+            from engine.whisper.sources import import_folder
+
+            try:
+                return import_folder(src, model_id, self.root)
+            except WhisperSourceError as exc:
+                raise RegistryError(str(exc)) from None
+            except OSError as exc:
+                raise RegistryError(f"Cannot copy {src} into the registry at {self.root}: "
+                                    f"{exc.strerror or exc}.") from None
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{model_id}.tmp"))
         try:
             for f in list(MODEL_FILES) + sorted(p.name for p in src.glob("*.md")):
@@ -761,19 +1052,25 @@ class ModelRegistry:
                 finally:
                     self._lock_depth -= 1
                 return
-            try:
-                self.root.mkdir(parents=True, exist_ok=True)
-                fh = open(self.root / ".registry.lock", "a+")
-            except OSError as exc:
-                raise RegistryError(f"Cannot write to the registry at {self.root}: {exc.strerror or exc}.") from None
-            with fh:
-                if fcntl is not None:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            with self._lock_file(".registry.lock"):
                 self._lock_depth = 1
                 try:
                     yield
                 finally:
                     self._lock_depth = 0
+
+    @contextlib.contextmanager
+    def _lock_file(self, name: str) -> Iterator[None]:
+        """An exclusive ``flock`` on ``<root>/<name>`` (created) for the duration of the block."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = open(self.root / name, "a+")
+        except OSError as exc:
+            raise RegistryError(f"Cannot write to the registry at {self.root}: {exc.strerror or exc}.") from None
+        with fh:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            yield
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict]:
@@ -802,20 +1099,24 @@ class ModelRegistry:
     def _parse(self, data: Any) -> dict:
         if not isinstance(data, dict) or not isinstance(data.get("models"), list):
             raise ValueError("not a registry index")
-        if data.get("version") != INDEX_VERSION:
+        if data.get("version") not in (1, INDEX_VERSION):
             raise ValueError(f"unknown index version {data.get('version')!r}")
         models = [ModelEntry.from_json(d, self.root) for d in data["models"]]
         if len({e.id for e in models} | {BUILTIN_ID}) != len(models) + 1:
             raise ValueError("duplicate entry ids")
         active = data.get("active") or BUILTIN_ID
-        builtin_metrics = data.get("builtin_metrics") or {}
-        if not isinstance(active, str) or not isinstance(builtin_metrics, dict):
-            raise TypeError("bad 'active' or 'builtin_metrics'")
-        return {"version": INDEX_VERSION, "active": active, "models": models, "builtin_metrics": builtin_metrics}
+        if data["version"] == 1:  # only the bundled model's figures
+            figures = {BUILTIN_ID: data.get("builtin_metrics") or {}}
+        else:
+            figures = data.get("read_only_metrics") or {}
+        if not isinstance(active, str) or not isinstance(figures, dict) \
+                or not all(isinstance(v, dict) for v in figures.values()):
+            raise TypeError("bad 'active' or 'read_only_metrics'")
+        return {"version": INDEX_VERSION, "active": active, "models": models, "read_only_metrics": figures}
 
     def _write(self, index: dict) -> None:
         data = {"version": INDEX_VERSION, "active": index.get("active") or BUILTIN_ID,
-                "builtin_metrics": index.get("builtin_metrics", {}),
+                "read_only_metrics": index.get("read_only_metrics", {}),
                 "models": [e.to_json(self.root) for e in index["models"]]}
         try:
             with atomic_write(self.index_path) as fh:
@@ -850,7 +1151,7 @@ class ModelRegistry:
             return index
 
     def _scan(self) -> list[ModelEntry]:
-        """Entries found in the model folders under the root."""
+        """Entries found in the model folders under the root (not the offline packages' assembled folders)."""
         models: list[ModelEntry] = []
         try:
             folders = sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -863,9 +1164,10 @@ class ModelRegistry:
         return models
 
     def _entry_from_folder(self, folder: Path) -> ModelEntry | None:
+        reserved = {BUILTIN_ID, *PACKAGED}
         try:
             entry = ModelEntry.from_json(json.loads((folder / ENTRY_NAME).read_text(encoding="utf-8")), self.root)
-            if entry.id != folder.name or entry.id == BUILTIN_ID:
+            if entry.id != folder.name or entry.id in reserved:
                 raise ValueError("entry id does not match its folder")
             if entry.stored:
                 entry.path = folder
@@ -874,21 +1176,54 @@ class ModelRegistry:
             pass
         except (OSError, ValueError, TypeError, KeyError) as exc:
             log.warning("Skipping the unreadable %s (%s).", folder / ENTRY_NAME, exc)
-        if _valid_id(folder.name) and folder.name != BUILTIN_ID and is_checkpoint(folder):
+        kind = family(folder)
+        if _valid_id(folder.name) and folder.name not in reserved and kind is not None:
             try:
                 summary, meta = summarize_checkpoint(folder)
+                if kind == WHISPER_FAMILY:
+                    summary = self._whisper_summary(folder)
             except RegistryError as exc:
                 log.warning("Skipping %s: %s", folder, exc)
                 return None
             return ModelEntry(id=folder.name, name=str(meta.get("name") or folder.name), path=folder,
-                              created=_mtime_iso(folder / WEIGHTS_FILE), config=summary,
+                              created=_mtime_iso(_weights(folder, kind)), config=summary,
                               metrics=own_figures(meta), notes="Recovered from its folder after the index was lost.",
-                              stored=True)
+                              stored=True, family=kind,
+                              source="trained with Sayso" if kind == SAYSO_FAMILY else f"the folder {folder}")
         return None
 
 
 def _empty_index() -> dict:
-    return {"version": INDEX_VERSION, "active": BUILTIN_ID, "models": [], "builtin_metrics": {}}
+    return {"version": INDEX_VERSION, "active": BUILTIN_ID, "models": [], "read_only_metrics": {}}
+
+
+def _why_read_only(entry: ModelEntry) -> str:
+    if entry.id == BUILTIN_ID:
+        return "the bundled model"
+    if entry.builtin:
+        return "a built-in offline model"
+    return "in the Hugging Face cache (read-only)"
+
+
+def _weights(folder: Path, kind: str | None) -> Path:
+    return folder / (WHISPER_WEIGHTS if kind == WHISPER_FAMILY else WEIGHTS_FILE)
+
+
+def _whisper_sha256(folder: Path) -> str:
+    """SHA-256 of a Whisper folder's ``model.bin`` (read whole: about a second per 500 MB)."""
+    try:
+        return sha256_file(folder / WHISPER_WEIGHTS)
+    except OSError as exc:
+        raise RegistryError(f"Cannot read {folder / WHISPER_WEIGHTS}: {exc.strerror or exc}.") from None
+
+
+def _whisper_without_vocabulary(folder: Path) -> bool:
+    """A Whisper folder complete but for its vocabulary file (which a copy gets written)."""
+    try:
+        check_folder(folder, need_vocabulary=False)
+    except WhisperFolderError:
+        return False
+    return True
 
 
 def _mtime_iso(path: Path) -> str:
@@ -912,15 +1247,3 @@ def _check_loads(path: Path) -> None:
         load_checkpoint(path)
     except CheckpointError as exc:
         raise RegistryError(str(exc)) from None
-
-
-def _recognizer(entry: ModelEntry, **kwargs) -> Recognizer:
-    from engine.decode.families import load_recognizer
-
-    if not entry.available:
-        raise RegistryError(f"Model {entry.id!r} ({entry.name}): its checkpoint folder {entry.path} is missing "
-                            "or incomplete.")
-    try:
-        return load_recognizer(entry, **kwargs)
-    except CheckpointError as exc:
-        raise RegistryError(f"Model {entry.id!r} ({entry.name}): {exc}") from None

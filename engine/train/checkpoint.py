@@ -29,6 +29,7 @@ from engine.checkpoint_layout import (
     finish_interrupted_write,
     old_sibling,
     read_config,
+    temp_prefix,
 )
 from engine.model.config import ModelConfig
 from engine.model.cross_modal import CrossModalModel
@@ -51,7 +52,7 @@ def save_checkpoint(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=temp_prefix(path)))
     try:
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         # The decoder and text encoder share the embedding; store it once.

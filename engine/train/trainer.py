@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from engine.audio.features import LogMel
+from engine.checkpoint_layout import has_trainer_state
 from engine.data.utterance import Utterance
 from engine.decode.ctc import greedy
 from engine.model.config import ModelConfig
@@ -352,7 +353,7 @@ class Trainer:
         """Load ``last/`` (weights, optimizer) if it holds trainer state; returns ``(epochs done, step,
         best WER, history)``, all zero/empty when there is nothing to resume."""
         last = self.out_dir / "last"
-        if not (last / "trainer.json").exists():
+        if not has_trainer_state(last):
             return 0, 0, math.inf, []
         model_state, _, _ = load_checkpoint(last)
         model.load_state_dict(model_state.state_dict())

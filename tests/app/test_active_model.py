@@ -26,10 +26,10 @@ def test_model_changed_reaches_every_collaborator_of_a_real_window(qtbot, model_
     window = MainWindow(model_path)
     qtbot.addWidget(window)  # closed at teardown: stops the workers
     first = window.recognizer
-    assert first is not None and window.training.base_edit.text() == str(model_path)
+    assert first is not None and window.training.form.base_edit.text() == str(model_path)
 
     assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")
-    window.transcribe_action.trigger()
+    window.commands.transcribe.trigger()
     assert window.active_model.busy and not window.switch_model(second)  # never while transcribing
     assert "Wait for the transcription" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not first.busy, timeout=WORKER_TIMEOUT_MS)
@@ -42,13 +42,13 @@ def test_model_changed_reaches_every_collaborator_of_a_real_window(qtbot, model_
     assert new is window.active_model.recognizer and new is not first and new.model_path == second
     assert window.model_path == second and window.model_error is None
     # every collaborator follows the one signal
-    assert window.projects.jobs is new and window.projects.prelabel_job.jobs is new
-    assert window.insight.jobs is new and window.insight.attention.jobs is new and window.insight.embedding.jobs is new
+    assert window.projects.recognizer is new and window.projects.prelabel_run.recognizer is new
+    assert window.insight.recognizer is new and window.insight.attention.recognizer is new and window.insight.embedding.recognizer is new
     assert window.insight.embedding.embedder.model_path == second  # its own embedding worker, for the new model
-    assert window.training.base_edit.text() == str(second)
+    assert window.training.form.base_edit.text() == str(second)
     assert window.model_label.text() == "Model: second" and window.model_label.toolTip() == str(second)
-    assert window.transcribe_action.isEnabled()
+    assert window.commands.transcribe.isEnabled()
 
     with qtbot.waitSignal(new.finished, timeout=WORKER_TIMEOUT_MS) as done:  # the new worker serves the window
-        window.transcribe_action.trigger()
+        window.commands.transcribe.trigger()
     assert done.args[0].text == "yes" and window.panel.transcript == "yes"

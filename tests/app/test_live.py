@@ -25,17 +25,17 @@ def test_words_appear_while_speaking_and_finals_export(qtbot, virtual_mic, model
     window.show()
     window.recorder.device = virtual_mic.device
     window.live_view.set_live_enabled(True)
-    assert window.live_action.isChecked()
+    assert window.commands.live.isChecked()
     seen: list = []
     window.recognizer.live_events.connect(lambda events: seen.extend(events))
 
-    window.record_action.trigger()
+    window.commands.record.trigger()
     assert window.recorder.is_recording and window.recognizer.live, warnings
     for name in ("sc_yes_03401e93.wav", "sc_left_03401e93.wav"):
         playback = virtual_mic.play(SAMPLES / name, lead_seconds=0.4, tail_seconds=0.8)
         qtbot.waitUntil(lambda p=playback: p.wait(0), timeout=20_000)
     qtbot.waitUntil(lambda: sum(isinstance(e, Final) for e in seen) >= 2, timeout=WORKER_TIMEOUT_MS)
-    window.record_action.trigger()
+    window.commands.record.trigger()
     qtbot.waitUntil(lambda: not window.recognizer.live, timeout=30_000)
 
     finals = [e for e in seen if isinstance(e, Final)]
@@ -92,11 +92,11 @@ def test_live_settings_validate_and_persist(qtbot, no_model, monkeypatch):
     window = MainWindow(no_model)
     qtbot.addWidget(window)
     monkeypatch.setattr(EndpointDialog, "exec", lambda self: (self.editors["end_silence_s"].setValue(0.5), 1)[1])
-    window.edit_live_settings()
+    window.recording.edit_live_settings()
     window.close()
     again = MainWindow(no_model)  # a restart reads the saved settings
     qtbot.addWidget(again)
-    assert again.endpoint_config().end_silence_s == 0.5
+    assert again.recording.endpoint_config().end_silence_s == 0.5
     assert not again.live_view.enable_box.isChecked()  # no model: live transcription stays off
 
 
@@ -105,14 +105,14 @@ def test_play_a_clip_with_a_moving_playhead(qtbot, virtual_mic, no_model):
     window = MainWindow(no_model)
     qtbot.addWidget(window)
     window.show()
-    assert not window.play_action.isEnabled()  # nothing to play yet
+    assert not window.commands.play.isEnabled()  # nothing to play yet
     assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")
     positions: list[float] = []
     window.playback.position_changed.connect(positions.append)
-    window.play_action.trigger()
-    assert window.play_action.isChecked() and window.play_action.text() == "Stop playing"
+    window.commands.play.trigger()
+    assert window.commands.play.isChecked() and window.commands.play.text() == "Stop playing"
     qtbot.waitUntil(lambda: not window.playback.is_playing, timeout=15_000)
-    assert not window.play_action.isChecked()
+    assert not window.commands.play.isChecked()
     assert positions == sorted(positions) and positions[-1] == pytest.approx(window.waveform.duration, abs=0.05)
     assert any(0.1 < p < 0.9 for p in positions)  # the playhead moved through the clip
     window.play_segment(0.2, 0.5)

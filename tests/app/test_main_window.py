@@ -49,22 +49,22 @@ def test_open_real_sample_fills_waveform_and_spectrogram(qtbot, no_model, fsdd_c
     assert window.spectrogram.getViewBox().linkedView(0) is wave_box
     assert window.attention.plot.getViewBox().linkedView(0) is wave_box
     assert fsdd_clip.name in window.windowTitle()
-    assert window.transcribe_action.isEnabled() is False  # no model here
+    assert window.commands.transcribe.isEnabled() is False  # no model here
 
 
 def test_transcribe_shows_transcript_and_attention(qtbot, model_path):
     window = make_window(qtbot, model_path)
     assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")  # a speaker the model never heard
     with qtbot.waitSignal(window.recognizer.finished, timeout=WORKER_TIMEOUT_MS) as blocker:
-        qtbot.mouseClick(toolbar_button(window, window.transcribe_action), Qt.MouseButton.LeftButton)
-        assert window.recognizer.busy and not window.transcribe_action.isEnabled()
+        qtbot.mouseClick(toolbar_button(window, window.commands.transcribe), Qt.MouseButton.LeftButton)
+        assert window.recognizer.busy and not window.commands.transcribe.isEnabled()
         assert window.panel.busy.isVisible()
     rec = blocker.args[0]
     assert rec.text == "yes"
     assert window.panel.transcript == "yes"
     assert window.panel.shown_headline() == headline(rec.text, rec.confidence)
     assert rec.model in window.panel.text_area.toPlainText()
-    assert not window.panel.busy.isVisible() and window.transcribe_action.isEnabled()
+    assert not window.panel.busy.isVisible() and window.commands.transcribe.isEnabled()
 
     layers, heads, n_tokens, n_frames = rec.attention.shape
     view = window.attention
@@ -104,17 +104,17 @@ def test_no_input_device_disables_record(qtbot, no_model, monkeypatch, speech_cl
     # microphone), so the device list is replaced with an empty one.
     monkeypatch.setattr(controller, "list_input_devices", list)
     window = make_window(qtbot, no_model)
-    assert not window.record_action.isEnabled()
-    assert window.record_action.toolTip() == controller.NO_DEVICE_MESSAGE
+    assert not window.commands.record.isEnabled()
+    assert window.commands.record.toolTip() == controller.NO_DEVICE_MESSAGE
     assert window.device_label.text() == "No microphone"
     assert "No microphone found" in window.statusBar().currentMessage()
     assert not window.level_meter.isEnabled() and "No microphone found" in window.level_meter.toolTip()
-    window.record_action.trigger()  # Ctrl+R / Space on a disabled action: nothing happens
+    window.commands.record.trigger()  # Ctrl+R / Space on a disabled action: nothing happens
     assert not window.recorder.is_recording
     assert window.open_file(speech_clip)  # everything else still works
     monkeypatch.setattr(controller, "list_input_devices", lambda: [fake_device("a microphone plugged in later")])
-    window.rescan_action.trigger()
-    assert window.record_action.isEnabled() and window.device_label.text() == ""
+    window.commands.rescan.trigger()
+    assert window.commands.record.isEnabled() and window.device_label.text() == ""
     assert window.level_meter.isEnabled() and "dBFS" in window.level_meter.toolTip()
 
 
@@ -158,17 +158,17 @@ def test_record_and_stop_with_a_fake_device(qtbot, no_model, monkeypatch):
     monkeypatch.setattr(controller, "list_input_devices", lambda: [fake_device("fake microphone")])
     monkeypatch.setattr(controller, "_capture_module", lambda: FakeCapture)
     window = make_window(qtbot, no_model)
-    assert window.record_action.isEnabled()
+    assert window.commands.record.isEnabled()
     levels = []
     window.recorder.level.connect(lambda db, clip: levels.append(db))
-    window.record_action.trigger()
-    assert window.recorder.is_recording and window.record_action.text() == "Stop"
+    window.commands.record.trigger()
+    assert window.recorder.is_recording and window.commands.record.text() == "Stop"
     qtbot.waitUntil(lambda: window.waveform.duration > 0.3, timeout=5000)
     assert -6.0 in levels
     with qtbot.waitSignal(window.recorder.recorded) as blocker:
-        window.record_action.trigger()
+        window.commands.record.trigger()
     audio = blocker.args[0]
-    assert not window.recorder.is_recording and window.record_action.text() == "Record"
+    assert not window.recorder.is_recording and window.commands.record.text() == "Record"
     assert window.audio is audio and window.waveform.duration == pytest.approx(len(audio) / SAMPLE_RATE)
     assert window.spectrogram.features.shape[0] == len(audio) // 160 + 1
 
@@ -188,11 +188,11 @@ def test_lost_device_keeps_the_take_and_says_why(qtbot, no_model, monkeypatch, w
     monkeypatch.setattr(controller, "list_input_devices", lambda: [fake_device("fake microphone")])
     monkeypatch.setattr(controller, "_capture_module", lambda: LosingCapture)
     window = make_window(qtbot, no_model)
-    window.record_action.trigger()
+    window.commands.record.trigger()
     qtbot.waitUntil(lambda: not window.recorder.is_recording, timeout=5000)
     assert warnings_shown == ["The microphone was disconnected."]
     assert window.audio is not None and len(window.audio) >= 5 * 480  # the take so far is kept
-    assert not window.record_action.isChecked()
+    assert not window.commands.record.isChecked()
 
 
 def test_drop_a_file_opens_it(qtbot, no_model, speech_clip):
@@ -216,10 +216,10 @@ def test_drop_a_file_opens_it(qtbot, no_model, speech_clip):
 def test_missing_model_keeps_the_window_usable(qtbot, no_model, speech_clip):
     window = make_window(qtbot, no_model)
     assert window.recognizer is None
-    assert str(no_model) in window.transcribe_action.toolTip()
+    assert str(no_model) in window.commands.transcribe.toolTip()
     assert str(no_model) in window.panel.text_area.placeholderText()  # said inline, not only in a tooltip
     assert window.open_file(speech_clip)
-    assert not window.transcribe_action.isEnabled()
+    assert not window.commands.transcribe.isEnabled()
     window.transcribe()  # the shortcut path: a message, no exception
     assert "No model" in window.statusBar().currentMessage()
 
@@ -259,9 +259,9 @@ def test_shortcuts_are_declared_once_and_bound(qtbot, no_model):
     keys = [k for s in SHORTCUTS for k in s.keys]
     assert len(keys) == len(set(keys))
     window = make_window(qtbot, no_model)
-    assert window.record_action.shortcuts() == key_sequences(Command.RECORD)
-    assert window.transcribe_action.shortcuts() == key_sequences(Command.TRANSCRIBE)
-    assert window.open_action.shortcuts() == key_sequences(Command.OPEN)
+    assert window.commands.record.shortcuts() == key_sequences(Command.RECORD)
+    assert window.commands.transcribe.shortcuts() == key_sequences(Command.TRANSCRIBE)
+    assert window.commands.open.shortcuts() == key_sequences(Command.OPEN)
     dialog = ShortcutsDialog(window)
     qtbot.addWidget(dialog)
     assert dialog.table.rowCount() == len(SHORTCUTS)

@@ -12,14 +12,14 @@ pytestmark = pytest.mark.slow
 def test_switch_from_no_model_to_the_bundled_one(qtbot, no_model, model_path, tmp_path):
     window = MainWindow(no_model)
     qtbot.addWidget(window)
-    assert window.recognizer is None and not window.transcribe_action.isEnabled()
+    assert window.recognizer is None and not window.commands.transcribe.isEnabled()
     assert "Train" in [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert window.switch_model(model_path)
     assert window.model_label.text() == f"Model: {model_path.name}"
-    assert window.projects.prelabel_job is not None and window.projects.prelabel_job.jobs is window.recognizer
+    assert window.projects.prelabel_run is not None and window.projects.prelabel_run.recognizer is window.recognizer
     assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")
     with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
-        window.transcribe_action.trigger()
+        window.commands.transcribe.trigger()
     assert window.panel.transcript == "yes"
 
 

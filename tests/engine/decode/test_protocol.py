@@ -71,5 +71,32 @@ def test_load_recognizer_takes_a_registry_entry_and_refuses_unknown_layouts(tmp_
     assert reg.recognizer().name == "sayso-base"  # the active recognizer: the bundled one at first
     reg.set_active(entry.id)
     assert isinstance(reg.recognizer(), SaysoRecognizer) and reg.recognizer().name == "My voice"
-    with pytest.raises(CheckpointError, match="not a Sayso checkpoint"):
+    with pytest.raises(CheckpointError, match="not a model folder: no such folder"):
+        load_recognizer(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"not a Sayso checkpoint \(config.json, model.safetensors missing\), "
+                                              r"and as a Whisper model: not a CTranslate2 Whisper folder \(model.bin"):
         load_recognizer(tmp_path / "empty")
+
+
+def test_load_recognizer_reads_a_whisper_folder_as_the_whisper_family(tiny_folder, tmp_path):
+    import shutil
+
+    from engine.checkpoint_layout import SAYSO_FAMILY, family
+    from engine.whisper.folder import WHISPER_FAMILY, WhisperFolderError
+    from engine.whisper.recognizer import WhisperRecognizer
+
+    assert family(tiny_folder) == WHISPER_FAMILY and family(bundled_model()) == SAYSO_FAMILY
+    whisper = load_recognizer(tiny_folder, threads=1)
+    assert type(whisper) is WhisperRecognizer and isinstance(whisper, Recognizer) and whisper.name == "whisper-tiny.en"
+    r = whisper.transcribe_file(SAMPLES / "sc_yes_03401e93.wav", Vocabulary(COMMANDS))
+    assert isinstance(r, Recognition) and r.text == "yes" and r.model == "whisper-tiny.en"
+    assert isinstance(whisper.stream(), StreamSession)
+    cut = tmp_path / "cut"
+    shutil.copytree(tiny_folder, cut)
+    with open(cut / "model.bin", "r+b") as fh:
+        fh.truncate(1_000_000)
+    assert family(cut) is None
+    with pytest.raises(CheckpointError, match="as a Whisper model: .*model.bin: truncated") as err:
+        load_recognizer(cut)
+    assert not isinstance(err.value, WhisperFolderError) and issubclass(WhisperFolderError, CheckpointError)

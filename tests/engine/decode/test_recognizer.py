@@ -94,3 +94,42 @@ def test_commands_separated_by_pauses_are_each_recognized(rec):
     r = rec.transcribe(np.concatenate(parts), Vocabulary(COMMANDS))
     assert r.text == "left stop go"
     assert [w.word for w in r.words] == ["left", "stop", "go"]
+
+
+def an4_minute(seconds: float = 60.0) -> tuple[np.ndarray, str]:
+    """Real speech: AN4 utterances (sorted by path) in a row, 0.5 s apart, up to ``seconds``; and their transcript."""
+    import csv
+
+    from tests.helpers import shared_data
+
+    root = shared_data() / "an4"
+    with open(root / "train.tsv", encoding="utf-8") as fh:
+        rows = sorted(csv.DictReader(fh, delimiter="\t"), key=lambda r: r["path"])
+    gap = np.zeros(SAMPLE_RATE // 2, np.float32)
+    parts, refs, n = [], [], 0
+    for row in rows:
+        a = load_audio(root / row["path"])
+        if n + len(a) + len(gap) > seconds * SAMPLE_RATE:
+            break
+        parts += [a, gap]
+        refs.append(row["transcript"])
+        n += len(a) + len(gap)
+    return np.concatenate(parts), " ".join(refs)
+
+
+def test_a_minute_of_speech_with_a_transcript_longer_than_the_text_encoder(rec):
+    """Transcripts past ``max_text_len`` (256 characters) are embedded piece by piece instead of crashing."""
+    audio, reference = an4_minute()
+    limit = rec.model.cfg.max_text_len
+    assert len(audio) / SAMPLE_RATE > 55 and len(reference) > limit
+    r = rec.transcribe(audio, attention=False)
+    assert len(r.text) > limit and len(r.segments) > 10
+    assert np.linalg.norm(r.text_embedding) == pytest.approx(1, abs=1e-4) and -1 <= r.similarity <= 1
+    s = rec.score(audio, reference)
+    assert np.isfinite(s.likelihood) and -1 <= s.similarity <= 1
+    # the long text's embedding is the length-weighted sum of its ≤ 256-character pieces' embeddings
+    cut = reference.rindex(" ", 0, limit + 1)
+    head, tail = reference[:cut], reference[cut + 1:]
+    assert len(tail) <= limit
+    combined = len(head) * rec.embed_text(head) + len(tail) * rec.embed_text(tail)
+    assert np.allclose(s.text_embedding, combined / np.linalg.norm(combined), atol=1e-5)

@@ -9,6 +9,14 @@ from engine.data.utterance import Utterance
 from tests.engine.registry.model_helpers import copy_checkpoint, test_clips
 
 
+@pytest.fixture(autouse=True)
+def no_hugging_face_cache(tmp_path_factory, monkeypatch) -> Path:
+    """An empty Hugging Face cache, so the machine's own downloads are not listed."""
+    cache = tmp_path_factory.mktemp("hf-hub")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture
 def checkpoint(tmp_path) -> Path:
     """A real checkpoint folder in a run folder of its own."""

@@ -21,7 +21,7 @@ from engine.registry.index import (
     test_set_name,
 )
 from engine.resources import BUNDLED_MODEL
-from tests.engine.registry.model_helpers import copy_checkpoint
+from tests.engine.registry.model_helpers import BUILTINS, copy_checkpoint
 from tests.helpers import ROOT, SAMPLES
 
 PARAMS = 5_297_744  # the bundled model's parameter count (MODEL_CARD: 5.30M)
@@ -30,14 +30,14 @@ PARAMS = 5_297_744  # the bundled model's parameter count (MODEL_CARD: 5.30M)
 def test_register_list_get_and_active_persist_across_instances(tmp_path, checkpoint):
     root = tmp_path / "reg"
     reg = ModelRegistry(root)
-    assert [e.id for e in reg.list()] == [BUILTIN_ID] and reg.active().id == BUILTIN_ID
+    assert [e.id for e in reg.list()] == BUILTINS and reg.active().id == BUILTIN_ID
     a = reg.register(checkpoint, "My voice", parent=BUILTIN_ID, notes="first try")
     b = reg.register(checkpoint, "My voice v2", parent=a.id, copy=True,
                      metrics={"dev": {"wer": 0.1, "cer": 0.05, "utterances": 20}})
     reg.set_active(b.id)
 
     again = ModelRegistry(root)  # a new instance reads everything back from disk
-    assert [e.id for e in again.list()] == [BUILTIN_ID, a.id, b.id]
+    assert [e.id for e in again.list()] == [*BUILTINS, a.id, b.id]
     got = again.get(a.id)
     assert got.name == "My voice" and got.path == checkpoint and not got.stored and got.notes == "first try"
     assert got.parent_id == BUILTIN_ID and got.parent_path == str(BUNDLED_MODEL)
@@ -89,7 +89,7 @@ def test_remove(tmp_path, checkpoint):
     reg.remove(linked.id)
     assert (checkpoint / "model.safetensors").is_file()  # a checkpoint registered in place stays
     assert not (reg.root / linked.id).exists()
-    assert [e.id for e in ModelRegistry(reg.root).list()] == [BUILTIN_ID]
+    assert [e.id for e in ModelRegistry(reg.root).list()] == BUILTINS
     with pytest.raises(RegistryError, match=r"No model 'nope' in the registry .*known: sayso-base"):
         reg.remove("nope")
 
@@ -116,7 +116,7 @@ def test_clear_errors(tmp_path, checkpoint):
     (bad / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(RegistryError, match="do not match the config"):
         reg.register(bad, "wrong config")
-    assert [e.id for e in reg.list()] == [BUILTIN_ID]  # nothing half-registered
+    assert [e.id for e in reg.list()] == BUILTINS  # nothing half-registered
 
 
 def test_parent_by_path_resolves_to_a_registered_id(tmp_path, checkpoint):
@@ -210,7 +210,7 @@ def test_corrupt_index_is_kept_aside_and_rebuilt(tmp_path, checkpoint, garbage, 
 
     fresh = ModelRegistry(root)
     entries = {e.id: e for e in fresh.list()}  # never crashes
-    assert set(entries) == {BUILTIN_ID, linked.id, stored.id}
+    assert set(entries) == {*BUILTINS, linked.id, stored.id}
     assert entries[linked.id].path == checkpoint and entries[linked.id].parent_id == BUILTIN_ID
     assert entries[linked.id].metrics["dev"] == {"wer": 0.2}
     assert entries[stored.id].path == root / stored.id and entries[stored.id].stored
@@ -232,7 +232,7 @@ def test_rebuild_uses_bare_checkpoint_folders_and_skips_junk(tmp_path, checkpoin
     (root / "junk" / "notes.txt").write_text("not a model")
     (root / INDEX_NAME).write_text("not json")
     entries = {e.id: e for e in ModelRegistry(root).list()}
-    assert set(entries) == {BUILTIN_ID, stored.id}
+    assert set(entries) == {*BUILTINS, stored.id}
     assert entries[stored.id].config["parameters"] == PARAMS and entries[stored.id].stored
 
 
@@ -243,15 +243,15 @@ def test_a_deleted_index_is_rebuilt_from_the_folders(tmp_path, checkpoint):
     stored = reg.register(checkpoint, "stored", copy=True)
     (root / INDEX_NAME).unlink()
     fresh = ModelRegistry(root)
-    assert [e.id for e in fresh.list()] == [BUILTIN_ID, linked.id, stored.id]
+    assert [e.id for e in fresh.list()] == [*BUILTINS, linked.id, stored.id]
     assert fresh.get(linked.id).notes == "kept" and fresh.get(linked.id).path == checkpoint
     fresh.remove(linked.id)
-    assert [e.id for e in ModelRegistry(root).list()] == [BUILTIN_ID, stored.id]
+    assert [e.id for e in ModelRegistry(root).list()] == [*BUILTINS, stored.id]
 
 
 def test_missing_registry_folder_and_unwritable_root(tmp_path, checkpoint):
     reg = ModelRegistry(tmp_path / "does" / "not" / "exist")
-    assert [e.id for e in reg.list()] == [BUILTIN_ID]  # reading never creates anything
+    assert [e.id for e in reg.list()] == BUILTINS  # reading never creates anything
     assert not (tmp_path / "does").exists()
     blocker = tmp_path / "file"
     blocker.write_text("a file where the registry folder should be")
@@ -277,6 +277,6 @@ def test_two_processes_registering_at_once_lose_nothing(tmp_path, checkpoint):
                               stderr=subprocess.PIPE, text=True) for tag in ("a", "b")]
     for p in procs:
         assert p.wait(timeout=240) == 0, p.stderr.read()
-    names = sorted(e.name for e in ModelRegistry(root).list()[1:])
+    names = sorted(e.name for e in ModelRegistry(root).list() if not e.builtin)
     assert names == [f"{t}-{i}" for t in "ab" for i in range(4)]
     assert not list(root.glob(f"{INDEX_NAME}.corrupt-*"))

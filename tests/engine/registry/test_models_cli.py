@@ -11,6 +11,7 @@ from engine.data.manifest import write_manifest
 from engine.registry.cli import main
 from engine.registry.index import BUILTIN_ID, ModelRegistry
 from engine.train.checkpoint import load_checkpoint
+from tests.engine.registry.model_helpers import BUILTINS
 from tests.helpers import ROOT
 
 
@@ -32,7 +33,7 @@ def test_register_use_list_show_remove(tmp_path, checkpoint, capsys):
     assert code == 0 and f" * {new_id}" in out and f"   {BUILTIN_ID}" in out and "5.30M" in out
     code, out, _ = run(capsys, "--root", root, "list", "--json")
     rows = json.loads(out)
-    assert [r["id"] for r in rows] == [BUILTIN_ID, new_id] and rows[1]["active"] and rows[1]["available"]
+    assert [r["id"] for r in rows] == [*BUILTINS, new_id] and rows[-1]["active"] and rows[-1]["available"]
     code, out, _ = run(capsys, "--root", root, "show", new_id)
     assert code == 0 and "Mine" in out and "parameters=5297744" in out and "hello" in out
 

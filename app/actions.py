@@ -1,8 +1,9 @@
 """QActions for commands of the shortcut table, with the user's key overrides.
 
-Both the labeling view and (when it adopts it) the main window build their
-actions here so that keys always come from :data:`app.shortcuts.SHORTCUTS`
-plus the overrides stored in :class:`app.settings.StudioSettings`, and are
+The labeling view (:mod:`app.labeling.commands`) and the main window
+(:mod:`app.window.commands`) build their actions here so that keys always
+come from :data:`app.shortcuts.SHORTCUTS` plus the overrides stored in
+:class:`app.settings.StudioSettings`, and are
 re-applied in one call after the user customized them
 (:class:`app.shortcut_editor.ShortcutEditorDialog`).
 """

@@ -1,0 +1,12 @@
+"""Pretrained Whisper (OpenAI, MIT licence) through faster-whisper / CTranslate2: the general English recognizer.
+
+- :mod:`engine.whisper.folder`: what a CTranslate2 Whisper folder holds, and checking one;
+- :mod:`engine.whisper.sources`: models from installed offline packages, the
+  Hugging Face cache (read-only) and any folder, assembled into the user's models folder;
+- :mod:`engine.whisper.download`: pulling a model from the model hub (progress, cancel, resume, checksum);
+- :mod:`engine.whisper.recognizer`: :class:`~engine.whisper.recognizer.WhisperRecognizer`,
+  the :class:`engine.decode.protocol.Recognizer` of this family;
+- :mod:`engine.whisper.stream`: live sessions (finals decoded whole at each endpoint).
+
+Nothing here imports torch or Qt; faster-whisper is imported only by the recognizer.
+"""
