@@ -40,6 +40,7 @@ system-deps:
 
 bench: setup
 	$(PY) benchmarks/wer.py
+	$(PY) benchmarks/whisper_wer.py --vocabulary --long
 	$(PY) benchmarks/transcribe_rtf.py
 	$(PY) benchmarks/live_latency.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/live_fps.py --with-training

@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.recognizer_bridge import RecognizerBridge
-from engine.checkpoint_layout import missing_files
+from engine.checkpoint_layout import SAYSO_FAMILY, family, missing_files
 from engine.registry.index import ModelEntry, ModelRegistry, RegistryError
 from engine.resources import BUNDLED_MODEL
 
@@ -42,7 +42,8 @@ def resolve_model_path(cli_path: str | os.PathLike | None = None, environ: dict 
 
 
 def model_problem(path: Path) -> str | None:
-    """A user message if ``path`` is clearly not a checkpoint folder, else ``None``.
+    """A user message if ``path`` is clearly not a model folder of either family
+    (:func:`engine.checkpoint_layout.family`: a Sayso checkpoint or a Whisper folder), else ``None``.
 
     A quick look at the files only; the worker process reports anything
     deeper (corrupt weights) as a ``CheckpointError`` message.
@@ -52,9 +53,9 @@ def model_problem(path: Path) -> str | None:
         if path == BUNDLED_MODEL:
             return f"The bundled model is not installed yet ({path}). {hint}"
         return f"No model at {path}. {hint}"
-    missing = missing_files(path)
-    if missing:
-        return f"{path} is not a Sayso model ({', '.join(missing)} missing). {hint}"
+    if family(path) is None:
+        missing = ", ".join(missing_files(path))
+        return f"{path} is not a Sayso model ({missing} missing), nor a Whisper model. {hint}"
     return None
 
 
@@ -97,6 +98,16 @@ class ActiveModel(QObject):
         return self.recognizer is not None and (self.recognizer.busy or self.recognizer.live)
 
     @property
+    def family(self) -> str | None:
+        """The model's family (``"sayso"`` or ``"whisper"``), or None without a model."""
+        return None if self.problem is not None else family(self.path)
+
+    @property
+    def sayso(self) -> bool:
+        """True if the model is a Sayso checkpoint (cross-attention maps, embeddings, fine-tuning)."""
+        return self.family == SAYSO_FAMILY
+
+    @property
     def entry(self) -> ModelEntry | None:
         """The registry's entry for :attr:`path` (a transient one for an unregistered folder), or None
         without a model."""
@@ -113,8 +124,9 @@ class ActiveModel(QObject):
             self.recognizer.warm_up()
 
     def use(self, path: str | os.PathLike) -> bool:
-        """Transcribe with the checkpoint at ``path`` from now on: a new worker process loads it
-        (started at once) and :attr:`model_changed` is emitted.
+        """Transcribe with the model folder at ``path`` (a Sayso checkpoint or a Whisper folder; an offline
+        package's model must be assembled first, :meth:`ModelRegistry.prepare`) from now on: a new worker
+        process loads it (started at once) and :attr:`model_changed` is emitted.
 
         Returns:
             False (and nothing changes) if :func:`model_problem` finds fault with

@@ -13,10 +13,15 @@ Signals:
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from app.insight.attention_page import AttentionPage
 from app.insight.embedding_page import EmbeddingPage
+from engine.checkpoint_layout import SAYSO_FAMILY
+
+UNSUPPORTED = ("Insight needs a Sayso model: the {family} model in use has no cross-attention maps or "
+               "speech-text embeddings. Switch to a Sayso model (Models window) to use these pages.")
+"""Why the pages are disabled while a model of another family is active."""
 
 
 class InsightView(QWidget):
@@ -41,8 +46,14 @@ class InsightView(QWidget):
         self.embedding.utterance_selected.connect(self.utterance_selected)
         self.embedding.message.connect(self.message)
         self.pages.addTab(self.embedding, "Embedding map && search")
+        self.reason = QLabel(self)
+        self.reason.setWordWrap(True)
+        self.reason.setVisible(False)
+        self.disabled_reason: str | None = None
+        """Why the pages are disabled (the active model is not a Sayso one), or None."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.reason)
         layout.addWidget(self.pages)
 
     def set_project(self, project) -> None:
@@ -51,11 +62,20 @@ class InsightView(QWidget):
         self.attention.set_project(project)
         self.embedding.set_project(project)
 
-    def set_recognizer(self, recognizer) -> None:
-        """The :class:`app.recognizer_bridge.RecognizerBridge` serving the active model, or ``None`` (no model)."""
+    def set_recognizer(self, recognizer, family: str | None = SAYSO_FAMILY) -> None:
+        """The :class:`app.recognizer_bridge.RecognizerBridge` serving the active model, or ``None`` (no model),
+        and the model's family: the pages need the Sayso cross-modal model (attention maps, embeddings), so
+        another family (Whisper) disables them, each tab saying why (:attr:`disabled_reason`)."""
         self.recognizer = recognizer
         self.attention.set_recognizer(recognizer)
         self.embedding.set_recognizer(recognizer)
+        self.disabled_reason = None if family in (SAYSO_FAMILY, None) else UNSUPPORTED.format(family=family.title())
+        for index, page in enumerate((self.attention, self.embedding)):
+            page.setEnabled(self.disabled_reason is None)
+            self.pages.setTabEnabled(index, self.disabled_reason is None)
+            self.pages.setTabToolTip(index, self.disabled_reason or "")
+        self.reason.setText(self.disabled_reason or "")
+        self.reason.setVisible(self.disabled_reason is not None)
 
     def show_utterance(self, utterance) -> None:
         """The Dataset tab's selected :class:`engine.data.query.UtteranceRow` (or None), for the attention page."""

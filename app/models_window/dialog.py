@@ -15,9 +15,10 @@ Signals:
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -37,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.checkpoint_layout import SAYSO_FAMILY
+from engine.checkpoint_layout import SAYSO_FAMILY, family
 from engine.data.manifest import ManifestError, read_manifest
 from engine.jobs.events import JobFailed, JobFinished, Progress
 from engine.jobs.specs import CompareJob
@@ -81,6 +82,8 @@ class ModelsDialog(QDialog):
         self.registry = registry or ModelRegistry()
         self.entries: list[ModelEntry] = []
         self.job_id: int | None = None
+        self._preparing: ThreadPoolExecutor | None = None
+        """Assembling an offline Whisper package's model to use (:meth:`use_selected`), or None."""
         self.report: dict | None = None
         self._out_dir: tempfile.TemporaryDirectory | None = None
         self.test_utterances: list = []  # what the running or last comparison scores, in its rows' order
@@ -206,7 +209,8 @@ class ModelsDialog(QDialog):
         chosen = self.selected()
         one = len(chosen) == 1
         running = self.job_id is not None
-        self.use_button.setEnabled(one and chosen[0].available)
+        self.use_button.setEnabled(one and chosen[0].available and self._preparing is None)
+        self.use_button.setToolTip("Transcribe with this model in the studio")
         self.export_button.setEnabled(one and chosen[0].available and chosen[0].family == SAYSO_FAMILY)
         self.remove_button.setEnabled(one and not chosen[0].read_only)
         self.compare_button.setEnabled(len(chosen) == 2 and all(e.available for e in chosen) and not running)
@@ -217,11 +221,37 @@ class ModelsDialog(QDialog):
         if len(chosen) != 1 or not chosen[0].available:
             return
         entry = chosen[0]
+        if entry.packaged and family(entry.path) is None:
+            # an offline Whisper package's first use: assembling copies up to ~145 MB, so off the GUI thread
+            self._preparing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assemble")
+            future = self._preparing.submit(self.registry.set_active, entry.id)
+            self.use_button.setEnabled(False)
+            self.message.emit(f"Preparing {entry.name} (once, a few seconds)…")
+            self._poll_prepared(future)
+            return
         try:
-            self.registry.set_active(entry.id)
+            entry = self.registry.set_active(entry.id)
         except RegistryError as exc:
             QMessageBox.warning(self, "Models", str(exc))
             return
+        self._use(entry)
+
+    def _poll_prepared(self, future: Future) -> None:
+        """Until the offline package's model is assembled (:meth:`use_selected`), then use it."""
+        if not future.done():
+            QTimer.singleShot(100, lambda: self._poll_prepared(future))
+            return
+        self._preparing.shutdown(wait=False)
+        self._preparing = None
+        try:
+            entry = future.result()
+        except (RegistryError, OSError) as exc:
+            self._update_buttons()
+            QMessageBox.warning(self, "Models", str(exc))
+            return
+        self._use(entry)
+
+    def _use(self, entry: ModelEntry) -> None:
         self.active_path = entry.path
         self.use_model.emit(str(entry.path))
         self.refresh()

@@ -15,6 +15,11 @@ from app.widgets import style_plot
 from app.widgets.head_chooser import HeadChooser, select_map
 from engine.model.audio_encoder import ENCODER_FRAME_S
 
+PLACEHOLDER = "cross-attention appears after Transcribe"
+"""What the empty view says."""
+NO_MAPS = "no attention maps for this model"
+"""What it says after a transcription without maps (a Whisper model: ``Recognition.attention`` is None)."""
+
 
 def token_label(token: str) -> str:
     """How a token is written on the y axis (a space is shown as ␣)."""
@@ -53,7 +58,7 @@ class AttentionView(QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")  # image[row=token, col=frame]
         self.image.setColorMap(pg.colormap.get("viridis"))
         self.plot.addItem(self.image)
-        self.placeholder = pg.TextItem("cross-attention appears after Transcribe", color=(150, 150, 150))
+        self.placeholder = pg.TextItem(PLACEHOLDER, color=(150, 150, 150))
         self.plot.addItem(self.placeholder)
         self.highlight = pg.QtWidgets.QGraphicsRectItem()
         self.highlight.setPen(pg.mkPen((255, 255, 255), width=1.5))
@@ -98,16 +103,22 @@ class AttentionView(QWidget):
         """Choose ``"average"`` or ``"layer L head H"``; remembered until a map with that head arrives."""
         self.combo.set_view(view)
 
-    def clear_attention(self) -> None:
+    def clear_attention(self, message: str = PLACEHOLDER) -> None:
+        """No map; ``message`` in its place."""
         self.attention, self.tokens = None, []
         self._set_hovered(-1)
         self.image.clear()
         self.plot.getAxis("left").setTicks([[]])
+        self.placeholder.setText(message)
         self.placeholder.setVisible(True)
 
     def set_attention(self, attention: np.ndarray | None, tokens: list[str], frame_shift: float) -> None:
-        """Show ``(layers, heads, tokens, frames)`` weights; ``tokens`` label the rows; ``frame_shift`` in s."""
-        if attention is None or attention.size == 0:
+        """Show ``(layers, heads, tokens, frames)`` weights; ``tokens`` label the rows; ``frame_shift`` in s.
+        ``attention`` None: the model has no cross-attention maps (Whisper), and the view says so."""
+        if attention is None:
+            self.clear_attention(NO_MAPS)
+            return
+        if attention.size == 0:
             self.clear_attention()
             return
         self.attention, self.tokens, self.frame_shift = attention, list(tokens), frame_shift

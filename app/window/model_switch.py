@@ -40,8 +40,9 @@ class ModelSwitching:
         model = w.active_model
         model.model_changed.connect(self._on_model_changed)
         model.model_changed.connect(lambda _entry: w.projects.set_recognizer(model.recognizer))
-        model.model_changed.connect(lambda _entry: w.insight.set_recognizer(model.recognizer))
-        model.model_changed.connect(lambda _entry: w.training.set_base_model(model.path))
+        model.model_changed.connect(lambda _entry: w.insight.set_recognizer(model.recognizer, model.family))
+        # the Train tab personalizes Sayso models only (Whisper: issue 17), so a Whisper model is no base default
+        model.model_changed.connect(lambda _entry: model.sayso and w.training.set_base_model(model.path))
         w.training.model_ready.connect(self._on_model_ready)
 
     def show_model(self) -> None:

@@ -107,6 +107,7 @@ def test_use_export_and_remove(qtbot, dialog, tmp_path, monkeypatch):
     if whisper:  # the offline Whisper packages are installed: listed, read-only, not exportable as safetensors
         dialog.select(whisper[0].id)
         assert not dialog.remove_button.isEnabled() and not dialog.export_button.isEnabled()
+        assert dialog.use_button.isEnabled()  # the studio transcribes with Whisper too
         assert "(offline package)" in dialog.table.item(dialog.entries.index(whisper[0]), 1).text()
 
 

@@ -1,0 +1,85 @@
+"""The studio with a Whisper model: chosen in the Models window (an offline package's model, assembled
+off the GUI thread on first use), it transcribes a held-out AN4 speaker; the Sayso-only views say why they
+are off."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.main_window import MainWindow
+from app.widgets.attention_view import NO_MAPS
+from engine.whisper.sources import installed_packaged
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif("whisper-tiny.en" not in installed_packaged(), reason="offline whisper-tiny.en not installed"),
+]
+
+AN4 = Path("/work/shared/data/an4")
+HELD_OUT = AN4 / "wav/mcel/an203-mcel-b.flac"  # speaker mcel is held out of Sayso's training: "enter eight one nine six"
+
+
+def switch_to_tiny(qtbot, window: MainWindow) -> None:
+    dialog = window.model_switch.show_models()
+    qtbot.addWidget(dialog)
+    dialog.select("whisper-tiny.en")
+    assert dialog.use_button.isEnabled()
+    with qtbot.waitSignal(window.active_model.model_changed, timeout=120_000):
+        dialog.use_button.click()  # assembles the package's model in a thread, then switches
+    assert window.active_model.family == "whisper"
+
+
+def test_transcribe_a_held_out_speaker_with_whisper_tiny(qtbot, model_path):
+    window = MainWindow(model_path)
+    qtbot.addWidget(window)
+    switch_to_tiny(qtbot, window)
+    assert window.model_label.text() == "Model: whisper-tiny.en"
+    assert window.training.form.base_path == model_path  # the Train tab keeps training Sayso models
+    assert window.open_file(HELD_OUT)
+    with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
+        window.commands.transcribe.trigger()
+    # Whisper writes the digits as a number ("Enter 8196."), which the normalizer spells out
+    assert window.panel.transcript == "enter eight thousand one hundred and ninety six"
+    assert window.attention.attention is None and window.attention.placeholder.textItem.toPlainText() == NO_MAPS
+
+
+def test_insight_pages_say_why_they_are_off_with_whisper(qtbot, model_path):
+    window = MainWindow(model_path)
+    qtbot.addWidget(window)
+    insight = window.insight
+    assert insight.disabled_reason is None and insight.pages.isTabEnabled(0) and insight.pages.isTabEnabled(1)
+    switch_to_tiny(qtbot, window)
+    assert "Insight needs a Sayso model" in insight.disabled_reason
+    assert insight.reason.text() == insight.disabled_reason and not insight.reason.isHidden()
+    assert not insight.pages.isTabEnabled(0) and not insight.pages.isTabEnabled(1)
+    assert insight.pages.tabToolTip(1) == insight.disabled_reason
+    assert window.switch_model(model_path)  # back to Sayso: the pages are on again
+    assert insight.disabled_reason is None and insight.pages.isTabEnabled(0) and insight.reason.isHidden()
+
+
+@pytest.mark.audio_device
+def test_live_with_whisper_shows_finals_only(qtbot, virtual_mic, model_path):
+    from engine.decode.protocol import Final, Partial
+    from tests.helpers import SAMPLES
+
+    window = MainWindow(model_path)
+    qtbot.addWidget(window)
+    window.show()
+    switch_to_tiny(qtbot, window)
+    window.recorder.device = virtual_mic.device
+    window.live_view.set_live_enabled(True)
+    seen: list = []
+    window.recognizer.live_events.connect(lambda events: seen.extend(events))
+    window.commands.record.trigger()
+    assert window.recorder.is_recording and window.recognizer.live
+    for name in ("sc_yes_03401e93.wav", "sc_left_03401e93.wav"):
+        playback = virtual_mic.play(SAMPLES / name, lead_seconds=0.4, tail_seconds=0.8)
+        qtbot.waitUntil(lambda p=playback: p.wait(0), timeout=20_000)
+    qtbot.waitUntil(lambda: sum(isinstance(e, Final) for e in seen) >= 2, timeout=180_000)
+    window.commands.record.trigger()
+    qtbot.waitUntil(lambda: not window.recognizer.live, timeout=30_000)
+    assert [e.text for e in seen if isinstance(e, Final)] == ["yes", "left"]
+    assert not any(isinstance(e, Partial) for e in seen)  # Whisper streams finals only
+    view = window.live_view
+    assert view.list.count() == 2 and view.partial_rows == 0 and view.list.item(1).text().endswith("left")
