@@ -239,15 +239,15 @@ class ModelsDialog(QDialog):
     def _poll_prepared(self, future: Future) -> None:
         """Until the offline package's model is assembled (:meth:`use_selected`), then use it."""
         if not future.done():
-            QTimer.singleShot(100, lambda: self._poll_prepared(future))
+            QTimer.singleShot(100, self, lambda: self._poll_prepared(future))  # dropped if the window is gone
             return
         self._preparing.shutdown(wait=False)
         self._preparing = None
         try:
             entry = future.result()
-        except (RegistryError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a bad package, a full disk, …: one message, never a traceback
             self._update_buttons()
-            QMessageBox.warning(self, "Models", str(exc))
+            QMessageBox.warning(self, "Models", f"The model cannot be prepared: {exc}")
             return
         self._use(entry)
 
