@@ -137,8 +137,12 @@ def assemble(name: str, root: str | os.PathLike | None = None) -> Path:
         raise WhisperSourceError(f"{name}: no offline package for it (offline: {', '.join(PACKAGED)}).")
     model = PACKAGED[name]
     dest = Path(root or models_dir()) / name
-    if (dest / MODEL_CARD_FILE).is_file() and (dest / MODEL_FILE).is_file() \
-            and (dest / MODEL_FILE).stat().st_size == model.bytes:
+
+    def complete() -> bool:
+        return (dest / MODEL_CARD_FILE).is_file() and (dest / MODEL_FILE).is_file() \
+            and (dest / MODEL_FILE).stat().st_size == model.bytes
+
+    if complete():
         return dest
     wrong = [(d, v) for d, v, _, _ in model.parts if _installed_version(d) != v]
     if wrong:
@@ -146,10 +150,6 @@ def assemble(name: str, root: str | os.PathLike | None = None) -> Path:
         raise WhisperSourceError(f"{name}: {', '.join(d for d, _ in wrong)} not installed at the pinned version; "
                                  f"run: pip install {pins}")
     first = _package_file(model.parts[0][2], model.parts[0][3]).parent
-
-    def complete() -> bool:
-        return (dest / MODEL_CARD_FILE).is_file() and (dest / MODEL_FILE).is_file() \
-            and (dest / MODEL_FILE).stat().st_size == model.bytes
 
     def build(stage: Path) -> None:
         with atomic_write(stage / MODEL_FILE, "wb") as out:

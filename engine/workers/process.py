@@ -35,7 +35,7 @@ from __future__ import annotations
 import collections
 import itertools
 import multiprocessing as mp
-import pickle
+import pickle  # only for the exception a torn queue message raises: multiprocessing pickles its messages; no files
 import queue
 import signal
 import time
