@@ -347,5 +347,6 @@ class MainWindow(QMainWindow):
             self.recorder.stop()
         self.save_settings()
         self.active_model.shutdown()
+        self.projects.shutdown()
         self.training_queue.shutdown()
         super().closeEvent(event)

@@ -84,6 +84,11 @@ class RecognizerBridge(WorkerBridge):
         """
         return self.follow(self.worker.submit(audio, vocabulary, attention=attention), on_answer)
 
+    def request_file(self, path: str | Path, on_answer, vocabulary: list[str] | None = None) -> int:
+        """Queue a background transcription of the audio file at ``path`` (read in the worker: a long
+        recording never crosses the queue); ``on_answer`` as in :meth:`request`."""
+        return self.follow(self.worker.submit_file(path, vocabulary), on_answer)
+
     def score(self, audio: np.ndarray, transcript: str, on_answer) -> int:
         """Queue scoring ``audio`` against ``transcript`` (label QA); ``on_answer`` gets a
         :class:`~engine.workers.recognition.ScoreResult` or a failure, as in :meth:`request`."""

@@ -5,6 +5,15 @@ these slots. Work that can take long (importing a dataset, splitting a long
 recording, transcribing utterances) runs off the GUI thread
 (:mod:`app.project.tasks`, :class:`app.labeling.prelabel.PrelabelRun`), with
 a progress bar and a Cancel button in the status bar.
+
+**The teacher.** Pre-labeling and long recordings use the best installed
+general model (:meth:`engine.registry.index.ModelRegistry.teacher`, e.g.
+``whisper-base``), whichever model the studio transcribes with; Transcribe →
+"Pre-label with" offers every other model too. When the teacher is not the
+active model it gets its own worker process (started on first use). A long
+recording is transcribed whole by a Whisper teacher and split into its
+segments (sentence ends) with their transcripts as drafts; with a Sayso
+teacher it is split at pauses (VAD) and then pre-labeled.
 """
 from __future__ import annotations
 
@@ -15,11 +24,16 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMessageBox, QProgressBa
 
 from app.labeling.prelabel import MislabelScan, PrelabelRun
 from app.project.tasks import ImportTask, SplitTask, describe_rejects
+from app.recognizer_bridge import RecognizerBridge
 from app.window.audio_files import AUDIO_FILTER
 from engine.data import formats
 from engine.data.errors import ProjectError
 from engine.data.query import UtteranceFilter
+from engine.data.segmentation import add_transcribed_segments
 from engine.data.store import Project
+from engine.registry.index import ModelEntry, ModelRegistry, RegistryError
+from engine.whisper.folder import WHISPER_FAMILY
+from engine.workers.recognition import TranscribeResult
 
 DATASET_FILTER = ("Datasets (metadata.csv *.jsonl *.json *.tsv *.TextGrid *.txt wav.scp);;"
                   "All files (*)")
@@ -76,6 +90,9 @@ class ProjectController(QObject):
         self._cancelling = False
         self.prelabel_run: PrelabelRun | None = None
         self.mislabel_scan: MislabelScan | None = None
+        self.teacher_bridge: RecognizerBridge | None = None
+        """The teacher's own worker, when the teacher is not the active model (started on first use)."""
+        self._long: tuple[int, int, RecognizerBridge] | None = None  # (recording id, request id, bridge)
         self.task_bar.cancel_button.clicked.connect(self.cancel_task)
         if recognizer is not None:
             self._make_runs(recognizer)
@@ -99,8 +116,8 @@ class ProjectController(QObject):
     # -- open / close ----------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._task is not None or any(run is not None and run.running
-                                             for run in (self.prelabel_run, self.mislabel_scan))
+        return self._task is not None or self._long is not None or any(
+            run is not None and run.running for run in (self.prelabel_run, self.mislabel_scan))
 
     def new_project(self) -> bool:
         folder = QFileDialog.getExistingDirectory(self.window, "New project: choose an empty folder",
@@ -218,10 +235,14 @@ class ProjectController(QObject):
             self.split_recording(path)
 
     def split_recording(self, path: str | Path, speaker: str | None = None) -> None:
-        """Copy a recording into the project and split it at its pauses, in the background."""
-        task = SplitTask(self.project.folder, Path(path), speaker, self)
-        self.task_bar.show_progress(0, 0, f"Splitting {Path(path).name}")
+        """Copy a recording into the project and split it, in the background: into the segments the
+        teacher transcribes when it is a Whisper model, else at its pauses (see the module docstring)."""
+        teacher = self.teacher()
+        whole = teacher is not None and teacher.family == WHISPER_FAMILY
+        task = SplitTask(self.project.folder, Path(path), speaker, self, split=not whole)
+        self.task_bar.show_progress(0, 0, f"Adding {Path(path).name}" if whole else f"Splitting {Path(path).name}")
         task.done.connect(self._split_done)
+        task.added.connect(lambda rec: self._transcribe_recording(rec, teacher, speaker))
         task.failed.connect(self._task_failed)
         self._start(task)
 
@@ -229,15 +250,102 @@ class ProjectController(QObject):
         self._end_task()
         self.rows_changed.emit()
         self.message.emit(f"Split into {len(ids)} utterances.")
-        if ids and self.prelabel_run is not None and QMessageBox.question(
+        teacher = self.teacher()
+        if ids and teacher is not None and QMessageBox.question(
                 self.window, "Pre-fill transcripts",
-                f"{len(ids)} utterances were added. Pre-fill their transcripts with the model?") \
+                f"{len(ids)} utterances were added. Pre-fill their transcripts with {teacher.name}?") \
                 == QMessageBox.StandardButton.Yes:
             self.prelabel(ids)
 
-    def prelabel(self, ids: list[int] | None = None) -> None:
-        """Transcribe ``ids`` (default: the unlabeled utterances) with the model, in the background."""
-        if self.prelabel_run is None:
+    def _transcribe_recording(self, rec, teacher: ModelEntry, speaker: str | None) -> None:
+        """The recording is in the project: the teacher transcribes it whole (in its worker)."""
+        self._end_task()
+        bridge = self._bridge(teacher)
+        rid = bridge.request_file(rec.file, lambda answer: self._recording_transcribed(rec, speaker, answer))
+        self._long = (rec.id, rid, bridge)
+        self.task_bar.show_progress(0, 0, f"Transcribing {Path(rec.path).name} with {teacher.name}")
+
+    def _recording_transcribed(self, rec, speaker: str | None, answer) -> None:
+        self._long = None
+        self.task_bar.hide()
+        if not isinstance(answer, TranscribeResult):
+            self.message.emit(f"{Path(rec.path).name} was added but not transcribed: {answer.message.splitlines()[0]}")
+            return
+        try:
+            ids = add_transcribed_segments(self.project, rec.id, answer.recognition, speaker)
+        except ProjectError as exc:
+            self.message.emit(str(exc))
+            return
+        self.rows_changed.emit()
+        self.message.emit(f"Split {Path(rec.path).name} into {len(ids)} utterances transcribed by "
+                          f"{answer.recognition.model} (drafts: check them in the Dataset tab).")
+
+    # -- the teacher ------------------------------------------------------------
+    def teacher(self) -> ModelEntry | None:
+        """The model offered first for pre-labeling (:meth:`ModelRegistry.teacher`); None if the
+        registry cannot say (then the active model is used)."""
+        try:
+            return ModelRegistry().teacher()
+        except (RegistryError, OSError):
+            return None
+
+    def _bridge(self, entry: ModelEntry | None) -> RecognizerBridge | None:
+        """The worker that serves ``entry``: the active model's own, or the teacher's (started on demand)."""
+        if entry is None or (self.recognizer is not None and _same(entry.path, self.recognizer.model_path)):
+            return self.recognizer
+        if self.teacher_bridge is None or not _same(self.teacher_bridge.model_path, entry.path):
+            self._drop_teacher()
+            self.teacher_bridge = RecognizerBridge(entry.path, parent=self)
+        return self.teacher_bridge
+
+    def _drop_teacher(self) -> None:
+        if self.teacher_bridge is not None:
+            self.teacher_bridge.shutdown()
+            self.teacher_bridge.deleteLater()
+            self.teacher_bridge = None
+
+    def _name_teacher(self) -> None:
+        teacher = self.teacher()
+        self.prelabel_action.setText(f"Pre-label unlabeled utterances with {teacher.name}" if teacher
+                                     else "Pre-label unlabeled utterances")
+
+    def _fill_prelabel_with(self) -> None:
+        """Every usable model, the teacher first ("best installed"), the active model marked "in use"."""
+        menu = self.prelabel_with_menu
+        menu.clear()
+        try:
+            entries = [e for e in ModelRegistry().list() if e.available]
+        except (RegistryError, OSError) as exc:
+            menu.addAction(f"Models cannot be listed: {exc}").setEnabled(False)
+            return
+        teacher = self.teacher()
+        entries.sort(key=lambda e: teacher is None or e.id != teacher.id)
+        for e in entries:
+            notes = []
+            if teacher is not None and e.id == teacher.id:
+                notes.append("best installed")
+            if self.recognizer is not None and _same(e.path, self.recognizer.model_path):
+                notes.append("in use")
+            label = e.name + (f" ({', '.join(notes)})" if notes else "")
+            menu.addAction(label).triggered.connect(lambda _=False, e=e: self._prelabel_with(e))
+
+    def _prelabel_with(self, entry: ModelEntry) -> None:
+        try:
+            entry = ModelRegistry().prepare(entry)
+        except (RegistryError, OSError) as exc:
+            self.message.emit(str(exc))
+            return
+        self.prelabel(model=entry)
+
+    def shutdown(self) -> None:
+        """End the teacher's worker process (the studio is closing)."""
+        self._drop_teacher()
+
+    def prelabel(self, ids: list[int] | None = None, model: ModelEntry | None = None) -> None:
+        """Transcribe ``ids`` (default: the unlabeled utterances) with ``model`` (default: the teacher),
+        in the background."""
+        bridge = self._bridge(model or self.teacher())
+        if bridge is None:
             self.message.emit("Pre-labeling needs a model; none is loaded.")
             return
         if ids is None:
@@ -247,6 +355,10 @@ class ProjectController(QObject):
         if not ids:
             self.message.emit("No unlabeled utterances to pre-label.")
             return
+        if self.prelabel_run is None:  # the window started without a model
+            self._make_runs(bridge)
+            self.mislabel_scan.recognizer = self.recognizer
+        self.prelabel_run.recognizer = bridge
         self.prelabel_run.start(ids)
 
     def find_mislabels(self) -> None:
@@ -291,6 +403,14 @@ class ProjectController(QObject):
         for run in (self.prelabel_run, self.mislabel_scan):
             if run is not None and run.running:
                 run.cancel()
+        if self._long is not None:  # the recording stays in the project, unsplit
+            _rec_id, rid, bridge = self._long
+            self._long = None
+            bridge.forget({rid})
+            if bridge is self.teacher_bridge:  # its worker would decode on for minutes: end it
+                self._drop_teacher()
+            self.task_bar.hide()
+            self.message.emit("Transcription of the long recording cancelled; the recording stays in the project.")
         task = self._task
         if isinstance(task, ImportTask):
             self._cancelling = True
@@ -305,7 +425,7 @@ class ProjectController(QObject):
         entries = [("New project…", self.new_project), ("Open project…", self.open_project),
                    ("Close project", self.close_project), None,
                    ("Import dataset file…", self.import_file), ("Import dataset folder…", self.import_folder),
-                   ("Add long recording (split at pauses)…", self.add_long_recording)]
+                   ("Add long recording (split and transcribed)…", self.add_long_recording)]
         self.project_actions = []
         for entry in entries:
             if entry is None:
@@ -320,8 +440,18 @@ class ProjectController(QObject):
         for fmt, label in EXPORT_LABELS.items():
             export.addAction(label).triggered.connect(lambda _=False, f=fmt: self.export_dataset(f))
         file_menu.insertSeparator(first)
-        self.prelabel_action = transcribe_menu.addAction("Pre-label unlabeled utterances with the model")
+        self.prelabel_action = transcribe_menu.addAction("Pre-label unlabeled utterances")
         self.prelabel_action.triggered.connect(lambda: self.prelabel())
+        self.prelabel_with_menu = transcribe_menu.addMenu("Pre-label with")
+        transcribe_menu.aboutToShow.connect(self._name_teacher)
+        self.prelabel_with_menu.aboutToShow.connect(self._fill_prelabel_with)
         self.mislabel_action = transcribe_menu.addAction("Find possible mislabels")
         self.mislabel_action.setToolTip("Rank labeled utterances by how badly the audio and the transcript agree")
         self.mislabel_action.triggered.connect(self.find_mislabels)
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False

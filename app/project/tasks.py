@@ -65,25 +65,32 @@ class ImportTask(QThread):
 
 
 class SplitTask(QThread):
-    """Add a long recording to the project at ``folder`` and split it at its pauses.
+    """Add a long recording to the project at ``folder`` and split it at its pauses
+    (``split=False``: only add it, for a teacher model to transcribe and split).
 
     Signals:
         done(object): the new utterance ids (list of int).
+        added(object): the added :class:`~engine.data.recordings.Recording` (``split=False`` only).
         failed(str): a user message.
     """
 
     done = Signal(object)
+    added = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, folder: Path, audio: Path, speaker: str | None = None, parent=None) -> None:
+    def __init__(self, folder: Path, audio: Path, speaker: str | None = None, parent=None,
+                 split: bool = True) -> None:
         super().__init__(parent)
-        self.folder, self.audio, self.speaker = Path(folder), Path(audio), speaker
+        self.folder, self.audio, self.speaker, self.split = Path(folder), Path(audio), speaker, split
 
     def run(self) -> None:
         try:
             with Project.open(self.folder) as project:
                 rec = project.add_recording(self.audio)
-                self.done.emit(segment_recording(project, rec.id, speaker=self.speaker))
+                if self.split:
+                    self.done.emit(segment_recording(project, rec.id, speaker=self.speaker))
+                else:
+                    self.added.emit(rec)
         except ProjectError as exc:
             self.failed.emit(str(exc))
 

@@ -29,7 +29,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -616,24 +616,34 @@ class Project:
         return uid
 
     def add_segments(self, recording_id: int, spans: Iterable[tuple[float, float]], description: str = "",
-                     speaker: str | None = None) -> list[int]:
-        """Add unlabeled utterances for ``(start, end)`` spans (seconds) of a recording as ONE undoable edit.
+                     speaker: str | None = None,
+                     labels: Sequence[tuple[str, float]] | None = None) -> list[int]:
+        """Add utterances for ``(start, end)`` spans (seconds) of a recording as ONE undoable edit.
 
-        For splitting a long recording at pauses (VAD). Raises :class:`ProjectError`
-        as :meth:`add_utterance` does; then nothing is added.
+        For splitting a long recording at pauses (VAD), or into the segments a model
+        transcribed. ``labels`` gives each span a model's ``(transcript, confidence)``
+        (confidence in [0, 1]); an utterance with a transcript is a ``draft``, one
+        without is ``unlabeled``. Raises :class:`ProjectError` as :meth:`add_utterance`
+        does (and when ``labels`` does not match ``spans``); then nothing is added.
         """
         failure = f"Cannot add utterances to recording {recording_id}"
         spans = [(_seconds(a, "the start", failure), _seconds(b, "the end", failure)) for a, b in spans]
+        if labels is None:
+            labels = [("", None)] * len(spans)
+        elif len(labels) != len(spans):
+            raise ProjectError(f"{failure}: {len(labels)} transcripts for {len(spans)} spans.")
+        else:
+            labels = [(str(text).strip(), _score(conf, "the confidence", failure)) for text, conf in labels]
         ids: list[int] = []
         with self._write(failure) as conn:
             edit = history.Edit(conn)
             speaker_id = self._speaker_ref(conn, speaker)
-            for start, end in spans:
+            for (start, end), (text, confidence) in zip(spans, labels, strict=True):
                 end = self._check_end(conn, recording_id, end, failure)
                 ids.append(edit.insert({
-                    "recording_id": recording_id, "start": start, "end": end, "transcript": "",
-                    "status": "unlabeled", "speaker_id": speaker_id, "split": None,
-                    "confidence": None, "mislabel_score": None, "tags": []}))
+                    "recording_id": recording_id, "start": start, "end": end, "transcript": text,
+                    "status": "draft" if text else "unlabeled", "speaker_id": speaker_id, "split": None,
+                    "confidence": confidence if text else None, "mislabel_score": None, "tags": []}))
             if ids:
                 edit.log(description or f"add {len(ids)} utterances to recording {recording_id}")
         return ids

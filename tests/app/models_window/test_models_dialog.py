@@ -100,7 +100,7 @@ def test_use_export_and_remove(qtbot, dialog, tmp_path, monkeypatch):
     dialog.remove_button.click()
     assert [e.id for e in ModelRegistry().list() if not e.read_only] == []
     assert BUILTIN_ID in [e.id for e in ModelRegistry().list()]
-    assert resolve_model_path(environ={}) == ModelRegistry().get(BUILTIN_ID).path  # back to the bundled model
+    assert resolve_model_path(environ={}) == ModelRegistry().default().path  # back to the default (whisper-base)
     dialog.select(BUILTIN_ID)
     assert not dialog.remove_button.isEnabled()  # the bundled model cannot be removed
     whisper = [e for e in dialog.entries if e.family == "whisper"]

@@ -29,8 +29,10 @@ PARAMS = 5_297_744  # the bundled model's parameter count (MODEL_CARD: 5.30M)
 
 def test_register_list_get_and_active_persist_across_instances(tmp_path, checkpoint):
     root = tmp_path / "reg"
+    reg = ModelRegistry(root, packaged=())  # no Whisper package: the bundled model is the default
+    assert [e.id for e in reg.list()] == [BUILTIN_ID] and reg.active().id == BUILTIN_ID
     reg = ModelRegistry(root)
-    assert [e.id for e in reg.list()] == BUILTINS and reg.active().id == BUILTIN_ID
+    assert [e.id for e in reg.list()] == BUILTINS
     a = reg.register(checkpoint, "My voice", parent=BUILTIN_ID, notes="first try")
     b = reg.register(checkpoint, "My voice v2", parent=a.id, copy=True,
                      metrics={"dev": {"wer": 0.1, "cer": 0.05, "utterances": 20}})
@@ -85,7 +87,7 @@ def test_remove(tmp_path, checkpoint):
     reg.set_active(stored.id)
     reg.remove(stored.id)
     assert not (reg.root / stored.id).exists()  # the registry's own copy goes
-    assert reg.active().id == BUILTIN_ID  # the active model fell back to the bundled one
+    assert reg.active().id == reg.default().id == "whisper-base"  # the active model fell back to the default
     reg.remove(linked.id)
     assert (checkpoint / "model.safetensors").is_file()  # a checkpoint registered in place stays
     assert not (reg.root / linked.id).exists()
@@ -214,7 +216,7 @@ def test_corrupt_index_is_kept_aside_and_rebuilt(tmp_path, checkpoint, garbage, 
     assert entries[linked.id].path == checkpoint and entries[linked.id].parent_id == BUILTIN_ID
     assert entries[linked.id].metrics["dev"] == {"wer": 0.2}
     assert entries[stored.id].path == root / stored.id and entries[stored.id].stored
-    assert fresh.active().id == BUILTIN_ID  # the active choice lived in the lost index
+    assert fresh.active().id == fresh.default().id  # the active choice lived in the lost index
     aside = list(root.glob(f"{INDEX_NAME}.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == garbage and fresh.recovered == aside[0]
     assert "corrupt" in caplog.text

@@ -75,6 +75,28 @@ def test_offline_packages_are_built_in_entries_assembled_on_first_use(tmp_path):
     assert [e.id for e in ModelRegistry(tmp_path / "reg", packaged=()).list()] == [BUILTIN_ID, "whisper-tiny.en"]
 
 
+def test_a_new_user_gets_the_best_general_model_and_it_is_the_teacher(tmp_path, checkpoint):
+    reg = ModelRegistry(tmp_path / "reg")
+    assert reg.general().id == "whisper-base"  # more parameters than tiny.en
+    active = reg.active()  # nobody chose: the general model, assembled to load
+    assert active.id == "whisper-base" and (active.path / "model.bin").is_file()
+    assert reg.teacher().id == "whisper-base"
+    assert json.loads((tmp_path / "reg" / INDEX_NAME).read_text() if (tmp_path / "reg" / INDEX_NAME).exists()
+                      else '{"active": null}')["active"] is None  # the default is not a choice
+    mine = reg.register(checkpoint, "My voice", parent=BUILTIN_ID)
+    reg.set_active(mine.id)
+    assert ModelRegistry(tmp_path / "reg").active().id == mine.id  # a choice persists
+    assert reg.teacher().id == "whisper-base"  # still offered first for pre-labeling
+    reg.remove(mine.id)
+    assert reg.active().id == "whisper-base"  # removed: back to the default
+    reg.set_active(BUILTIN_ID)
+    assert ModelRegistry(tmp_path / "reg").active().id == BUILTIN_ID  # choosing the small model sticks
+    tiny_only = ModelRegistry(tmp_path / "other", packaged=("whisper-tiny.en",))
+    assert tiny_only.general().id == "whisper-tiny.en" and tiny_only.active().id == "whisper-tiny.en"
+    bare = ModelRegistry(tmp_path / "bare", packaged=())
+    assert bare.general() is None and bare.active().id == bare.teacher().id == BUILTIN_ID
+
+
 def test_the_hugging_face_cache_is_listed_read_only_and_loaded_in_place(tiny_folder, tmp_path):
     cache = tmp_path / "hub"
     snap = hf_snapshot(cache, "Systran/faster-whisper-tiny", tiny_folder)
