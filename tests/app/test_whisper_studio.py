@@ -3,21 +3,24 @@ off the GUI thread on first use), it transcribes a held-out AN4 speaker; the Say
 are off."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from app.active_model import resolve_model_path
 from app.main_window import MainWindow
 from app.widgets.attention_view import NO_MAPS
+from engine.decode.protocol import Final
 from engine.whisper.sources import installed_packaged
+from tests.helpers import shared_data
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif("whisper-tiny.en" not in installed_packaged(), reason="offline whisper-tiny.en not installed"),
 ]
 
-AN4 = Path("/work/shared/data/an4")
+AN4 = shared_data() / "an4"
 HELD_OUT = AN4 / "wav/mcel/an203-mcel-b.flac"  # speaker mcel is held out of Sayso's training: "enter eight one nine six"
+SENTENCE = AN4 / "wav/fejs/cen7-fejs-b.flac"  # held-out speaker fejs (benchmarks/whisper_wer.py)
+SENTENCE_TEXT = "two six eight three eight zero two"
 
 
 def switch_to_tiny(qtbot, window: MainWindow) -> None:
@@ -60,7 +63,7 @@ def test_insight_pages_say_why_they_are_off_with_whisper(qtbot, model_path):
 
 @pytest.mark.audio_device
 def test_live_with_whisper_shows_finals_only(qtbot, virtual_mic, model_path):
-    from engine.decode.protocol import Final, Partial
+    from engine.decode.protocol import Partial
     from tests.helpers import SAMPLES
 
     window = MainWindow(model_path)
@@ -83,3 +86,32 @@ def test_live_with_whisper_shows_finals_only(qtbot, virtual_mic, model_path):
     assert not any(isinstance(e, Partial) for e in seen)  # Whisper streams finals only
     view = window.live_view
     assert view.list.count() == 2 and view.partial_rows == 0 and view.list.item(1).text().endswith("left")
+
+
+@pytest.mark.audio_device
+@pytest.mark.skipif("whisper-base" not in installed_packaged(), reason="offline whisper-base not installed")
+def test_a_new_users_studio_transcribes_a_held_out_sentence_with_whisper_base_live_and_from_a_file(
+        qtbot, virtual_mic, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network (there is none here; this says it is not needed)
+    window = MainWindow(resolve_model_path(environ={}), preload_model=True)  # what `make run` opens
+    qtbot.addWidget(window)
+    window.show()
+    assert window.active_model.entry.id == "whisper-base" and window.model_label.text() == "Model: whisper-base"
+
+    window.recorder.device = virtual_mic.device  # spoken into the (virtual) microphone
+    window.live_view.set_live_enabled(True)
+    finals: list = []
+    window.recognizer.live_events.connect(lambda events: finals.extend(e for e in events if isinstance(e, Final)))
+    window.commands.record.trigger()
+    assert window.recorder.is_recording and window.recognizer.live
+    playback = virtual_mic.play(SENTENCE, lead_seconds=0.5, tail_seconds=1.0)
+    qtbot.waitUntil(lambda: playback.wait(0), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(finals), timeout=180_000)  # the pause after it ended the utterance
+    window.commands.record.trigger()
+    qtbot.waitUntil(lambda: not window.recognizer.live, timeout=60_000)
+    assert " ".join(f.text for f in finals) == SENTENCE_TEXT  # live
+
+    assert window.open_file(SENTENCE)
+    with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
+        window.commands.transcribe.trigger()
+    assert window.panel.transcript == SENTENCE_TEXT  # and from the file
