@@ -14,6 +14,7 @@ Signals:
 """
 from __future__ import annotations
 
+import html
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -43,10 +44,12 @@ from engine.data.manifest import ManifestError, read_manifest
 from engine.jobs.events import JobFailed, JobFinished, Progress
 from engine.jobs.specs import CompareJob
 from engine.registry.index import ModelEntry, ModelRegistry, RegistryError
+from engine.whisper.folder import WHISPER_FAMILY
 
 PROJECT_TEST = "Project: test split"
 MANIFEST = "Manifest file…"
-COLUMNS = ("", "Name", "Parent", "Created", "Parameters", "Known figures")
+COLUMNS = ("", "Name", "Family", "Parent", "Created", "Parameters", "Known figures")
+FAMILY_NAMES = {SAYSO_FAMILY: "Sayso", WHISPER_FAMILY: "Whisper"}
 RESULT_COLUMNS = ("Reference", "Model A heard", "Model B heard", "Better")
 
 
@@ -56,6 +59,39 @@ def figures_text(metrics: dict, limit: int = 3) -> str:
              if isinstance(m, dict) and isinstance(m.get("wer"), (int, float))]
     more = f", +{len(parts) - limit} more" if len(parts) > limit else ""
     return ", ".join(parts[:limit]) + more or "—"
+
+
+def card_html(e: ModelEntry, names: dict[str, str] | None = None) -> str:
+    """The model card of an entry as rich text: name, family, what it is good at, source, size,
+    lineage and every known figure (WER on held-out speakers)."""
+    names = names or {}
+    cfg = e.config
+    facts = [FAMILY_NAMES.get(e.family, e.family)]
+    if cfg.get("size"):
+        facts.append(str(cfg["size"]))
+    if isinstance(cfg.get("parameters"), (int, float)):
+        facts.append(f"{cfg['parameters'] / 1e6:.1f} M parameters")
+    if isinstance(cfg.get("bytes"), (int, float)):
+        facts.append(f"{cfg['bytes'] / 1e6:.0f} MB on disk")
+    if cfg.get("languages"):
+        facts.append("English" if cfg["languages"] == "en" else str(cfg["languages"]))
+    rows = [f"<b>{html.escape(e.name)}</b> <span style='color:#666'>({html.escape(e.id)})</span>",
+            html.escape(" · ".join(facts))]
+    if e.notes:
+        rows.append(f"<b>Good at:</b> {html.escape(e.notes)}")
+    if e.source:
+        rows.append(f"<b>Source:</b> {html.escape(e.source)}")
+    if e.parent_id or e.parent_path:
+        rows.append(f"<b>Trained from:</b> {html.escape(names.get(e.parent_id or '', e.parent_id or e.parent_path))}")
+    figures = [(name, m) for name, m in e.metrics.items() if isinstance(m, dict) and isinstance(m.get("wer"), (int, float))]
+    if figures:
+        items = "".join(f"<li>{html.escape(name)}: WER {100 * m['wer']:.1f} %"
+                        + (f" ({m['utterances']} utterances)" if m.get("utterances") else "") + "</li>"
+                        for name, m in figures)
+        rows.append(f"<b>Held-out figures:</b><ul style='margin:0'>{items}</ul>")
+    else:
+        rows.append("<b>Held-out figures:</b> none yet (Compare it on your test data below).")
+    return "<br>".join(rows)
 
 
 def comparison_summary(report: dict) -> str:
@@ -153,8 +189,20 @@ class ModelsDialog(QDialog):
         lower.addWidget(self.progress)
         lower.addWidget(self.summary)
         lower.addWidget(self.results, 1)
+        self.card = QLabel()
+        self.card.setWordWrap(True)
+        self.card.setTextFormat(Qt.TextFormat.RichText)
+        self.card.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.card.setMinimumWidth(280)
+        self.card.setMargin(6)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.table)
+        top.addWidget(self.card)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
+        split.addWidget(top)
         split.addWidget(bottom)
         split.setSizes([260, 360])
         layout = QVBoxLayout(self)
@@ -179,6 +227,7 @@ class ModelsDialog(QDialog):
             active = self.active_path is not None and _same(e.path, self.active_path)
             params = e.config.get("parameters")
             cells = ("●" if active else "", e.name + _origin(e) + ("" if e.available else " — missing"),
+                     FAMILY_NAMES.get(e.family, e.family),
                      names.get(e.parent_id or "", e.parent_id or "—"), e.created[:16].replace("T", " "),
                      f"{params / 1e6:.2f} M" if isinstance(params, (int, float)) else "—", figures_text(e.metrics))
             for col, text in enumerate(cells):
@@ -208,6 +257,10 @@ class ModelsDialog(QDialog):
     def _update_buttons(self) -> None:
         chosen = self.selected()
         one = len(chosen) == 1
+        names = {e.id: e.name for e in self.entries}
+        self.card.setText(card_html(chosen[0], names) if one else
+                          "Select a model to read its card: what it is good at, where it came from and "
+                          "how well it did on speakers it never heard.")
         running = self.job_id is not None
         self.use_button.setEnabled(one and chosen[0].available and self._preparing is None)
         self.use_button.setToolTip("Transcribe with this model in the studio")

@@ -116,6 +116,11 @@ __all__ = [
 ]
 
 BUILTIN_ID = "sayso-base"
+BUNDLED_GOOD_AT = ("Digits, the 35 Speech Commands words and short commands, best with a vocabulary "
+                   "(5.3 M parameters): streams words as you speak, trains and personalizes on your voice "
+                   "in minutes, shows its attention maps and shared audio–text space. Not made for open "
+                   "sentences: use a Whisper model for those.")
+"""What the bundled model is good at (its card's notes)."""
 """Id of the bundled base model, always in the registry."""
 INDEX_NAME = "registry.json"
 ENTRY_NAME = "entry.json"
@@ -975,7 +980,7 @@ class ModelRegistry:
             created=_mtime_iso(self.bundled / WEIGHTS_FILE), config=summary,
             train_utterances=(meta.get("data") or {}).get("train_utterances"),
             metrics={**own_figures(meta), **index["read_only_metrics"].get(BUILTIN_ID, {})},
-            notes="The base model bundled with Sayso (read-only).", builtin=True,
+            notes=BUNDLED_GOOD_AT, builtin=True,
             source="bundled with Sayso (trained by its recipe)",
         )
 
@@ -995,7 +1000,7 @@ class ModelRegistry:
                 created = ""
             out.append(ModelEntry(
                 id=name, name=name, path=folder, created=created, config={**summary, "sha256": model.sha256},
-                metrics=dict(index["read_only_metrics"].get(name, {})), notes=model.good_at, builtin=True,
+                metrics={**model.figures, **index["read_only_metrics"].get(name, {})}, notes=model.good_at, builtin=True,
                 family=WHISPER_FAMILY, source=model.source.replace("`", "")))
         return out
 

