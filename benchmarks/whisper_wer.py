@@ -17,6 +17,11 @@ vocabulary-constrained figures on the held-out FSDD and Speech Commands speakers
   0.5 s apart), transcribed in one call.
 - ``--vocabulary``: the held-out FSDD speaker (every 5th take) with the 10 digits, and the
   held-out Speech Commands speakers (every 6th command clip) with the 10 commands.
+- ``--direct``: the open-vocabulary WER of ``sayso transcribe --json --model <whisper>`` (the
+  real CLI, in a subprocess) beside faster-whisper called directly with the same settings
+  (int8, beam 5, English, Silero VAD filter, word timestamps; the text normalized the same
+  way), on the AN4 clips plus the bundled samples (resources/samples, references from their
+  names): the two must agree within 0.5 points.
 
 Whisper models come from the offline packages (assembled into the user's models folder).
 RTF = decode seconds / audio seconds; say the machine's load when quoting it.
@@ -28,6 +33,7 @@ import csv
 import os
 import re
 import time
+from pathlib import Path
 
 import jiwer
 import numpy as np
@@ -131,6 +137,44 @@ def run(rec, clips: list[tuple[str, str]], vocabulary: Vocabulary | None = None)
             "n": len(clips)}
 
 
+def bundled_samples() -> list[tuple[str, str]]:
+    """``(path, reference)`` of resources/samples: ``sc_<word>_…`` and ``fsdd_<digit>_…``."""
+    from engine.resources import SAMPLES
+
+    out = []
+    for path in sorted(SAMPLES.glob("*.wav")):
+        kind, word = path.stem.split("_")[:2]
+        out.append((str(path), DIGITS[int(word)] if kind == "fsdd" else word))
+    return out
+
+
+def direct_vs_cli(name: str, clips: list[tuple[str, str]], threads: int) -> None:
+    """WER of the CLI and of faster-whisper called directly, same clips and settings."""
+    import json
+    import subprocess
+    import sys
+
+    from faster_whisper import WhisperModel
+
+    from engine.whisper.sources import assemble
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "engine.cli", "transcribe", "--json", "--threads", str(threads), "--model", name]
+    out = subprocess.run(cmd + [p for p, _ in clips], capture_output=True, text=True, cwd=root, check=True)
+    cli = [json.loads(line)["text"] for line in out.stdout.splitlines() if line.startswith("{")]
+    model = WhisperModel(str(assemble(name)), device="cpu", compute_type="int8", cpu_threads=threads)
+    direct = []
+    for path, _ in clips:
+        segments, _info = model.transcribe(load_audio(path), language="en", beam_size=5, word_timestamps=True,
+                                           vad_filter=True)
+        direct.append(normalize_text(" ".join(seg.text for seg in segments)))
+    refs = [normalize_text(r) for _, r in clips]
+    a, b = wer(refs, cli), wer(refs, direct)
+    print(f"{name:16s} open WER on {len(clips)} clips (AN4 held-out + bundled samples): `sayso transcribe` "
+          f"{a:5.1f} % | faster-whisper directly {b:5.1f} % | difference {a - b:+.1f} points "
+          f"({sum(x != y for x, y in zip(cli, direct))} transcripts differ)")
+
+
 def wer(refs: list[str], hyps: list[str]) -> float:
     return 100 * jiwer.wer(refs, [h or "<empty>" for h in hyps]) if refs else float("nan")
 
@@ -148,6 +192,7 @@ def main() -> None:
     ap.add_argument("--long", action="store_true", help="also one 60 s recording")
     ap.add_argument("--phrase-window", type=int, default=30, help="Whisper's encoder window for a phrase choice (s)")
     ap.add_argument("--show", action="store_true", help="print every hypothesis")
+    ap.add_argument("--direct", action="store_true", help="also `sayso transcribe` vs faster-whisper called directly")
     args = ap.parse_args()
     assert an4_heldout_speakers(10) == AN4_HELDOUT_SPEAKERS
     clips = an4_clips(args.per_speaker)
@@ -155,8 +200,13 @@ def main() -> None:
           f"threads {args.threads}; phrase window {args.phrase_window} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     splits = real_splits() if args.vocabulary else None
     for name in args.models.split(","):
+        if args.direct and name.startswith("whisper"):
+            direct_vs_cli(name, clips + bundled_samples(), args.threads)
         rec = load(name, args.threads, args.phrase_window)
         r = run(rec, clips)
+        samples = run(rec, bundled_samples())
+        print(f"{name:16s} bundled samples open WER: {wer(samples['refs'], samples['hyps']):5.1f} % "
+              f"({samples['n']} clips)")
         digits = [i for i, ref in enumerate(r["refs"]) if set(ref.split()) <= AN4_WORDS]
         other = [i for i in range(r["n"]) if i not in digits]
 
