@@ -142,5 +142,5 @@ class MislabelScan(PrelabelRun):
         if not self._labels:
             return 0
         ids, sims, ctcs = zip(*self._labels)
-        scores = mislabel_scores(np.array(sims), np.array(ctcs))
+        scores = mislabel_scores(None if None in sims else np.array(sims), np.array(ctcs))
         return self.project.set_mislabel_scores(zip(ids, (float(v) for v in scores)))

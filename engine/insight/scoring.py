@@ -48,8 +48,13 @@ CTC_WEIGHT = 0.75
 """Share of the CTC likelihood's rank in the mislabel score (the rest: similarity's)."""
 
 
-def mislabel_scores(similarity: np.ndarray, ctc_per_token: np.ndarray, ctc_weight: float = CTC_WEIGHT) -> np.ndarray:
-    """Weighted mean of the rank percentiles of low CTC likelihood and low similarity, in [0, 1]."""
+def mislabel_scores(similarity: np.ndarray | None, ctc_per_token: np.ndarray,
+                    ctc_weight: float = CTC_WEIGHT) -> np.ndarray:
+    """Weighted mean of the rank percentiles of low likelihood and low similarity, in [0, 1];
+    the likelihood's rank alone when ``similarity`` is None (a family without a shared
+    audio–text space, e.g. Whisper: its teacher-forced log-likelihood per token)."""
+    if similarity is None:
+        return rank_percentile(-np.asarray(ctc_per_token))
     return (ctc_weight * rank_percentile(-np.asarray(ctc_per_token))
             + (1 - ctc_weight) * rank_percentile(-np.asarray(similarity)))
 
