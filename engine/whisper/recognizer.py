@@ -6,6 +6,13 @@ times from the cross-attention alignment heads (dynamic time warping, as
 ``word_timestamps=True``). With a vocabulary too long for a phrase choice,
 its phrases are given as ``hotwords`` (a prompt that biases decoding).
 
+**Long files** (longer than ``block_s``, default :data:`BLOCK_S`) are never held whole: they
+are read by :class:`engine.audio.io.BlockReader` and decoded a block of about ``block_s`` at a
+time, each block cut in the longest pause of its last :data:`CUT_TAIL_S` (Silero VAD) so that
+no word is cut in two; the rest of the block starts the next one, whose decoding is prompted
+with the previous block's last segment (as Whisper conditions each 30 s window on the one
+before). Segment and word times are shifted by each block's offset in the file.
+
 **A list of phrases** (up to :data:`MAX_PHRASES`, audio up to 30 s): each
 phrase is scored by Whisper's teacher-forced log-likelihood given the audio,
 ``log p(" Phrase." | audio) = Σ log p(token)``, from CTranslate2's ``align``
@@ -41,7 +48,7 @@ from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from engine.audio.io import SAMPLE_RATE, check_audio, load_audio
+from engine.audio.io import SAMPLE_RATE, BlockReader, check_audio, load_audio
 from engine.decode.alignment import WordTiming
 from engine.decode.protocol import Recognition, Segment, TranscriptScore
 from engine.decode.vocabulary import Vocabulary
@@ -52,7 +59,7 @@ if TYPE_CHECKING:
     from engine.audio.endpoint import EndpointConfig
     from engine.whisper.stream import WhisperStream
 
-__all__ = ["MAX_PHRASES", "PAD_S", "WhisperRecognizer", "WhisperSegment"]
+__all__ = ["BLOCK_S", "MAX_PHRASES", "PAD_S", "WhisperRecognizer", "WhisperSegment"]
 
 MAX_PHRASES = 64
 """Vocabularies up to this many phrases are a choice among them; longer ones bias open decoding."""
@@ -64,6 +71,14 @@ MARGIN_FRAMES = 50
 """Encoder frames (20 ms each) past the end of the audio that the decoder still attends to."""
 BATCH = 8
 """Phrases scored per decoder call."""
+BLOCK_S = 300.0
+"""Files longer than this (seconds) are decoded in blocks of about this length (see the module docstring)."""
+CUT_TAIL_S = 30.0
+"""A block is cut in the longest pause of its last this-many seconds (at most half the block)."""
+MIN_PAUSE_S = 0.2
+"""A shorter gap between speech is no pause to cut at; a block with none is cut at its end."""
+_CUT_VAD = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)
+"""Silero VAD settings that find the pauses between sentences and phrases."""
 
 
 @dataclass
@@ -85,6 +100,7 @@ class WhisperRecognizer:
         phrase_window_s: encoder window of a phrase choice (seconds, ≤ 30): Whisper is trained on
             30 s windows; 10 s costs a fifth and chose as well on held-out FSDD digits (tiny.en) and
             within 2 of 108 Speech Commands words (base) — see benchmarks/whisper_wer.py.
+        block_s: :meth:`transcribe_file` decodes longer files in blocks of about this many seconds.
 
     >>> rec = WhisperRecognizer.from_checkpoint("~/.local/share/sayso/models/whisper-base")  # doctest: +SKIP
     >>> rec.transcribe_file("an4/wav/fash/an251-fash-b.flac").text                           # doctest: +SKIP
@@ -92,9 +108,9 @@ class WhisperRecognizer:
     """
 
     def __init__(self, model: WhisperModel, name: str = "whisper", language: str = "en", beam_size: int = 5,
-                 phrase_window_s: int = WINDOW_S) -> None:
+                 phrase_window_s: int = WINDOW_S, block_s: float = BLOCK_S) -> None:
         self.model, self.name, self.language, self.beam_size = model, name, language, beam_size
-        self.phrase_window_s = phrase_window_s
+        self.phrase_window_s, self.block_s = phrase_window_s, block_s
         self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                                    language=language)
         self._vad = VadOptions()
@@ -107,7 +123,7 @@ class WhisperRecognizer:
         Args:
             threads: CTranslate2 CPU threads (intra-op).
             compute_type: CTranslate2 weight type on the CPU (``int8``, ``int8_float32``, ``float32``).
-            settings: ``name``, ``language``, ``beam_size``, ``phrase_window_s``.
+            settings: ``name``, ``language``, ``beam_size``, ``phrase_window_s``, ``block_s``.
 
         Raises:
             engine.whisper.folder.WhisperFolderError: not a complete Whisper folder, or
@@ -124,12 +140,17 @@ class WhisperRecognizer:
 
     def transcribe_file(self, path: str | os.PathLike, vocabulary: Vocabulary | None = None,
                         attention: bool = True) -> Recognition:
-        """Read an audio file (any rate, resampled to 16 kHz) and :meth:`transcribe` it.
+        """Read an audio file (any rate and channels, mixed down and resampled to 16 kHz) and
+        :meth:`transcribe` it; a file longer than ``block_s`` is read and decoded block by block
+        (memory bounded by the block, not the file: see the module docstring).
 
         Raises:
-            engine.audio.errors.AudioError: unreadable, empty, too short or too long.
+            engine.audio.errors.AudioError: unreadable, corrupt, empty, too short or too long.
         """
-        return self.transcribe(load_audio(path), vocabulary, attention)
+        reader = BlockReader(path)
+        if reader.duration <= self.block_s:
+            return self.transcribe(load_audio(path), vocabulary, attention)
+        return self._transcribe_blocks(reader, vocabulary)
 
     def transcribe(self, audio: np.ndarray, vocabulary: Vocabulary | None = None,
                    attention: bool = True) -> Recognition:
@@ -151,7 +172,8 @@ class WhisperRecognizer:
             text, confidence, words = self._choose(audio, vocabulary.phrases)
             segments = [WhisperSegment(0.0, duration, text, text)] if text else []
         else:
-            text, confidence, words, segments = self._open(audio, vocabulary)
+            segments, words, logp, n = self._open(audio, vocabulary)
+            text, confidence = " ".join(s.text for s in segments), _geometric_mean(logp, n)
         return Recognition(text=text, confidence=confidence, tokens=[], words=words, attention=None,
                            attention_tokens=[], audio_embedding=None, text_embedding=None, duration=duration,
                            decode_seconds=time.perf_counter() - t0, model=self.name, segments=segments)
@@ -180,23 +202,68 @@ class WhisperRecognizer:
 
     # ----------------------------------------------------------------------- open speech
 
-    def _open(self, audio: np.ndarray, vocabulary: Vocabulary | None):
+    def _open(self, audio: np.ndarray, vocabulary: Vocabulary | None, offset: float = 0.0,
+              prompt: str | None = None) -> tuple[list[WhisperSegment], list[WordTiming], float, int]:
+        """faster-whisper's pipeline on ``audio``: its segments and words (times + ``offset`` seconds),
+        and the sum of its tokens' log-probabilities with their count (for the confidence)."""
         hotwords = ", ".join(vocabulary.phrases) if vocabulary is not None else None
         found, _info = self.model.transcribe(
             audio, language=self.language, beam_size=self.beam_size, word_timestamps=True,
-            vad_filter=True, hotwords=hotwords)
+            vad_filter=True, hotwords=hotwords, initial_prompt=prompt)
         segments, words, logp, n = [], [], 0.0, 0
         for seg in found:
             text = normalize_text(seg.text)
             if not text:
                 continue
-            segments.append(WhisperSegment(seg.start, seg.end, text, seg.text.strip()))
+            segments.append(WhisperSegment(seg.start + offset, seg.end + offset, text, seg.text.strip()))
             logp += seg.avg_logprob * (len(seg.tokens) + 1)
             n += len(seg.tokens) + 1
             for w in seg.words or []:
-                words.extend(_split_word(w.word, w.start, w.end, w.probability))
-        text = " ".join(s.text for s in segments)
-        return text, (float(np.exp(logp / n)) if n else 0.0), words, segments
+                words.extend(_split_word(w.word, w.start + offset, w.end + offset, w.probability))
+        return segments, words, logp, n
+
+    # ----------------------------------------------------------------------- long files
+
+    def _transcribe_blocks(self, reader: BlockReader, vocabulary: Vocabulary | None) -> Recognition:
+        """Decode a long file block by block (the module docstring); one :class:`Recognition`."""
+        t0 = time.perf_counter()
+        size = int(self.block_s * SAMPLE_RATE)
+        segments, words, logp, n = [], [], 0.0, 0
+        pieces, have, offset = [], 0, 0  # the 16 kHz samples not decoded yet; offset: where they start
+
+        def decode(audio: np.ndarray) -> None:
+            nonlocal logp, n
+            prompt = segments[-1].raw if segments else None
+            s, w, lp, k = self._open(audio, vocabulary, offset / SAMPLE_RATE, prompt)
+            segments.extend(s)
+            words.extend(w)
+            logp, n = logp + lp, n + k
+
+        for piece in reader:
+            pieces.append(piece)
+            have += len(piece)
+            if have >= size:
+                block = np.concatenate(pieces)
+                cut = self._pause_near_end(block[:size])
+                decode(block[:cut])
+                pieces, have, offset = [block[cut:]], len(block) - cut, offset + cut
+                del block
+        if have >= MIN_PAUSE_S * SAMPLE_RATE:
+            decode(np.concatenate(pieces))
+        return Recognition(text=" ".join(s.text for s in segments), confidence=_geometric_mean(logp, n),
+                           tokens=[], words=words, attention=None, attention_tokens=[], audio_embedding=None,
+                           text_embedding=None, duration=(offset + have) / SAMPLE_RATE,
+                           decode_seconds=time.perf_counter() - t0, model=self.name, segments=segments)
+
+    def _pause_near_end(self, block: np.ndarray) -> int:
+        """Where to cut ``block`` (a sample index): the middle of the longest pause in its tail (the
+        later one of equals), or its end if the tail holds no pause of :data:`MIN_PAUSE_S`."""
+        tail_start = len(block) - int(min(CUT_TAIL_S, self.block_s / 2) * SAMPLE_RATE)
+        speech = get_speech_timestamps(block[tail_start:], _CUT_VAD)
+        edges = [0] + [x for s in speech for x in (s["start"], s["end"])] + [len(block) - tail_start]
+        gaps = [(b - a, (a + b) // 2) for a, b in zip(edges[::2], edges[1::2])]
+        length, middle = max(gaps)
+        return tail_start + middle if length >= MIN_PAUSE_S * SAMPLE_RATE else len(block)
 
     # ----------------------------------------------------------------------- phrase choice
 
@@ -240,6 +307,11 @@ class WhisperRecognizer:
         results = self.model.model.align(repeated, self.tokenizer.sot_sequence, batch,
                                          min(frames, 2 * states.shape[1]))
         return [np.asarray(r.text_token_probs, dtype=np.float64) for r in results]
+
+
+def _geometric_mean(logp: float, n: int) -> float:
+    """A transcript's confidence from its tokens' summed log-probability and count (0.0 for none)."""
+    return float(np.exp(logp / n)) if n else 0.0
 
 
 def _split_word(word: str, start: float, end: float, probability: float) -> list[WordTiming]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio.io import load_audio
+from engine.audio.io import SAMPLE_RATE, load_audio, write_audio
 from engine.decode.protocol import Final, Recognizer
 from engine.decode.vocabulary import Vocabulary
 from engine.recipes.datasets import COMMANDS, DIGITS
@@ -84,3 +84,83 @@ def test_stream_gives_one_final_per_utterance(tiny: WhisperRecognizer) -> None:
     assert [type(e) for e in events] == [Final, Final]
     assert [e.text for e in events] == ["yes", "no"]
     assert 1.0 <= events[0].words[0].start < events[1].words[0].start
+
+
+# ------------------------------------------------------------------ long files, export
+
+@pytest.fixture(scope="module")
+def read_speech(tmp_path_factory) -> Path:
+    """About 75 s of real read speech (six LibriSpeech clean utterances, 1 s pauses) as a WAV file."""
+    import soundfile as sf
+
+    files = sorted((shared_data() / "librispeech_unlabeled" / "librispeech_train-clean-100").glob("*.flac"))[:6]
+    pause = np.zeros(SAMPLE_RATE, np.float32)
+    parts = [x for f in files for x in (sf.read(str(f), dtype="float32")[0], pause)]
+    return write_audio(tmp_path_factory.mktemp("long") / "read.wav", np.concatenate(parts))
+
+
+def test_a_long_file_decoded_in_blocks_gives_the_words_and_times_of_whole_decoding(tiny, read_speech) -> None:
+    import difflib
+
+    path = read_speech
+    blocks = WhisperRecognizer(tiny.model, name=tiny.name, block_s=30.0)  # 75 s: three blocks
+    whole, split = tiny.transcribe(load_audio(path)), blocks.transcribe_file(path)
+    assert split.duration == pytest.approx(whole.duration) and split.duration > 2 * blocks.block_s
+    a, b = whole.text.split(), split.text.split()
+    match = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    assert len(a) > 150 and match.ratio() > 0.95, (whole.text, split.text)  # measured 0.97 (Whisper's windows differ)
+    shift = [abs(whole.words[i].start - split.words[j].start)
+             for m in match.get_matching_blocks() for i, j in zip(range(m.a, m.a + m.size), range(m.b, m.b + m.size))]
+    assert np.median(shift) < 0.1 and np.percentile(shift, 90) < 0.3  # times shifted by each block's offset
+    assert [w.word for w in split.words] == b
+    assert all(x.start <= y.start for x, y in zip(split.words, split.words[1:]))
+    assert all(x.start <= y.start for x, y in zip(split.segments, split.segments[1:]))
+    assert 0 <= split.words[0].start and split.words[-1].end <= split.duration + 0.05
+    assert split.segments[-1].start > 60 and 0 < split.confidence <= 1
+
+
+def test_a_block_is_cut_in_a_pause(tiny, read_speech) -> None:
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    audio = load_audio(read_speech)
+    # the pauses as Silero sees them in the whole file (both sides of each pause known, 100 ms resolution)
+    speech = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=100, speech_pad_ms=30))
+    for block_s in (20.0, 30.0, 45.0, 60.0):
+        cut = WhisperRecognizer(tiny.model, block_s=block_s)._pause_near_end(audio[: int(block_s * SAMPLE_RATE)])
+        assert block_s / 2 <= cut / SAMPLE_RATE < block_s
+        assert all(not s["start"] - 1600 < cut < s["end"] + 1600 for s in speech), (block_s, cut / SAMPLE_RATE)
+
+
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_whisper_segments_export_as_subtitles(tiny, tmp_path, fmt) -> None:
+    import srt
+    import webvtt
+
+    from engine.text.captions import Caption, write_captions
+
+    r = tiny.transcribe_file(shared_data() / AN4_HELDOUT)
+    assert r.segments and all(s.raw for s in r.segments)
+    out = write_captions(tmp_path / f"x.{fmt}", [Caption(s.start, s.end, s.raw) for s in r.segments])
+    if fmt == "srt":
+        back = [(c.start.total_seconds(), c.end.total_seconds(), c.content) for c in srt.parse(out.read_text())]
+    else:
+        back = [(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.text)
+                for c in webvtt.read(str(out))]
+    assert [t for _, _, t in back] == [s.raw for s in r.segments]
+    for (start, end, _), s in zip(back, r.segments):
+        assert start == pytest.approx(s.start, abs=0.001) and end == pytest.approx(s.end, abs=0.001)
+        assert 0 <= start < end <= r.duration + 0.05
+
+
+def test_whisper_recognition_exports_as_json_from_the_cli(tiny_folder, capsys) -> None:
+    import json
+
+    from engine.cli import main
+
+    assert main(["transcribe", "--json", "--threads", "1", "--model", str(tiny_folder),
+                 str(shared_data() / AN4_HELDOUT)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["model"] == "whisper-tiny.en" and out["text"]
+    assert [s["text"] for s in out["segments"]] and " ".join(s["text"] for s in out["segments"]) == out["text"]
+    assert [w["word"] for w in out["words"]] == out["text"].split()
+    assert all(0 <= s["start"] < s["end"] <= out["duration"] + 0.05 for s in out["segments"])
