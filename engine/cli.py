@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.audio.errors import AudioError
+from engine.checkpoint_layout import CheckpointError
 from engine.data.manifest import ManifestError, read_manifest
 from engine.data.utterance import Utterance
 from engine.decode.vocabulary import Vocabulary, VocabularyError
 from engine.registry.index import RegistryError
-from engine.train.checkpoint import CheckpointError
-from engine.train.progress import progress_printer
-from engine.train.trainer import TrainingError
+from engine.train.errors import TrainingError
 
 if TYPE_CHECKING:
     from engine.train.trainer import TrainConfig
@@ -307,6 +306,8 @@ def run_job(job: TrainSettings) -> list:
             noises = background_noises()
         except FileNotFoundError:
             pass
+    from engine.train.progress import progress_printer
+
     on_event = progress_printer() if distributed.is_main() else None
     return Trainer(cfg, job.out, on_event=on_event).fit(train, dev, noises, resume=job.resume)
 

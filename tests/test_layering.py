@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 
@@ -37,3 +38,15 @@ def test_importing_every_engine_module_loads_no_qt():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_whisper_transcription_through_the_cli_never_imports_torch(tmp_path):
+    """torch alone is 540 MB resident: the Whisper family (CTranslate2) must not pay for it."""
+    code = ("import sys\nfrom engine.cli import main\n"
+            f"rc = main(['transcribe', '--model', 'whisper-tiny.en', '{ROOT / 'resources/samples/sc_yes_03401e93.wav'}'])\n"
+            "print(rc, 'torch' in sys.modules)")
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "0 False", out.stdout
+    assert "yes" in out.stdout

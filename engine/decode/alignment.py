@@ -10,14 +10,16 @@ milliseconds of the true ones (``tests/engine/decode/test_alignment.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torchaudio.functional as AF
 
 from engine.audio.io import SAMPLE_RATE
 from engine.decode.boundaries import refine_spans, speech_frames, speech_runs
 from engine.text.tokenizer import BLANK, CharTokenizer
+
+if TYPE_CHECKING:
+    import torch  # imported where aligned, so WordTiming alone does not load torch (540 MB)
 
 SILENT_CHAR_LOG_PROB = -30.0
 """Log-probability a character gets on a frame without speech in :func:`align` (practically never chosen)."""
@@ -62,6 +64,9 @@ def align_tokens(log_probs: torch.Tensor, ids: list[int], tokenizer: CharTokeniz
     need = len(ids) + sum(a == b for a, b in zip(ids, ids[1:]))
     if need > log_probs.shape[0]:
         return []
+    import torch
+    import torchaudio.functional as AF
+
     labels, scores = AF.forced_align(log_probs.unsqueeze(0).float(), torch.tensor([ids], dtype=torch.int32), blank=BLANK)
     spans = AF.merge_tokens(labels[0], scores[0].exp(), blank=BLANK)  # one TokenSpan per id, frames [start, end)
     return [TokenTiming(tokenizer.symbols[sp.token], offset + sp.start * frame_shift, offset + sp.end * frame_shift, float(sp.score))
@@ -127,6 +132,8 @@ def align(log_probs: torch.Tensor, ids: list[int], tokenizer: CharTokenizer, aud
     and spaces), then :func:`refine_tokens` moves word edges onto the speech.
     Without any speech frames the plain alignment is refined.
     """
+    import torch
+
     mask = speech_frames(speech_runs(audio), log_probs.shape[0], frame_shift)
     lp = log_probs
     if mask.any():

@@ -16,11 +16,13 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from engine.text.normalize import normalize_text
 from engine.text.tokenizer import BLANK, CharTokenizer
+
+if TYPE_CHECKING:
+    import torch  # the lexicon search's input; torch itself is not needed to read a vocabulary
 
 
 class VocabularyError(ValueError):

@@ -42,18 +42,13 @@ from engine.train import distributed
 from engine.train.augment import AugmentConfig, SpecAugment, WaveAugment
 from engine.train.checkpoint import load_checkpoint, load_trainer_state, save_checkpoint
 from engine.train.dataset import DurationBatchSampler, SpeechDataset, collate, pad_audio
+from engine.train.errors import NonFiniteLossError, TrainingError
 from engine.train.losses import JointLoss, LossConfig
 from engine.train.schedule import warmup_cosine
 
 log = logging.getLogger("sayso.train")
 
 
-class TrainingError(RuntimeError):
-    """Training cannot start or cannot go on; the message says why (bad data, NaN loss, …)."""
-
-
-class NonFiniteLossError(TrainingError):
-    """The loss became NaN or infinite; the message says where and what to try."""
 
 
 @dataclass

@@ -178,16 +178,22 @@ Answer = TranscribeResult | ScoreResult | InspectResult | RecognitionFailure | S
 
 
 # -- child process ----------------------------------------------------------
-def _serve(child: Child, checkpoint: str) -> None:
-    """Worker main loop: load the model once, answer requests until ``None`` arrives."""
+def _serve(child: Child, checkpoint: str, threads: int) -> None:
+    """Worker main loop: load the model once, answer requests until ``None`` arrives.
+
+    A Sayso model gets ``threads`` torch threads (:func:`~engine.workers.child.limit_threads`);
+    a Whisper model ``threads`` CTranslate2 threads, and torch is never imported (540 MB)."""
     from engine.audio.errors import AudioError
+    from engine.checkpoint_layout import SAYSO_FAMILY, CheckpointError, family
     from engine.decode.families import load_recognizer
     from engine.decode.vocabulary import VocabularyError
-    from engine.train.checkpoint import CheckpointError
+    from engine.workers.child import limit_threads
 
     recognizer, load_error = None, None
     try:
-        recognizer = load_recognizer(checkpoint)
+        if family(Path(checkpoint)) in (SAYSO_FAMILY, None):
+            limit_threads(threads)
+        recognizer = load_recognizer(checkpoint, threads=threads)
         warm_up(recognizer)
     except CheckpointError as exc:
         load_error = str(exc)
@@ -287,12 +293,12 @@ class RecognitionWorker(WorkerProcess):
 
     Args:
         checkpoint: a checkpoint folder for :func:`~engine.decode.families.load_recognizer`.
-        threads: torch CPU threads inside the worker.
+        threads: CPU threads inside the worker (torch's for a Sayso model, CTranslate2's for Whisper).
     """
 
     def __init__(self, checkpoint: str | os.PathLike, threads: int = 2) -> None:
         self.checkpoint = str(Path(checkpoint))
-        super().__init__(_serve, (self.checkpoint,), name="sayso-recognition", threads=threads)
+        super().__init__(_serve, (self.checkpoint, threads), name="sayso-recognition")  # _serve limits threads
         self.stream_session: int | None = None
         """The open live session, or ``None``."""
         self._sessions: set[int] = set()  # live sessions whose last events have not arrived
