@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
         self.settings = StudioSettings()
         self.audio: np.ndarray | None = None
         self.audio_name = ""
+        self.recognition = None
+        """The shown clip's :class:`~engine.decode.protocol.Recognition` (File → Export transcript), or None."""
         self.active_model = ActiveModel(model_path, parent=self)
 
         self.waveform = WaveformView()
@@ -250,7 +252,7 @@ class MainWindow(QMainWindow):
 
     def set_audio(self, audio: np.ndarray, name: str) -> None:
         """Show ``(samples,)`` float32 16 kHz audio in all views and forget the previous transcript."""
-        self.audio, self.audio_name = audio, name
+        self.audio, self.audio_name, self.recognition = audio, name, None
         self.spectrograms.setCurrentWidget(self.spectrogram)
         self.waveform.set_audio(audio)
         self.spectrogram.set_features(log_mel_db(audio) if len(audio) else np.zeros((0, 80), np.float32))

@@ -32,6 +32,7 @@ class Command(Enum):
     RECORD = "record"
     OPEN = "open"
     SAVE = "save"
+    EXPORT_TRANSCRIPT = "export_transcript"
     PLAY = "play"
     TRANSCRIBE = "transcribe"
     LIVE = "live"
@@ -93,6 +94,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(Command.RECORD, ("Ctrl+R", "Space"), "Start or stop recording"),
     Shortcut(Command.OPEN, ("Ctrl+O",), "Open an audio file (WAV, FLAC, OGG)"),
     Shortcut(Command.SAVE, ("Ctrl+S",), "Save the current audio as WAV"),
+    Shortcut(Command.EXPORT_TRANSCRIPT, ("Ctrl+E",), "Export the transcript as subtitles (SRT, WebVTT), text or JSON"),
     Shortcut(Command.PLAY, ("P",), "Play the audio, or stop playing"),
     Shortcut(Command.TRANSCRIBE, ("Ctrl+T",), "Transcribe the current audio"),
     Shortcut(Command.LIVE, ("Ctrl+Shift+T",), "Transcribe live while recording (on/off)"),

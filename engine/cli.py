@@ -47,6 +47,19 @@ def _recognizer(args):
 
 
 def cmd_transcribe(args) -> int:
+    from engine.text.captions import transcript_text, write_transcript
+
+    fmt = "json" if args.json else args.format
+    if fmt in ("srt", "vtt", "txt") and len(args.files) > 1 and args.output_dir is None:
+        print(f"sayso: error: --format {fmt} with several files needs --output-dir DIR (one file each).",
+              file=sys.stderr)
+        return 2
+    if args.output_dir is not None:
+        try:
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"sayso: error: {args.output_dir}: cannot write there ({exc.strerror or exc}).", file=sys.stderr)
+            return 2
     rec = _recognizer(args)
     vocab = Vocabulary.from_file(args.vocabulary) if args.vocabulary else None
     failed = 0
@@ -57,10 +70,16 @@ def cmd_transcribe(args) -> int:
             print(f"sayso: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        if args.json:
+        if args.output_dir is not None:
+            out = write_transcript(args.output_dir / f"{Path(f).stem}.{'txt' if fmt == 'text' else fmt}", r,
+                                   "txt" if fmt == "text" else fmt)
+            print(out)
+        elif fmt == "json":
             print(json.dumps({"file": str(f), **r.to_json()}))
-        else:
+        elif fmt == "text":
             print(f"{f}\t{r.text}" if len(args.files) > 1 else r.text)
+        else:
+            print(transcript_text(r, fmt), end="")
     return 1 if failed else 0
 
 
@@ -212,6 +231,10 @@ def load_job(path: str | Path) -> TrainSettings:
             value = value if value.is_absolute() else path.parent / value
         elif key == "model":
             value = _check_table(source, key, value, ModelConfig)
+            try:
+                ModelConfig(**value)  # sizes the model can be built with (ModelConfig.check)
+            except ValueError as exc:
+                raise JobError(f"{source}: [model] {exc}") from None
         elif key == "loss":
             value = _check_table(source, key, value, LossConfig)
         setattr(job, key, value)
@@ -342,7 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("transcribe", help="print the transcript of audio files")
     t.add_argument("files", nargs="+", type=Path)
-    t.add_argument("--json", action="store_true", help="one JSON object per file: times, confidence, model")
+    t.add_argument("--format", choices=["text", "json", "srt", "vtt", "txt"], default="text",
+                   help="text: the transcript; json: one object per file (times, confidence, model); "
+                        "srt/vtt: subtitles of the segments; txt: timed lines")
+    t.add_argument("--json", action="store_true", help="the same as --format json")
+    t.add_argument("--output-dir", type=Path, help="write <name>.<format> per file there instead of printing")
     t.add_argument("--vocabulary", type=Path, help="file with one word or phrase per line to constrain decoding")
     common(t)
     t.set_defaults(func=cmd_transcribe)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.audio.errors import AudioError
 from engine.audio.io import load_audio, write_audio
+from engine.text.captions import write_transcript
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -22,6 +23,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 AUDIO_FILTER = f"Audio files ({' '.join('*' + s for s in AUDIO_SUFFIXES)});;All files (*)"
 """The file-dialog filter for :data:`AUDIO_SUFFIXES`."""
 SAVE_FILTER = "WAV (*.wav);;FLAC (*.flac)"
+TRANSCRIPT_FILTER = "Subtitles (*.srt);;WebVTT (*.vtt);;Timed text (*.txt);;JSON (*.json)"
 
 
 def dropped_audio_file(event) -> Path | None:
@@ -60,6 +62,30 @@ class AudioFiles:
         w.settings.last_folder = str(path.parent)
         w.set_audio(audio, path.name)
         return True
+
+    def export_transcript(self, path: str | None = None) -> Path | None:
+        """Write the shown recognition (:attr:`MainWindow.recognition`) as SRT, WebVTT, timed text or JSON
+        (by the suffix; ``path`` None: ask where). Returns the file written, or None."""
+        w = self.window
+        rec = w.recognition
+        if rec is None:
+            return None
+        if path is None:
+            stem = Path(w.audio_name).stem or "transcript"
+            path, _ = QFileDialog.getSaveFileName(w, "Export transcript",
+                                                  str(Path(w.settings.last_folder) / f"{stem}.srt"), TRANSCRIPT_FILTER)
+            if not path:
+                return None
+        if not Path(path).suffix:
+            path = f"{path}.srt"
+        try:
+            out = write_transcript(path, rec)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(w, "Cannot export the transcript", f"{Path(path).name}: {getattr(exc, 'strerror', None) or exc}")
+            return None
+        w.settings.last_folder = str(out.parent)
+        w.statusBar().showMessage(f"Exported the transcript to {out}", 5000)
+        return out
 
     def choose_save_path(self) -> None:
         """Ask where to save the shown clip (WAV or FLAC) and write it there."""

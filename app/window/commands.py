@@ -44,6 +44,8 @@ class WindowCommands:
         self.record.setCheckable(True)
         self.open = self._action(Command.OPEN, "Open…", w.files.choose_file, "open")
         self.save = self._action(Command.SAVE, "Save audio…", w.files.choose_save_path, "save")
+        self.export_transcript = self._action(Command.EXPORT_TRANSCRIPT, "Export transcript…",
+                                              lambda: w.files.export_transcript())
         self.play = self._action(Command.PLAY, "Play", w.toggle_playback, "play")
         self.play.setCheckable(True)
         self.transcribe = self._action(Command.TRANSCRIBE, "Transcribe", w.transcription.transcribe, "transcribe")
@@ -79,7 +81,7 @@ class WindowCommands:
     def _build_menus(self) -> None:
         menus = self.window.menuBar()
         file_menu = menus.addMenu("&File")
-        file_menu.addActions([self.open, self.save])
+        file_menu.addActions([self.open, self.save, self.export_transcript])
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         record_menu = menus.addMenu("&Record")
@@ -123,6 +125,9 @@ class WindowCommands:
         self.record.setToolTip(w.recorder.unavailable_reason
                                or f"Start or stop recording ({self._keys(Command.RECORD)})")
         self.save.setEnabled(w.audio is not None and not recording)
+        self.export_transcript.setEnabled(w.recognition is not None and not recording)
+        self.export_transcript.setToolTip("Save the transcript as subtitles (SRT, WebVTT), timed text or JSON"
+                                          if w.recognition is not None else "Transcribe the audio first")
         self.play.setEnabled(w.audio is not None and not recording)
         self.transcribe.setEnabled(w.recognizer is not None and w.audio is not None and not busy and not recording)
         if w.model_error:

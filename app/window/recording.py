@@ -114,7 +114,7 @@ class RecordingWiring:
             w.spectrogram.clear_features()
             w.attention.clear_attention()
             w.panel.clear()
-            w.audio = None
+            w.audio, w.recognition = None, None
             w.statusBar().showMessage("Recording…")
             if w.live_view.enable_box.isChecked() and w.recognizer is not None:
                 w.live_view.begin_session()

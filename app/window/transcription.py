@@ -55,6 +55,8 @@ class TranscriptionWiring:
         if self._submitted_audio is not w.audio:  # opened or recorded something else meanwhile
             w.statusBar().showMessage("The audio changed while transcribing; press Transcribe again.", 8000)
             return
+        w.recognition = rec
+        w.commands.update()
         w.panel.show_recognition(rec)
         w.waveform.set_words(rec.words)
         w.attention.set_attention(rec.attention, rec.attention_tokens, rec.frame_shift)

@@ -1,4 +1,4 @@
-"""Timed transcripts as TXT, SubRip (SRT) and WebVTT.
+"""Timed transcripts as TXT, SubRip (SRT), WebVTT and JSON.
 
 SRT is written with the ``srt`` package (SubRip format as parsed by most
 players), WebVTT with ``webvtt-py`` (W3C WebVTT). A caption is one
@@ -8,6 +8,7 @@ Files are written atomically.
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,8 @@ import webvtt
 from engine.atomic import atomic_write
 
 FORMATS = ("txt", "srt", "vtt")
+TRANSCRIPT_FORMATS = (*FORMATS, "json")
+"""What :func:`write_transcript` writes: the caption formats, or a recognition's JSON."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,45 @@ def write_captions(path: str | os.PathLike, captions: list[Caption], fmt: str | 
     if fmt not in FORMATS:
         raise ValueError(f"Unknown transcript format '{fmt}': use one of {', '.join(FORMATS)}.")
     text = {"txt": to_txt, "srt": to_srt, "vtt": to_vtt}[fmt](captions)
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def captions_of(recognition) -> list[Caption]:
+    """A :class:`~engine.decode.protocol.Recognition`'s segments as captions: their times and text
+    (Whisper's own cased, punctuated text where the segment keeps it, ``raw``); the whole
+    transcript as one caption if it has no segments."""
+    caps = [Caption(s.start, s.end, getattr(s, "raw", "") or s.text) for s in recognition.segments if s.text]
+    if not caps and recognition.text:
+        caps = [Caption(0.0, recognition.duration, recognition.text)]
+    return caps
+
+
+def transcript_text(recognition, fmt: str) -> str:
+    """A recognition as ``fmt`` (one of :data:`TRANSCRIPT_FORMATS`) text.
+
+    Raises:
+        ValueError: unknown format.
+    """
+    fmt = fmt.lower()
+    if fmt == "json":
+        return json.dumps(recognition.to_json(), indent=1) + "\n"
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown transcript format '{fmt}': use one of {', '.join(TRANSCRIPT_FORMATS)}.")
+    return {"txt": to_txt, "srt": to_srt, "vtt": to_vtt}[fmt](captions_of(recognition))
+
+
+def write_transcript(path: str | os.PathLike, recognition, fmt: str | None = None) -> Path:
+    """Write a recognition to ``path`` as TXT, SRT, VTT or JSON (``fmt``, default: the file suffix),
+    atomically.
+
+    Raises:
+        ValueError: unknown format.
+        OSError: the file cannot be written (nothing is left half-written).
+    """
+    path = Path(path)
+    text = transcript_text(recognition, fmt or path.suffix.lstrip("."))
     with atomic_write(path, "w") as fh:
         fh.write(text)
     return path

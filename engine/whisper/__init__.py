@@ -6,7 +6,8 @@
 - :mod:`engine.whisper.download`: pulling a model from the model hub (progress, cancel, resume, checksum);
 - :mod:`engine.whisper.recognizer`: :class:`~engine.whisper.recognizer.WhisperRecognizer`,
   the :class:`engine.decode.protocol.Recognizer` of this family;
-- :mod:`engine.whisper.stream`: live sessions (finals decoded whole at each endpoint).
+- :mod:`engine.whisper.stream`: live sessions: partials (LocalAgreement-2) and finals decoded whole at
+  each endpoint.
 
 Nothing here imports torch or Qt; faster-whisper is imported only by the recognizer.
 """

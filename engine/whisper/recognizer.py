@@ -194,8 +194,8 @@ class WhisperRecognizer:
         return TranscriptScore(likelihood=float(np.mean(np.log(np.maximum(probs, 1e-12)))))
 
     def stream(self, endpoint: EndpointConfig | None = None, vocabulary: Vocabulary | None = None) -> WhisperStream:
-        """A live session (:class:`engine.whisper.stream.WhisperStream`): each utterance between two
-        pauses is transcribed whole when it ends; no partials."""
+        """A live session (:class:`engine.whisper.stream.WhisperStream`): LocalAgreement-2 partials while
+        an utterance is spoken, and each utterance between two pauses transcribed whole when it ends."""
         from engine.whisper.stream import WhisperStream
 
         return WhisperStream(self, endpoint, vocabulary)

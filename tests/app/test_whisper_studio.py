@@ -4,11 +4,13 @@ are off."""
 from __future__ import annotations
 
 import pytest
+import srt
 
 from app.active_model import resolve_model_path
 from app.main_window import MainWindow
 from app.widgets.attention_view import NO_MAPS
 from engine.decode.protocol import Final
+from engine.text.normalize import normalize_text
 from engine.whisper.sources import installed_packaged
 from tests.helpers import shared_data
 
@@ -21,6 +23,7 @@ AN4 = shared_data() / "an4"
 HELD_OUT = AN4 / "wav/mcel/an203-mcel-b.flac"  # speaker mcel is held out of Sayso's training: "enter eight one nine six"
 SENTENCE = AN4 / "wav/fejs/cen7-fejs-b.flac"  # held-out speaker fejs (benchmarks/whisper_wer.py)
 SENTENCE_TEXT = "two six eight three eight zero two"
+SPELLED = AN4 / "wav/mcel/cen5-mcel-b.flac"  # "s u n n y v a l e", held-out speaker mcel
 
 
 def switch_to_tiny(qtbot, window: MainWindow) -> None:
@@ -62,9 +65,8 @@ def test_insight_pages_say_why_they_are_off_with_whisper(qtbot, model_path):
 
 
 @pytest.mark.audio_device
-def test_live_with_whisper_shows_finals_only(qtbot, virtual_mic, model_path):
+def test_live_with_whisper_shows_partials_then_the_final(qtbot, virtual_mic, model_path):
     from engine.decode.protocol import Partial
-    from tests.helpers import SAMPLES
 
     window = MainWindow(model_path)
     qtbot.addWidget(window)
@@ -76,22 +78,23 @@ def test_live_with_whisper_shows_finals_only(qtbot, virtual_mic, model_path):
     window.recognizer.live_events.connect(lambda events: seen.extend(events))
     window.commands.record.trigger()
     assert window.recorder.is_recording and window.recognizer.live
-    for name in ("sc_yes_03401e93.wav", "sc_left_03401e93.wav"):
-        playback = virtual_mic.play(SAMPLES / name, lead_seconds=0.4, tail_seconds=0.8)
-        qtbot.waitUntil(lambda p=playback: p.wait(0), timeout=20_000)
-    qtbot.waitUntil(lambda: sum(isinstance(e, Final) for e in seen) >= 2, timeout=180_000)
+    playback = virtual_mic.play(SPELLED, lead_seconds=0.4, tail_seconds=1.0)  # 3.4 s: partials while spoken
+    qtbot.waitUntil(lambda: playback.wait(0), timeout=20_000)
+    qtbot.waitUntil(lambda: any(isinstance(e, Final) for e in seen), timeout=180_000)
     window.commands.record.trigger()
     qtbot.waitUntil(lambda: not window.recognizer.live, timeout=30_000)
-    assert [e.text for e in seen if isinstance(e, Final)] == ["yes", "left"]
-    assert not any(isinstance(e, Partial) for e in seen)  # Whisper streams finals only
+    finals = [e for e in seen if isinstance(e, Final)]
+    assert [f.text for f in finals] == ["s u n n y v a l e"]
+    first_final = seen.index(finals[0])
+    assert any(isinstance(e, Partial) for e in seen[:first_final])  # words shown before the pause ended them
     view = window.live_view
-    assert view.list.count() == 2 and view.partial_rows == 0 and view.list.item(1).text().endswith("left")
+    assert view.list.count() == 1 and view.partial_rows == 0 and view.list.item(0).text().endswith("s u n n y v a l e")
 
 
 @pytest.mark.audio_device
 @pytest.mark.skipif("whisper-base" not in installed_packaged(), reason="offline whisper-base not installed")
 def test_a_new_users_studio_transcribes_a_held_out_sentence_with_whisper_base_live_and_from_a_file(
-        qtbot, virtual_mic, monkeypatch):
+        qtbot, virtual_mic, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network (there is none here; this says it is not needed)
     window = MainWindow(resolve_model_path(environ={}), preload_model=True)  # what `make run` opens
     qtbot.addWidget(window)
@@ -115,6 +118,10 @@ def test_a_new_users_studio_transcribes_a_held_out_sentence_with_whisper_base_li
     with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
         window.commands.transcribe.trigger()
     assert window.panel.transcript == SENTENCE_TEXT  # and from the file
+    assert window.commands.export_transcript.isEnabled()
+    out = window.files.export_transcript(str(tmp_path / "sentence.srt"))  # File → Export transcript… (Ctrl+E)
+    (sub,) = srt.parse(out.read_text())
+    assert normalize_text(sub.content) == SENTENCE_TEXT and sub.start < sub.end
 
 
 def test_find_possible_mislabels_with_whisper_lists_the_swapped_one_first(qtbot, tmp_path, monkeypatch):

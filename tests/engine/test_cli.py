@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import srt
+
 from tests.helpers import ROOT, SAMPLES, bundled_model
 
 
@@ -224,6 +226,19 @@ def test_transcribe_and_eval_with_the_offline_whisper_models(tmp_path, tiny_fold
     report = json.loads(out.stdout)
     print(f"whisper-tiny.en via sayso eval: WER {report['wer']:.1%} RTF {report['rtf']:.3f}")
     assert report["utterances"] == 3 and report["wer"] == 0.0
+
+    out = sayso("transcribe", "--model", "whisper-tiny.en", "--format", "srt", sentence, env=env)  # subtitles
+    assert out.returncode == 0, out.stderr
+    (sub,) = srt.parse(out.stdout)
+    assert sub.content.lower().replace("-", " ").strip(".") == "s u n n y v a l e" and sub.start < sub.end
+    out = sayso("transcribe", "--model", "whisper-tiny.en", "--format", "vtt", "--output-dir", tmp_path / "subs",
+                SAMPLES / "sc_no_03401e93.wav", SAMPLES / "sc_yes_03401e93.wav", env=env)
+    assert out.returncode == 0 and out.stdout.split() == [str(tmp_path / "subs" / f"sc_{w}_03401e93.vtt")
+                                                          for w in ("no", "yes")], out.stderr
+    vtt = (tmp_path / "subs" / "sc_yes_03401e93.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and " --> " in vtt and "Yes" in vtt
+    out = sayso("transcribe", "--format", "srt", SAMPLES / "sc_no_03401e93.wav", SAMPLES / "sc_yes_03401e93.wav")
+    assert out.returncode == 2 and out.stderr.strip().endswith("needs --output-dir DIR (one file each).")
 
     out = sayso("transcribe", "--model", "whisper-nope", SAMPLES / "sc_no_03401e93.wav", env=env)
     assert out.returncode == 2 and "Traceback" not in out.stderr

@@ -68,7 +68,7 @@ def test_load_recognizer_takes_a_registry_entry_and_refuses_unknown_layouts(tmp_
     entry = reg.register(copy_checkpoint(tmp_path / "run" / "best"), "My voice")
     loaded = load_recognizer(entry)
     assert isinstance(loaded, Recognizer) and loaded.name == "My voice"
-    assert reg.recognizer().name == "sayso-base"  # the active recognizer: the bundled one at first
+    assert reg.recognizer().name == reg.default().name  # the active recognizer: the default at first
     reg.set_active(entry.id)
     assert isinstance(reg.recognizer(), SaysoRecognizer) and reg.recognizer().name == "My voice"
     with pytest.raises(CheckpointError, match="not a model folder: no such folder"):

@@ -81,7 +81,8 @@ def test_stream_gives_one_final_per_utterance(tiny: WhisperRecognizer) -> None:
     audio = np.concatenate([pause, load_audio(sample_path("sc_yes_03401e93.wav")), pause,
                             load_audio(sample_path("sc_no_03401e93.wav")), pause])
     events = [e for i in range(0, len(audio), 1600) for e in stream.feed(audio[i: i + 1600])] + stream.flush()
-    assert [type(e) for e in events] == [Final, Final]
+    events = [e for e in events if isinstance(e, Final)]  # (partials: tests/engine/whisper/test_whisper_stream.py)
+    assert len(events) == 2
     assert [e.text for e in events] == ["yes", "no"]
     assert 1.0 <= events[0].words[0].start < events[1].words[0].start
 
