@@ -44,7 +44,7 @@ def from_manifest(row: dict, folder: Path) -> Utterance:
     """One manifest line (parsed JSON) as an :class:`Utterance`; a relative path is taken from ``folder``.
 
     Raises:
-        ManifestError: a negative duration or offset.
+        ManifestError: a negative duration or offset; ``text`` is not a string.
         KeyError: no ``audio_filepath`` or ``text``.
         ValueError, TypeError: a time is not a number.
     """
@@ -54,6 +54,8 @@ def from_manifest(row: dict, folder: Path) -> Utterance:
     offset, duration = float(row.get("offset", 0.0)), float(row.get("duration", 0.0))
     if duration < 0 or offset < 0:
         raise ManifestError("negative duration or offset")
+    if not isinstance(row["text"], str):
+        raise ManifestError(f"'text' must be a string, got {type(row['text']).__name__}")
     if duration:
         start, end = offset, offset + duration
     else:
@@ -86,7 +88,8 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
 
     Raises:
         ManifestError: a line is not JSON, lacks ``audio_filepath`` or ``text``,
-            or has a negative duration or offset. The message gives the line number.
+            has a ``text`` that is not a string, or a negative duration or offset.
+            The message gives the line number.
         FileNotFoundError: the manifest does not exist.
     """
     path = Path(path)

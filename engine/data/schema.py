@@ -30,13 +30,15 @@ This module imports no Qt.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from engine.data.errors import ProjectError
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "connect", "migrate", "user_version"]
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "connect", "integrity_problems", "migrate",
+           "user_version"]
 
 log = logging.getLogger("sayso.project")
 
@@ -194,8 +196,11 @@ SCHEMA_VERSION = len(MIGRATIONS)
 """The version this Sayso writes; older files are migrated up to it on open."""
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path, read_only: bool = False) -> sqlite3.Connection:
     """Open (or create) a project database with Sayso's settings.
+
+    With ``read_only`` the file is opened through :func:`_connect_read_only`
+    instead (nothing is created or changed, no setting below is written).
 
     * ``journal_mode=WAL``: readers (the table view, a training job in another
       process) never block the writer and a crash mid-write leaves the file
@@ -214,6 +219,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
             (permissions, locked by another program).
     """
     path = Path(path)
+    if read_only:
+        return _connect_read_only(path)
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
     except sqlite3.Error as exc:
@@ -231,6 +238,66 @@ def connect(path: str | Path) -> sqlite3.Connection:
                                "is some other kind of file).") from None
         raise ProjectError(f"{path}: the project file cannot be opened ({exc}).") from None
     return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open a project file for reading only, for a folder or file that cannot be written.
+
+    A WAL database needs its ``-shm`` file: ``mode=ro`` works when the
+    ``-wal``/``-shm`` files exist or can be created; otherwise (a read-only
+    folder after a clean close) ``immutable=1`` reads the file as it is,
+    without locks, trusting that nobody changes it meanwhile. ``query_only``
+    makes any write fail as well.
+
+    Raises:
+        ProjectError: the file is not an SQLite database, or cannot be read.
+    """
+    uri = Path(os.path.abspath(path)).as_uri()
+    reason = "unknown error"
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            conn = sqlite3.connect(f"{uri}?{options}", uri=True, isolation_level=None,
+                                   timeout=BUSY_TIMEOUT_SECONDS)
+        except sqlite3.Error as exc:
+            reason = str(exc)
+            continue
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if "not a database" in str(exc):
+                raise ProjectError(f"{path.name} is not a Sayso project file (it is damaged or "
+                                   "is some other kind of file).") from None
+            reason = str(exc)
+            continue
+        return conn
+    raise ProjectError(f"{path}: the project file cannot be opened for reading ({reason}).")
+
+
+def integrity_problems(conn: sqlite3.Connection, quick: bool = False) -> list[str]:
+    """What is wrong with the database file, one line per problem; empty when it is sound.
+
+    ``quick`` runs ``PRAGMA quick_check`` (page structure and cell bounds,
+    O(file size), no index-to-table comparison); otherwise ``PRAGMA
+    integrity_check`` (everything, also that every index matches its table)
+    followed by ``PRAGMA foreign_key_check``. A check that itself fails on a
+    damaged page gives that error as the problem. Reads only.
+    """
+    pragmas = ["quick_check"] if quick else ["integrity_check", "foreign_key_check"]
+    out: list[str] = []
+    for pragma in pragmas:
+        try:
+            rows = conn.execute(f"PRAGMA {pragma}").fetchall()
+        except sqlite3.DatabaseError as exc:
+            out.append(str(exc))
+            continue
+        if pragma == "foreign_key_check":
+            out += [f"{table} row {rowid} refers to a missing row of {parent}" for table, rowid, parent, _ in rows]
+        else:
+            out += [" ".join(str(r[0]).split()) for r in rows if r[0] != "ok"]
+    return out
 
 
 def user_version(conn: sqlite3.Connection) -> int:

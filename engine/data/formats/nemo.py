@@ -60,11 +60,15 @@ def _number(row: dict, key: str) -> float | None | str:
 
 
 def _string(row: dict, key: str, required: bool = False) -> str | None | tuple[str]:
-    """The string at ``key``; None if absent; ``(reason,)`` if unusable."""
+    """The string at ``key``; None if absent; ``(reason,)`` if unusable.
+
+    Only ``speaker`` may also be an integer (numeric speaker ids are common);
+    a number as ``text`` or ``audio_filepath`` is a mistake, not a transcript.
+    """
     if key not in row or row[key] is None:
         return ("missing '" + key + "'",) if required else None
     v = row[key]
-    if isinstance(v, bool) or not isinstance(v, (str, int)):
+    if isinstance(v, bool) or not isinstance(v, (str, int) if key == "speaker" else str):
         return (f"'{key}' must be a string, got {type(v).__name__}",)
     v = str(v)
     problem = text_problem(v)
