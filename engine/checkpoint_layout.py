@@ -32,7 +32,7 @@ __all__ = [
     "CONFIG_FILE", "CheckpointError", "MODEL_CARD_FILE", "MODEL_FILES", "SAYSO_FAMILY", "TRAINER_FILES",
     "TRAINER_STATE_FILE", "TRAINER_TENSORS_FILE", "WEIGHTS_FILE", "family", "finish_interrupted_write",
     "has_trainer_state", "is_checkpoint", "missing_files", "old_sibling", "read_config", "read_header",
-    "temp_prefix", "temp_siblings", "unrecognized",
+    "temp_prefix", "temp_siblings", "unrecognized", "validate_config",
 ]
 
 CONFIG_FILE = "config.json"
@@ -121,6 +121,45 @@ def read_config(path: str | os.PathLike) -> dict:
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: {CONFIG_FILE} is not a JSON object.")
     return config
+
+
+def validate_config(config: dict, path: str | os.PathLike) -> None:
+    """Check a Sayso checkpoint's parsed :data:`CONFIG_FILE` (:func:`read_config`) against itself and
+    its folder ``path``, without torch: :data:`WEIGHTS_FILE` present, model sizes that build
+    (:meth:`engine.model.config.ModelConfig.check`), a tokenizer of exactly ``vocab_size``
+    symbols, ``meta`` an object and ``meta["decode"]`` valid decoding settings
+    (:func:`engine.decode.settings.check_decode_settings`). The one check behind loading
+    (:func:`engine.train.checkpoint.load_checkpoint`) and registering a checkpoint.
+
+    Raises:
+        CheckpointError: one line starting with ``path`` and naming the file and field.
+    """
+    from engine.decode.settings import check_decode_settings
+    from engine.model.config import ModelConfig
+
+    if not (Path(path) / WEIGHTS_FILE).is_file():
+        raise CheckpointError(f"{path}: not a Sayso checkpoint ({WEIGHTS_FILE} is missing).")
+    try:
+        cfg = ModelConfig.from_json(config.get("model"))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad model sizes in {CONFIG_FILE}: {exc}.") from None
+    tokenizer = config.get("tokenizer")
+    symbols = tokenizer.get("symbols") if isinstance(tokenizer, dict) else None
+    if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+        raise CheckpointError(f"{path}: {CONFIG_FILE} has no tokenizer symbols (a list of strings).")
+    if len(symbols) != cfg.vocab_size:
+        raise CheckpointError(f"{path}: the tokenizer in {CONFIG_FILE} has {len(symbols)} symbols "
+                              f"but the model's vocab_size is {cfg.vocab_size}.")
+    meta = config.get("meta", {})
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: \"meta\" in {CONFIG_FILE} must be a JSON object, got {json.dumps(meta)}.")
+    decode = meta.get("decode", {})
+    if not isinstance(decode, dict):
+        raise CheckpointError(f"{path}: meta.decode in {CONFIG_FILE} must be a JSON object, got {json.dumps(decode)}.")
+    try:
+        check_decode_settings(decode)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: bad meta.decode in {CONFIG_FILE}: {exc}.") from None
 
 
 def read_header(path: str | os.PathLike) -> dict:

@@ -35,6 +35,7 @@ from engine.decode.alignment import (
 )
 from engine.decode.ctc import greedy, prefix_beam_search
 from engine.decode.protocol import Recognition, Segment, TranscriptScore
+from engine.decode.settings import check_decode_settings
 from engine.decode.vocabulary import LexiconSearch, Vocabulary
 from engine.model.audio_encoder import ENCODER_FRAME_S
 from engine.model.cross_modal import CrossModalModel, pad_tokens
@@ -64,6 +65,8 @@ class SaysoRecognizer:
 
     def __init__(self, model: CrossModalModel, tokenizer: CharTokenizer, name: str = "model",
                  ctc_weight: float = 0.5, beam_size: int = 8, window_s: float = 20.0) -> None:
+        """Raises ValueError: a decoding setting out of range (:func:`~engine.decode.settings.check_decode_settings`)."""
+        check_decode_settings({"ctc_weight": ctc_weight, "beam_size": beam_size, "window_s": window_s})
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
         self.ctc_weight, self.beam_size, self.window_s = ctc_weight, beam_size, window_s
         self.frontend = LogMel()

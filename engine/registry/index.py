@@ -87,6 +87,7 @@ from engine.checkpoint_layout import (
     read_config,
     read_header,
     unrecognized,
+    validate_config,
 )
 from engine.data.manifest import read_manifest
 from engine.data.utterance import Utterance
@@ -663,6 +664,7 @@ class ModelRegistry:
                 source = f"the folder {src}"
         else:
             summary, meta = summarize_checkpoint(src)
+            _check_config(src)
             if check:
                 _check_loads(src)
             if source is None:
@@ -1284,6 +1286,14 @@ def _same(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def _check_config(path: Path) -> None:
+    """:func:`engine.checkpoint_layout.validate_config` of a Sayso checkpoint (no torch, no weights read)."""
+    try:
+        validate_config(read_config(path), path)
+    except CheckpointError as exc:
+        raise RegistryError(str(exc)) from None
 
 
 def _check_loads(path: Path) -> None:

@@ -10,13 +10,16 @@ mix.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from engine.atomic import atomic_write
@@ -30,6 +33,7 @@ from engine.checkpoint_layout import (
     old_sibling,
     read_config,
     temp_prefix,
+    validate_config,
 )
 from engine.model.config import ModelConfig
 from engine.model.cross_modal import CrossModalModel
@@ -47,8 +51,9 @@ def save_checkpoint(
     """Write a checkpoint folder atomically and return its path.
 
     Raises:
-        OSError: disk full or not writable; any earlier checkpoint at
-            ``path`` is left as it was.
+        OSError: disk full or not writable (safetensors' own write errors too), its
+            ``strerror`` one line such as ``"cannot write the checkpoint runs/a/last: the disk is full"``;
+            any earlier checkpoint at ``path`` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,10 +81,25 @@ def save_checkpoint(
         os.replace(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, (OSError, SafetensorError)):
+            raise _write_error(path, exc) from exc
         raise
     return path
+
+
+def _write_error(path: Path, exc: OSError | SafetensorError) -> OSError:
+    """``exc`` as an OSError whose ``strerror`` says in one line what failed and why (safetensors
+    reports the OS error only in its message, as ``"… (os error 28)"``)."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None and (m := re.search(r"os error (\d+)", str(exc))):
+        code = int(m.group(1))
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        reason = "the disk is full"
+    else:
+        reason = os.strerror(code) if code is not None else str(exc)
+    return OSError(code if code is not None else errno.EIO, f"cannot write the checkpoint {path}: {reason}")
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[CrossModalModel, CharTokenizer, dict]:
@@ -87,17 +107,19 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[CrossModalModel, CharToken
 
     Raises:
         CheckpointError: the folder, ``config.json`` or ``model.safetensors`` is
-            missing or unreadable, or the weights do not fit the config.
+            missing or unreadable, the config is invalid
+            (:func:`engine.checkpoint_layout.validate_config`), or the weights do not fit it.
     """
     path = Path(path)
     finish_interrupted_write(path)
     config = read_config(path)
+    validate_config(config, path)
     try:
         cfg = ModelConfig.from_json(config["model"])
         tokenizer = CharTokenizer.from_json(config["tokenizer"])
         state = load_file(str(path / WEIGHTS_FILE))
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"{path}: not a Sayso checkpoint ({Path(exc.filename).name} is missing).") from None
+    except FileNotFoundError:  # removed since validate_config looked
+        raise CheckpointError(f"{path}: not a Sayso checkpoint ({WEIGHTS_FILE} is missing).") from None
     except Exception as exc:
         raise CheckpointError(f"{path}: unreadable checkpoint ({exc}).") from None
     model = CrossModalModel(cfg)
@@ -118,7 +140,8 @@ def load_trainer_state(path: str | os.PathLike, optimizer: torch.optim.Optimizer
     """Restore the optimizer from a training checkpoint; returns its ``trainer.json`` (epoch, step, …).
 
     Raises:
-        CheckpointError: the checkpoint holds no trainer state.
+        CheckpointError: the checkpoint holds no trainer state, or it is unreadable, malformed
+            (``epoch``/``step`` not counts, no optimizer groups) or does not fit ``optimizer``.
     """
     path = Path(path)
     try:
@@ -126,11 +149,22 @@ def load_trainer_state(path: str | os.PathLike, optimizer: torch.optim.Optimizer
         tensors = load_file(str(path / TRAINER_TENSORS_FILE))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: holds no trainer state to resume from.") from None
-    state = {"state": {}, "param_groups": info["optimizer"]["param_groups"]}
-    for key, value in tensors.items():
-        _, idx, name = key.split(".", 2)
-        state["state"].setdefault(int(idx), {})[name] = value
-    optimizer.load_state_dict(state)
+    except (OSError, ValueError, SafetensorError) as exc:  # ValueError: not JSON or not UTF-8
+        raise CheckpointError(f"{path}: unreadable trainer state ({exc}).") from None
+    try:
+        if not isinstance(info, dict):
+            raise ValueError(f"{TRAINER_STATE_FILE} is not a JSON object")
+        for key in ("epoch", "step"):
+            if isinstance(info.get(key), bool) or not isinstance(info.get(key), int) or info[key] < 0:
+                raise ValueError(f"{TRAINER_STATE_FILE}: {key} must be a count, got {info.get(key)!r}")
+        state = {"state": {}, "param_groups": info["optimizer"]["param_groups"]}
+        for key, value in tensors.items():
+            _, idx, name = key.split(".", 2)
+            state["state"].setdefault(int(idx), {})[name] = value
+        optimizer.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: malformed trainer state ({what}).") from None
     return info
 
 

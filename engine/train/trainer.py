@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -32,7 +33,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from engine.audio.features import LogMel
-from engine.checkpoint_layout import has_trainer_state
+from engine.checkpoint_layout import CheckpointError, has_trainer_state, temp_siblings
 from engine.data.utterance import Utterance
 from engine.decode.ctc import greedy
 from engine.model.config import ModelConfig
@@ -47,6 +48,10 @@ from engine.train.losses import JointLoss, LossConfig
 from engine.train.schedule import warmup_cosine
 
 log = logging.getLogger("sayso.train")
+
+CHECKPOINT_NAMES = ("last", "best")
+"""The checkpoint folders a run writes in its output folder: ``last/`` every epoch (with the optimizer,
+to resume from), ``best/`` at each better validation WER."""
 
 
 
@@ -288,12 +293,23 @@ class Trainer:
         return run.history
 
     def _seed(self) -> None:
-        """Threads and seeds for a reproducible run; the output folder (rank 0)."""
+        """Threads and seeds for a reproducible run; the output folder (rank 0), cleared of
+        the temporary checkpoint folders that killed runs left (:meth:`_remove_orphans`)."""
         torch.set_num_threads(self.cfg.threads)
         torch.manual_seed(self.cfg.seed)
         random.seed(self.cfg.seed)
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Delete the ``.last.tmp*``/``.best.tmp*`` folders (:func:`~engine.checkpoint_layout.temp_siblings`)
+        that a kill during a checkpoint write left in ``out_dir`` (each a full model with its optimizer
+        state); nothing else is touched. Only one training runs in an output folder at a time."""
+        for name in CHECKPOINT_NAMES:
+            for orphan in temp_siblings(self.out_dir / name):
+                shutil.rmtree(orphan, ignore_errors=True)
+                self._log(f"removed {orphan.name}, the unfinished checkpoint write of an interrupted run")
 
     def _model(self, device: torch.device) -> tuple[CrossModalModel, CharTokenizer, TrainConfig]:
         """The model to train (``init_from``'s weights, or new) on ``device``, its tokenizer, and a copy
@@ -353,9 +369,13 @@ class Trainer:
         model_state, _, _ = load_checkpoint(last)
         model.load_state_dict(model_state.state_dict())
         info = load_trainer_state(last, opt)
+        try:
+            best_wer = float(info.get("best_wer", math.inf))
+            history = [EpochReport(**h) for h in info.get("history", [])]
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{last}: malformed trainer state (best_wer or history: {exc}).") from None
         self._log(f"resumed from {last} after epoch {info['epoch']}")
-        return (info["epoch"], info["step"], info.get("best_wer", math.inf),
-                [EpochReport(**h) for h in info.get("history", [])])
+        return info["epoch"], info["step"], best_wer, history
 
     def _check_same_data(self, steps_per_epoch: int) -> None:
         """Under ``torchrun``: raise unless every rank runs the same number of steps per epoch.
@@ -442,18 +462,29 @@ class Trainer:
         it again from the weights reached so far.
         """
         if self.rank == 0:
-            report = run.history[-1]
-            if run.improved:
-                save_checkpoint(self.out_dir / "best", run.model, run.tokenizer,
-                                meta={"epoch": report.epoch, "dev_wer": report.dev_wer, "dev_cer": report.dev_cer,
-                                      "train": run.cfg.to_json()})
-            done = run.history[:-1] if stopped else run.history
-            epoch = done[-1].epoch if done else 0
-            save_checkpoint(self.out_dir / "last", run.model, run.tokenizer,
-                            meta={"epoch": epoch, "train": run.cfg.to_json()}, optimizer=run.opt,
-                            trainer_state={"epoch": epoch, "step": run.step, "best_wer": run.best_wer,
-                                           "history": [asdict(h) for h in done]})
+            try:
+                self._write_checkpoints(run, stopped)
+            except OSError as exc:  # disk full, folder not writable: one line for the user
+                raise TrainingError(exc.strerror or str(exc)) from exc
         distributed.barrier()  # no rank runs ahead while rank 0 validates and writes
+
+    def _write_checkpoints(self, run: _Run, stopped: bool) -> None:
+        """Write ``best/`` (after a better WER) and ``last/`` (see :meth:`_save`).
+
+        Raises:
+            OSError: a checkpoint cannot be written (:func:`~engine.train.checkpoint.save_checkpoint`).
+        """
+        report = run.history[-1]
+        if run.improved:
+            save_checkpoint(self.out_dir / "best", run.model, run.tokenizer,
+                            meta={"epoch": report.epoch, "dev_wer": report.dev_wer, "dev_cer": report.dev_cer,
+                                  "train": run.cfg.to_json()})
+        done = run.history[:-1] if stopped else run.history
+        epoch = done[-1].epoch if done else 0
+        save_checkpoint(self.out_dir / "last", run.model, run.tokenizer,
+                        meta={"epoch": epoch, "train": run.cfg.to_json()}, optimizer=run.opt,
+                        trainer_state={"epoch": epoch, "step": run.step, "best_wer": run.best_wer,
+                                       "history": [asdict(h) for h in done]})
 
     def _should_end(self, run: _Run, stopped: bool) -> bool:
         """True after a cancel, or when ``patience`` epochs brought no better WER (agreed by all ranks)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -9,9 +10,10 @@ import pytest
 
 from engine.data.manifest import write_manifest
 from engine.registry.cli import main
-from engine.registry.index import BUILTIN_ID, ModelRegistry
+from engine.registry.index import BUILTIN_ID, ModelRegistry, RegistryError
 from engine.train.checkpoint import load_checkpoint
 from tests.engine.registry.model_helpers import BUILTINS
+from tests.engine.train.broken_checkpoints import BROKEN, broken_checkpoint
 from tests.helpers import ROOT
 
 
@@ -78,3 +80,18 @@ def test_runs_as_a_module(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert BUILTIN_ID in out.stdout
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_register_refuses_invalid_checkpoints(tmp_path, capsys, case):
+    """``sayso models register`` refuses each broken checkpoint of issue 14 item 5 (before: registered, or a
+    traceback) with the message loading gives (:func:`engine.checkpoint_layout.validate_config`), also
+    without the weights check."""
+    folder = broken_checkpoint(case, tmp_path)
+    code, out, err = run(capsys, "--root", tmp_path / "reg", "register", folder, "--name", "x")
+    assert code == 2 and err.startswith("sayso models: error: ") and BROKEN[case][1] in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    reg = ModelRegistry(tmp_path / "reg")
+    with pytest.raises(RegistryError, match="^" + re.escape(str(folder))):
+        reg.register(folder, "x", check=False)
+    assert [e.id for e in reg.list()] == BUILTINS

@@ -1,4 +1,8 @@
 import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +16,8 @@ from engine.train.checkpoint import (
     load_trainer_state,
     save_checkpoint,
 )
+from tests.engine.train.broken_checkpoints import BROKEN, broken_checkpoint
+from tests.helpers import ROOT, bundled_model
 
 SMALL = ModelConfig(d_model=64, encoder_layers=1, decoder_layers=1, text_encoder_layers=1,
                     encoder_ffn=64, decoder_ffn=64, embed_dim=16)
@@ -75,3 +81,56 @@ def test_bad_checkpoints_raise_checkpoint_error(tmp_path):
     (tmp_path / "ck" / "model.safetensors").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="unreadable"):
         load_checkpoint(tmp_path / "ck")
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_invalid_checkpoints_are_refused_with_one_clear_line(tmp_path, case):
+    """Each gap of issue 14 item 5 (before: TypeError, IndexError while decoding, RuntimeError,
+    AssertionError, AttributeError, or a silently different output) is a CheckpointError."""
+    from engine.decode.recognizer import SaysoRecognizer
+
+    bundled_model()
+    folder = broken_checkpoint(case, tmp_path)
+    with pytest.raises(CheckpointError) as err:
+        SaysoRecognizer.from_checkpoint(folder)
+    assert type(err.value) is CheckpointError
+    assert BROKEN[case][1] in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith(str(folder))
+
+
+def test_full_disk_is_an_os_error_with_one_line(tmp_path):
+    """A write that the OS refuses. A real ENOSPC needs a full file system (no tiny tmpfs can be mounted
+    here), so the real limit used is RLIMIT_FSIZE, in a child process: the kernel then fails safetensors'
+    write with EFBIG, which safetensors reports as SafetensorError "… (os error 27)", the same path as
+    ENOSPC ("os error 28", worded "the disk is full")."""
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        from engine.model.cross_modal import CrossModalModel
+        from engine.text.tokenizer import CharTokenizer
+        from engine.train.checkpoint import save_checkpoint
+        from tests.engine.train.test_checkpoint import SMALL
+        m = CrossModalModel(SMALL)
+        save_checkpoint({str(tmp_path / "ck")!r}, m, CharTokenizer(), meta={{"v": 1}})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+        try:
+            save_checkpoint({str(tmp_path / "ck")!r}, m, CharTokenizer(), meta={{"v": 2}})
+        except OSError as exc:
+            print(type(exc).__name__, exc.errno, exc.strerror)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"OSError 27 cannot write the checkpoint {tmp_path / 'ck'}: File too large"
+    assert load_checkpoint(tmp_path / "ck")[2]["v"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_full_disk_is_worded_as_such():
+    """safetensors' own message for ENOSPC (as the issue's probe printed it) becomes "the disk is full"."""
+    from safetensors import SafetensorError
+
+    from engine.train.checkpoint import _write_error
+
+    exc = SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    err = _write_error(Path("run/last"), exc)
+    assert err.errno == 28 and err.strerror == "cannot write the checkpoint run/last: the disk is full"

@@ -1,12 +1,13 @@
 """A tiny real training run on real FSDD clips: the loss falls, checkpoints resume."""
 import copy
+import json
 
 import pytest
 
 from engine.data.utterance import Utterance
 from engine.model.config import ModelConfig
 from engine.recipes.datasets import fsdd
-from engine.train.checkpoint import load_checkpoint
+from engine.train.checkpoint import CheckpointError, load_checkpoint
 from engine.train.trainer import TrainConfig, Trainer, TrainingError
 from tests.helpers import shared_data
 
@@ -71,3 +72,32 @@ def test_bad_datasets_are_refused_before_training(tmp_path, clips):
         Trainer(_tiny(1), tmp_path).fit(train[:1], dev)
     with pytest.raises(TrainingError, match="shorter than 0.1 s"):
         Trainer(_tiny(1), tmp_path).fit(train + [Utterance(train[0].audio_path, "one", 0.0, 0.05)], dev)
+
+
+def test_orphan_temp_checkpoints_are_removed_and_bad_trainer_state_is_one_line(tmp_path, clips):
+    """Issue 14 item 10: the ``.last.tmp*``/``.best.tmp*`` folders that kills during checkpoint writes leave
+    are removed when training resumes (before: they piled up), and nothing else; item 8: a malformed
+    ``last/trainer.json`` is a CheckpointError (before: JSONDecodeError, KeyError or TypeError)."""
+    train, dev = clips
+    Trainer(_tiny(1), tmp_path).fit(train, dev)
+    orphans = [tmp_path / ".last.tmp3k2j_x", tmp_path / ".best.tmpq9z1"]
+    kept = [tmp_path / "notes", tmp_path / ".last.keep", tmp_path / "last.tmpx"]
+    for folder in orphans + kept:
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"half written")
+    Trainer(_tiny(2), tmp_path).fit(train, dev, resume=True)
+    assert not any(f.exists() for f in orphans) and all(f.is_dir() for f in kept)
+    assert load_checkpoint(tmp_path / "last")[2]["epoch"] == 2 and load_checkpoint(tmp_path / "best")
+    log = (tmp_path / "train.log").read_text()
+    assert "removed .last.tmp3k2j_x" in log and "removed .best.tmpq9z1" in log
+
+    state = tmp_path / "last" / "trainer.json"
+    good = json.loads(state.read_text())
+    for text, msg in [("{not json", "unreadable trainer state"), ("[]", "not a JSON object"),
+                      (json.dumps({**good, "epoch": "2"}), "epoch must be a count, got '2'"),
+                      (json.dumps({k: v for k, v in good.items() if k != "optimizer"}), "missing 'optimizer'"),
+                      (json.dumps({**good, "history": [{"epoch": 1}]}), "best_wer or history")]:
+        state.write_text(text)
+        with pytest.raises(CheckpointError, match="malformed trainer state|unreadable trainer state") as err:
+            Trainer(_tiny(3), tmp_path).fit(train, dev, resume=True)
+        assert msg in str(err.value) and "\n" not in str(err.value)
