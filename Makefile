@@ -40,7 +40,10 @@ system-deps:
 
 bench: setup
 	$(PY) benchmarks/wer.py
-	$(PY) benchmarks/whisper_wer.py --vocabulary --long
+	$(PY) benchmarks/whisper_wer.py --vocabulary --long --direct
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/whisper_studio.py
+	$(PY) benchmarks/whisper_live.py
+	$(PY) benchmarks/long_file_memory.py
 	$(PY) benchmarks/transcribe_rtf.py
 	$(PY) benchmarks/live_latency.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/live_fps.py --with-training
