@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -142,6 +144,16 @@ class ModelsDialog(QDialog):
         self.export_button.clicked.connect(self.export_selected)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
+        self.download_button = QPushButton("Download…")
+        self.download_button.setToolTip("Download a Whisper model from the Hugging Face hub (needs the internet; "
+                                        "an interrupted download resumes, every file is checksummed)")
+        self.download_button.clicked.connect(self.choose_download)
+        self.cancel_download_button = QPushButton("Cancel download")
+        self.cancel_download_button.setVisible(False)
+        self.cancel_download_button.clicked.connect(self.cancel_download)
+        self._download: tuple[str, Future, threading.Event, list[int]] | None = None
+        """The running download: (model name, its future, its cancel flag, [bytes done, bytes total])."""
+        self._download_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="download")
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Select two models (Ctrl+click), then compare them on the same test data")
         self.compare_button.clicked.connect(self.compare_selected)
@@ -163,6 +175,8 @@ class ModelsDialog(QDialog):
         actions.addWidget(self.use_button)
         actions.addWidget(self.export_button)
         actions.addWidget(self.remove_button)
+        actions.addWidget(self.download_button)
+        actions.addWidget(self.cancel_download_button)
         actions.addStretch(1)
         actions.addWidget(QLabel("Test data:"))
         actions.addWidget(self.test_data)
@@ -304,6 +318,73 @@ class ModelsDialog(QDialog):
             return
         self._use(entry)
 
+    # -- downloading from the model hub ---------------------------------------------
+    def downloadable(self) -> list[str]:
+        """Hub model names (:data:`engine.whisper.download.HUB_MODELS`) not already usable here."""
+        from engine.whisper.download import HUB_MODELS
+
+        have = {e.id for e in self.entries if e.available}
+        return [name for name in HUB_MODELS if name not in have]
+
+    def choose_download(self) -> None:
+        menu = QMenu(self)
+        for name in self.downloadable():
+            menu.addAction(name).triggered.connect(lambda _=False, n=name: self.download(n))
+        menu.exec(self.download_button.mapToGlobal(self.download_button.rect().bottomLeft()))
+
+    def download(self, name: str) -> bool:
+        """Pull ``name`` from the hub in a background thread (:meth:`ModelRegistry.pull`: resumable,
+        checksummed) with a progress bar and Cancel; False if a download is already running."""
+        if self._download is not None:
+            return False
+        cancel, done = threading.Event(), [0, 0]
+
+        def progress(n: int, total: int) -> None:
+            done[0], done[1] = n, total
+
+        future = self._download_pool.submit(self.registry.pull, name, None, progress, cancel)
+        self._download = (name, future, cancel, done)
+        self.download_button.setEnabled(False)
+        self.cancel_download_button.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(f"Downloading {name}… %p%")
+        self.progress.setVisible(True)
+        self.summary.setText(f"Downloading {name} from the model hub…")
+        self._poll_download()
+        return True
+
+    def cancel_download(self) -> None:
+        """Stop the running download at its next block (what arrived is kept: Download again resumes)."""
+        if self._download is not None:
+            self._download[2].set()
+
+    def _poll_download(self) -> None:
+        if self._download is None:
+            return
+        name, future, cancel, (done, total) = self._download
+        if total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * done / total))
+            self.progress.setFormat(f"Downloading {name}: {done / 1e6:.0f} of {total / 1e6:.0f} MB")
+        if not future.done():
+            QTimer.singleShot(100, self, self._poll_download)  # dropped if the window is gone
+            return
+        self._download = None
+        self.progress.setVisible(False)
+        self.cancel_download_button.setVisible(False)
+        self.download_button.setEnabled(True)
+        exc = future.exception()
+        if exc is None:
+            self.refresh()
+            self.select(name)
+            text = f"Downloaded {name}; it is listed above (Use for transcription to try it)."
+        elif cancel.is_set():
+            text = f"Download of {name} cancelled; Download it again to resume where it stopped."
+        else:  # DownloadError (offline, checksum, …), RegistryError, OSError: one line, never a traceback
+            text = f"{name} was not downloaded: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        self.summary.setText(text)
+        self.message.emit(text)
+
     def _use(self, entry: ModelEntry) -> None:
         self.active_path = entry.path
         self.use_model.emit(str(entry.path))
@@ -443,8 +524,10 @@ class ModelsDialog(QDialog):
             return
         self.playback.play(audio)
 
-    def done(self, result: int) -> None:  # noqa: D102 - closing cancels a running comparison
+    def done(self, result: int) -> None:  # noqa: D102 - closing cancels a running comparison and download
         self.cancel_compare()
+        self.cancel_download()  # its .part files stay: the next download resumes
+        self._download_pool.shutdown(wait=False)
         super().done(result)
 
 

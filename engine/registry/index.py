@@ -763,7 +763,8 @@ class ModelRegistry:
         interrupted pull keeps its partial files; the next pull resumes them.
 
         Args:
-            base_url: the hub (None: :data:`engine.whisper.download.HUB_URL`; tests: 127.0.0.1).
+            base_url: the hub (None: :func:`engine.whisper.download.hub_url`, ``$HF_ENDPOINT`` or
+                huggingface.co; tests: 127.0.0.1).
             progress: ``progress(bytes_done, bytes_total)`` after each block.
             cancel: set it to stop at the next block (:class:`~engine.whisper.download.DownloadCancelled`).
 
@@ -772,7 +773,7 @@ class ModelRegistry:
             engine.whisper.download.DownloadCancelled: ``cancel`` was set.
             RegistryError: the registry folder is not writable.
         """
-        from engine.whisper.download import HUB_MODELS, HUB_URL, pull
+        from engine.whisper.download import HUB_MODELS, hub_url, pull
 
         with self._lock_file(f".{name}.pull.lock"):  # one download of a model at a time
             try:
@@ -783,11 +784,12 @@ class ModelRegistry:
                     self.remove(name)  # its folder was deleted: forget it, pull it again
             except RegistryError:
                 pass
-            folder = pull(name, self.root, base_url=base_url or HUB_URL, progress=progress, cancel=cancel)
+            base_url = base_url or hub_url()
+            folder = pull(name, self.root, base_url=base_url, progress=progress, cancel=cancel)
             if name in PACKAGED:  # its packages are not installed: the folder is listed as the built-in entry
                 return self.get(name)
             return self.register(folder, name, copy=True, model_id=name,
-                                 source=f"model hub {HUB_MODELS.get(name, name)} ({base_url or HUB_URL})")
+                                 source=f"model hub {HUB_MODELS.get(name, name)} ({base_url})")
 
     def update(self, model_id: str, name: str | None = None, notes: str | None = None,
                metrics: dict | None = None) -> ModelEntry:

@@ -45,10 +45,16 @@ from engine.whisper.folder import (
     write_vocabulary,
 )
 
-__all__ = ["HUB_MODELS", "HUB_URL", "DownloadCancelled", "DownloadError", "pull"]
+__all__ = ["HUB_MODELS", "HUB_URL", "DownloadCancelled", "DownloadError", "hub_url", "pull"]
 
 HUB_URL = "https://huggingface.co"
-"""The model hub's base URL (the default of :func:`pull`'s ``base_url``)."""
+"""The model hub's base URL (the default of :func:`pull`'s ``base_url``; see :func:`hub_url`)."""
+
+
+def hub_url() -> str:
+    """The hub to pull from: ``$HF_ENDPOINT`` (the Hugging Face tools' variable for a mirror) or :data:`HUB_URL`."""
+    return os.environ.get("HF_ENDPOINT") or HUB_URL
+
 HUB_MODELS: dict[str, str] = {
     f"whisper-{size}": f"Systran/faster-whisper-{size}"
     for size in ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en", "large-v3")
