@@ -325,7 +325,12 @@ class MainWindow(QMainWindow):
         self.insight.set_project(project)
         if project is not None:
             self.prompts.resume_last_session()
-            self.tabs.setTabText(1, f"Dataset — {project.folder.name}")
+            read_only = " (read-only)" if project.read_only else ""
+            self.tabs.setTabText(1, f"Dataset — {project.folder.name}{read_only}")
+            self.setWindowTitle(f"{project.folder.name}{read_only} — {TITLE}")
+            if project.read_only:
+                self.statusBar().showMessage(f"{project.folder} is read-only: you can browse, listen and export, "
+                                             "not edit. Copy the folder somewhere writable to edit it.", 15000)
         else:
             self.tabs.setTabText(1, "Dataset")
 

@@ -280,6 +280,55 @@ class ProjectController(QObject):
         self.message.emit(f"Split {Path(rec.path).name} into {len(ids)} utterances transcribed by "
                           f"{answer.recognition.model} (drafts: check them in the Dataset tab).")
 
+    # -- checking and rescuing ------------------------------------------------------
+    def check_project(self, folder: str | Path | None = None, rescue_to: str | Path | None = None) -> list[str] | None:
+        """Run SQLite's full integrity check on a project (the open one, ``folder``, or one chosen);
+        if it is damaged, offer to copy what is readable into a new project (``rescue_to``, or a
+        folder chosen) and open that. Returns the problems ([] = none), or None if nothing was checked."""
+        from engine.data.rescue import rescue
+
+        if folder is None:
+            folder = self.project.folder if self.project is not None else QFileDialog.getExistingDirectory(
+                self.window, "Check project folder", self.settings.last_folder)
+        if not folder:
+            return None
+        folder = Path(folder)
+        try:
+            with Project.open(folder, check=False, read_only=True) as project:
+                problems = project.check()
+        except ProjectError as exc:
+            QMessageBox.warning(self.window, "Check project", str(exc))
+            return None
+        if not problems:
+            self.message.emit(f"Checked {folder.name}: no problems found.")
+            return []
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        if rescue_to is None:
+            if QMessageBox.question(
+                    self.window, "Check project",
+                    f"{folder.name} is damaged: {problems[0]}{more}.\n\nCopy everything that is still readable into "
+                    "a new project? The damaged one is left as it is.") != QMessageBox.StandardButton.Yes:
+                return problems
+            rescue_to = QFileDialog.getExistingDirectory(self.window, "New folder for the rescued project",
+                                                         str(folder.parent))
+            if not rescue_to:
+                return problems
+        target = Path(rescue_to)
+        if target.is_dir() and any(target.iterdir()):
+            target = target / f"{folder.name}-rescued"
+        if self.project is not None and _same(self.project.folder, folder):
+            self.close_project()
+        try:
+            report = rescue(folder, target)
+        except ProjectError as exc:
+            QMessageBox.warning(self.window, "Check project", f"Nothing could be rescued: {exc}")
+            return problems
+        lost = f" Lost: {'; '.join(report.lost)}." if report.lost else " Nothing was lost."
+        self.open_folder(report.folder)
+        self.message.emit(f"Rescued {report.utterances} utterances and {report.recordings} recordings of "
+                          f"{folder.name} into {report.folder}.{lost}")
+        return problems
+
     # -- the teacher ------------------------------------------------------------
     def teacher(self) -> ModelEntry | None:
         """The model offered first for pre-labeling (:meth:`ModelRegistry.teacher`); None if the
@@ -425,7 +474,8 @@ class ProjectController(QObject):
         entries = [("New project…", self.new_project), ("Open project…", self.open_project),
                    ("Close project", self.close_project), None,
                    ("Import dataset file…", self.import_file), ("Import dataset folder…", self.import_folder),
-                   ("Add long recording (split and transcribed)…", self.add_long_recording)]
+                   ("Add long recording (split and transcribed)…", self.add_long_recording),
+                   ("Check project…", lambda: self.check_project())]
         self.project_actions = []
         for entry in entries:
             if entry is None:

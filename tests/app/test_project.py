@@ -192,3 +192,34 @@ def test_a_point_picked_on_the_embedding_map_is_selected_in_the_dataset_table(qt
     window.insight.utterance_selected.emit(rows[1].id)  # a double-click brings the Dataset tab forward
     assert window.tabs.currentWidget() is window.labeling and window.labeling.current.id == rows[1].id
     window.close()
+
+
+def test_a_damaged_project_is_refused_then_checked_and_rescued_from_the_file_menu(qtbot, tmp_path, no_model,
+                                                                                  quiet_boxes, monkeypatch):
+    from tests.engine.data.test_store_damage import N_UTTERANCES, damage, make_project
+
+    rows = make_project(tmp_path / "proj")
+    damage(tmp_path / "proj" / "project.sqlite")  # 4 KB of random bytes in the middle, as the probe did
+    window = MainWindow(no_model)
+    qtbot.addWidget(window)
+    assert not window.projects.open_folder(tmp_path / "proj")  # refused, one line naming the way out
+    assert "Check project" in quiet_boxes[-1] and "\n" not in quiet_boxes[-1]
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    problems = window.projects.check_project(tmp_path / "proj", rescue_to=tmp_path / "rescued")
+    assert problems  # integrity_check found the damage
+    rescued = window.projects.project
+    assert rescued is not None and rescued.folder == tmp_path / "rescued" and rescued.check() == []
+    assert rescued.count() == len(rows) == N_UTTERANCES + 1  # every row was readable: nothing lost
+    assert window.tabs.tabText(1) == "Dataset — rescued"
+
+
+def test_a_read_only_project_says_so_in_the_title(qtbot, tmp_path, no_model, quiet_boxes, monkeypatch):
+    Project.create(tmp_path / "proj").close()
+    original = Project.open
+    monkeypatch.setattr(Project, "open", classmethod(lambda cls, folder, **kw: original.__func__(
+        cls, folder, **{**kw, "read_only": True})))  # as on read-only media (root ignores chmod here)
+    window = MainWindow(no_model)
+    qtbot.addWidget(window)
+    assert window.projects.open_folder(tmp_path / "proj")
+    assert window.projects.project.read_only
+    assert window.tabs.tabText(1) == "Dataset — proj (read-only)" and "(read-only)" in window.windowTitle()
