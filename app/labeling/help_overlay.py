@@ -32,13 +32,14 @@ class HelpOverlay(QWidget):
         layout.setContentsMargins(40, 30, 40, 30)
         layout.addWidget(self.label)
         self.rows: list[tuple[str, str]] = []
+        self.footer = ""
         self._return_focus: QWidget | None = None
         parent.installEventFilter(self)
         self.hide()
 
     def set_rows(self, title: str, rows: list[tuple[str, str]], footer: str = "") -> None:
         """Show ``rows`` of ``(keys, description)`` under ``title``."""
-        self.rows = list(rows)
+        self.rows, self.footer = list(rows), footer
         cells = "".join(
             f"<tr><td align='right' style='padding: 2px 14px; color: #ffd866'><b>{html.escape(k)}</b></td>"
             f"<td style='padding: 2px 6px'>{html.escape(d)}</td></tr>" for k, d in rows)

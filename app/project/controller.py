@@ -249,11 +249,11 @@ class ProjectController(QObject):
     def _split_done(self, ids: list) -> None:
         self._end_task()
         self.rows_changed.emit()
-        self.message.emit(f"Split into {len(ids)} utterances.")
+        self.message.emit(f"Split into {_count(len(ids), 'utterance')}.")
         teacher = self.teacher()
         if ids and teacher is not None and QMessageBox.question(
                 self.window, "Pre-fill transcripts",
-                f"{len(ids)} utterances were added. Pre-fill their transcripts with {teacher.name}?") \
+                f"{_count(len(ids), 'utterance')} added. Pre-fill their transcripts with {teacher.name}?") \
                 == QMessageBox.StandardButton.Yes:
             self.prelabel(ids)
 
@@ -505,3 +505,8 @@ def _same(a: Path, b: Path) -> bool:
         return Path(a).resolve() == Path(b).resolve()
     except OSError:
         return False
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 utterance"``, ``"3 utterances"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

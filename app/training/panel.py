@@ -230,7 +230,7 @@ class TrainingPanel(QWidget):
         self.display.append_log(data.description)
         if not self._submit(job, _Run("train", job.kind, out, data.dev, per_step=preset.key == "personalize")):
             return False
-        self._say(f"{what} queued: {data.description}")
+        self._say(f"{what} queued: {data.description}", error=False)
         return True
 
     def evaluate_base(self) -> bool:
@@ -259,7 +259,7 @@ class TrainingPanel(QWidget):
         ok = self.queue.cancel(self._job_id)
         if ok:
             self._cancelling = True
-            self._say("Cancelling… (a training run saves a checkpoint first)")
+            self._say("Cancelling… (a training run saves a checkpoint first)", error=False)
             self.display.progress_bar.setFormat("Cancelling…")
         self._update_buttons()
         return ok
@@ -421,7 +421,7 @@ class TrainingPanel(QWidget):
             return f"Best validation WER {100 * best:.1f} %."
         return ""
 
-    def _say(self, text: str, error: bool = True) -> None:
+    def _say(self, text: str, error: bool) -> None:
         self.display.say(text, error)
         if text:
             self.message.emit(text)

@@ -290,6 +290,7 @@ def test_help_overlay_lists_the_labeling_keys(qtbot, labeling_project):
     texts = dict((d, k) for k, d in overlay.rows)
     assert "Ctrl+K" in texts["Split the segment at the playback cursor or the mouse"]
     assert len(overlay.rows) >= 20
+    assert f"“{view.shortcuts_button.text()}”" in overlay.footer  # it names the button as labelled
     qtbot.keyClick(overlay, Qt.Key.Key_A)
     assert not overlay.isVisible() and view.table.hasFocus()
 

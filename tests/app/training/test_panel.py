@@ -301,6 +301,7 @@ def test_cancel_enables_resume_which_continues_from_the_checkpoint(qtbot, jobs, 
 
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.busy
+    assert "queued" in panel.display.message_label.text() and panel.display.message_label.styleSheet() == ""  # not red
     qtbot.waitUntil(lambda: len(panel.display.curves.epoch_points()) >= 1, timeout=TIMEOUT_MS)
     assert panel.display.eta_label.text().startswith("about")
     assert "Epoch" in panel.display.progress_bar.text()
