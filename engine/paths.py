@@ -9,6 +9,8 @@ The only module that asks ``platformdirs`` where things go; on Linux:
 :func:`takes_dir`   ``<data_dir>/takes``: recorded takes (crash-safe WAVs)
 :func:`cache_dir`   ``~/.cache/sayso`` (``$XDG_CACHE_HOME/sayso``): data a
                     recipe can regenerate
+:func:`projects_dir` ``~/Documents/Sayso`` (``$XDG_DOCUMENTS_DIR/Sayso``): where
+                    the studio offers to put new projects
 ==================  ===========================================================
 
 Each call reads the environment afresh (tests point ``XDG_DATA_HOME``
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["APP_NAME", "cache_dir", "data_dir", "models_dir", "takes_dir"]
+__all__ = ["APP_NAME", "cache_dir", "data_dir", "models_dir", "projects_dir", "takes_dir"]
 
 APP_NAME = "sayso"
 """The folder name under the platform's data and cache folders."""
@@ -48,3 +50,10 @@ def models_dir() -> Path:
 def takes_dir() -> Path:
     """Where recorded takes are kept (``<data_dir>/takes``)."""
     return data_dir() / "takes"
+
+
+def projects_dir() -> Path:
+    """Where the studio offers to create projects: ``platformdirs.user_documents_dir()/Sayso``."""
+    from platformdirs import user_documents_dir
+
+    return Path(user_documents_dir()) / "Sayso"

@@ -119,13 +119,29 @@ class ProjectController(QObject):
         return self._task is not None or self._long is not None or any(
             run is not None and run.running for run in (self.prelabel_run, self.mislabel_scan))
 
+    def project_home(self) -> Path:
+        """Where project dialogs start: the last project's parent folder, else :func:`engine.paths.projects_dir`
+        (Documents/Sayso) — never inside Sayso's own files (the bundled samples, the checkout)."""
+        from engine.paths import projects_dir
+        from engine.resources import RESOURCES
+
+        last = Path(self.settings.project_folder).parent if self.settings.project_folder else None
+        if last is not None and last.is_dir() and not _inside(last, RESOURCES.parent):
+            return last
+        return projects_dir()
+
     def new_project(self) -> bool:
-        folder = QFileDialog.getExistingDirectory(self.window, "New project: choose an empty folder",
-                                                  self.settings.last_folder)
+        """Name a new project folder (created if missing, in Documents/Sayso by default) and open it."""
+        home = self.project_home()
+        home.mkdir(parents=True, exist_ok=True)
+        folder, _ = QFileDialog.getSaveFileName(self.window, "New project: name its folder",
+                                                str(_unused(home / "My project")), "Sayso project folder (*)")
         return bool(folder) and self.open_folder(folder, create=True)
 
     def open_project(self) -> bool:
-        folder = QFileDialog.getExistingDirectory(self.window, "Open project folder", self.settings.last_folder)
+        home = self.project_home()
+        folder = QFileDialog.getExistingDirectory(self.window, "Open project folder",
+                                                  str(home if home.is_dir() else Path.home()))
         return bool(folder) and self.open_folder(folder)
 
     def open_folder(self, folder: str | Path, create: bool = False, quiet: bool = False) -> bool:
@@ -510,3 +526,19 @@ def _same(a: Path, b: Path) -> bool:
 def _count(n: int, noun: str) -> str:
     """``"1 utterance"``, ``"3 utterances"``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except OSError:
+        return False
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or ``path 2``, ``path 3``… the first that does not exist."""
+    n, candidate = 1, path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name} {n}")
+    return candidate

@@ -223,3 +223,27 @@ def test_a_read_only_project_says_so_in_the_title(qtbot, tmp_path, no_model, qui
     assert window.projects.open_folder(tmp_path / "proj")
     assert window.projects.project.read_only
     assert window.tabs.tabText(1) == "Dataset — proj (read-only)" and "(read-only)" in window.windowTitle()
+
+
+def test_new_project_starts_in_documents_and_creates_the_folder_it_is_given(qtbot, tmp_path, no_model, quiet_boxes,
+                                                                            monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from engine.resources import SAMPLES
+
+    monkeypatch.setenv("XDG_DOCUMENTS_DIR", str(tmp_path / "Documents"))
+    window = MainWindow(no_model)
+    qtbot.addWidget(window)
+    window.settings.last_folder = str(SAMPLES)  # the last audio opened came from the bundled samples
+    asked: list[str] = []
+
+    def name_it(parent, title, start, *a, **k):  # the person types a name for a folder that does not exist
+        asked.append(start)
+        return str(tmp_path / "Documents" / "Sayso" / "my voice" / "digits"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(name_it))
+    assert window.projects.new_project()
+    assert asked == [str(tmp_path / "Documents" / "Sayso" / "My project")]  # Documents/Sayso, not the samples
+    assert window.projects.project.folder == tmp_path / "Documents" / "Sayso" / "my voice" / "digits"
+    assert (window.projects.project.folder / "project.sqlite").is_file()
+    assert window.projects.project_home() == tmp_path / "Documents" / "Sayso" / "my voice"  # next time: beside it
