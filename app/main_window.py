@@ -77,6 +77,8 @@ class MainWindow(QMainWindow):
         self.audio: np.ndarray | None = None
         self.audio_name = ""
         self.recognition = None
+        self.audio_source: Path | None = None
+        """The shown clip's file (opened, or the take just recorded), or None."""
         """The shown clip's :class:`~engine.decode.protocol.Recognition` (File → Export transcript), or None."""
         self.active_model = ActiveModel(model_path, parent=self)
 
@@ -250,9 +252,10 @@ class MainWindow(QMainWindow):
         """Load and show an audio file (:meth:`AudioFiles.open_file`); True on success."""
         return self.files.open_file(path)
 
-    def set_audio(self, audio: np.ndarray, name: str) -> None:
-        """Show ``(samples,)`` float32 16 kHz audio in all views and forget the previous transcript."""
-        self.audio, self.audio_name, self.recognition = audio, name, None
+    def set_audio(self, audio: np.ndarray, name: str, source: Path | None = None) -> None:
+        """Show ``(samples,)`` float32 16 kHz audio in all views and forget the previous transcript;
+        ``source`` is its file (an opened file or a recorded take; File → Add to project adds it)."""
+        self.audio, self.audio_name, self.recognition, self.audio_source = audio, name, None, source
         self.spectrograms.setCurrentWidget(self.spectrogram)
         self.waveform.set_audio(audio)
         self.spectrogram.set_features(log_mel_db(audio) if len(audio) else np.zeros((0, 80), np.float32))
@@ -261,6 +264,18 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name} — {TITLE}")
         self.statusBar().showMessage(f"{name}: {len(audio) / SAMPLE_RATE:.2f} s", 5000)
         self.commands.update()
+
+    def add_to_project(self) -> int | None:
+        """File → Add to project: the shown take or file becomes an utterance of the open project, with
+        its transcript (the last Transcribe, else the take's live finals) as the draft label. Returns its id."""
+        if self.audio_source is None:
+            return None
+        text, confidence = "", None
+        if self.recognition is not None:
+            text, confidence = self.recognition.text, self.recognition.confidence
+        elif self.audio_source == self.recorder.last_take_path:
+            text = " ".join(c.text for c in self.live_view.captions if c.text)
+        return self.projects.add_clip(self.audio_source, text, confidence)
 
     def transcribe(self) -> None:
         """Transcribe the shown clip (:meth:`TranscriptionWiring.transcribe`)."""
@@ -323,6 +338,7 @@ class MainWindow(QMainWindow):
         self.prompts.set_project(project)
         self.training.set_project(project)
         self.insight.set_project(project)
+        self.commands.update()  # Add to project needs one
         if project is not None:
             self.prompts.resume_last_session()
             read_only = " (read-only)" if project.read_only else ""

@@ -33,6 +33,7 @@ class Command(Enum):
     OPEN = "open"
     SAVE = "save"
     EXPORT_TRANSCRIPT = "export_transcript"
+    ADD_TO_PROJECT = "add_to_project"
     PLAY = "play"
     TRANSCRIBE = "transcribe"
     LIVE = "live"
@@ -95,6 +96,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(Command.OPEN, ("Ctrl+O",), "Open an audio file (WAV, FLAC, OGG)"),
     Shortcut(Command.SAVE, ("Ctrl+S",), "Save the current audio as WAV"),
     Shortcut(Command.EXPORT_TRANSCRIPT, ("Ctrl+E",), "Export the transcript as subtitles (SRT, WebVTT), text or JSON"),
+    Shortcut(Command.ADD_TO_PROJECT, ("Ctrl+Shift+A",),
+             "Add the current take or file to the open project (its transcript as the draft label)"),
     Shortcut(Command.PLAY, ("P",), "Play the audio, or stop playing"),
     Shortcut(Command.TRANSCRIBE, ("Ctrl+T",), "Transcribe the current audio"),
     Shortcut(Command.LIVE, ("Ctrl+Shift+T",), "Transcribe live while recording (on/off)"),

@@ -296,6 +296,25 @@ class ProjectController(QObject):
         self.message.emit(f"Split {Path(rec.path).name} into {len(ids)} utterances transcribed by "
                           f"{answer.recognition.model} (drafts: check them in the Dataset tab).")
 
+    def add_clip(self, source: str | Path, transcript: str = "", confidence: float | None = None) -> int | None:
+        """Add one audio file (a take, an opened file) as one utterance, with ``transcript`` as its draft label
+        (one undo step); returns its id, or None (a warning says why)."""
+        if not self._need_project():
+            return None
+        source = Path(source)
+        try:
+            rec = self.project.add_recording(source)
+            confidence = None if confidence is None else min(1.0, max(0.0, float(confidence)))
+            (uid,) = self.project.add_segments(rec.id, [(0.0, rec.duration)], f"add {source.name}",
+                                               labels=[(transcript, confidence)])
+        except ProjectError as exc:
+            QMessageBox.warning(self.window, "Add to project", str(exc))
+            return None
+        self.rows_changed.emit()
+        label = f"as a draft: “{transcript}”" if transcript.strip() else "unlabeled (no transcript yet)"
+        self.message.emit(f"Added {source.name} to {self.project.folder.name} {label}.")
+        return uid
+
     # -- checking and rescuing ------------------------------------------------------
     def check_project(self, folder: str | Path | None = None, rescue_to: str | Path | None = None) -> list[str] | None:
         """Run SQLite's full integrity check on a project (the open one, ``folder``, or one chosen);

@@ -60,7 +60,7 @@ class AudioFiles:
             QMessageBox.warning(w, "Cannot open audio", str(exc))
             return False
         w.settings.last_folder = str(path.parent)
-        w.set_audio(audio, path.name)
+        w.set_audio(audio, path.name, path)
         return True
 
     def export_transcript(self, path: str | None = None) -> Path | None:

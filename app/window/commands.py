@@ -46,6 +46,7 @@ class WindowCommands:
         self.save = self._action(Command.SAVE, "Save audio…", w.files.choose_save_path, "save")
         self.export_transcript = self._action(Command.EXPORT_TRANSCRIPT, "Export transcript…",
                                               lambda: w.files.export_transcript())
+        self.add_to_project = self._action(Command.ADD_TO_PROJECT, "Add to project", w.add_to_project)
         self.play = self._action(Command.PLAY, "Play", w.toggle_playback, "play")
         self.play.setCheckable(True)
         self.transcribe = self._action(Command.TRANSCRIBE, "Transcribe", w.transcription.transcribe, "transcribe")
@@ -81,7 +82,7 @@ class WindowCommands:
     def _build_menus(self) -> None:
         menus = self.window.menuBar()
         file_menu = menus.addMenu("&File")
-        file_menu.addActions([self.open, self.save, self.export_transcript])
+        file_menu.addActions([self.open, self.save, self.export_transcript, self.add_to_project])
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         record_menu = menus.addMenu("&Record")
@@ -126,6 +127,12 @@ class WindowCommands:
                                or f"Start or stop recording ({self._keys(Command.RECORD)})")
         self.save.setEnabled(w.audio is not None and not recording)
         self.export_transcript.setEnabled(w.recognition is not None and not recording)
+        self.add_to_project.setEnabled(w.audio_source is not None and w.projects.project is not None
+                                       and not recording)
+        self.add_to_project.setToolTip(
+            "Open or create a project first (File → New project…)" if w.projects.project is None else
+            "Record or open audio first" if w.audio_source is None else
+            f"Add {w.audio_name} to {w.projects.project.folder.name} (its transcript as the draft label)")
         self.export_transcript.setToolTip("Save the transcript as subtitles (SRT, WebVTT), timed text or JSON"
                                           if w.recognition is not None else "Transcribe the audio first")
         self.play.setEnabled(w.audio is not None and not recording)

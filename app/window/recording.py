@@ -137,7 +137,7 @@ class RecordingWiring:
         if recovered:
             path, seconds = recovered[-1]
             try:
-                w.set_audio(load_audio(path), path.name)
+                w.set_audio(load_audio(path), path.name, path)
             except AudioError:
                 pass
             more = f" and {len(recovered) - 1} more" if len(recovered) > 1 else ""
@@ -153,7 +153,7 @@ class RecordingWiring:
             w.statusBar().showMessage("Nothing was recorded.", 5000)
             return
         take = w.recorder.last_take_path
-        w.set_audio(audio, take.name if take is not None else "recording")
+        w.set_audio(audio, take.name if take is not None else "recording", take)
         if take is not None:
             w.statusBar().showMessage(f"Take saved: {take}", 8000)
 

@@ -247,3 +247,21 @@ def test_new_project_starts_in_documents_and_creates_the_folder_it_is_given(qtbo
     assert window.projects.project.folder == tmp_path / "Documents" / "Sayso" / "my voice" / "digits"
     assert (window.projects.project.folder / "project.sqlite").is_file()
     assert window.projects.project_home() == tmp_path / "Documents" / "Sayso" / "my voice"  # next time: beside it
+
+
+def test_a_transcribed_file_is_added_to_the_project_with_its_transcript_as_draft(qtbot, tmp_path, model_path,
+                                                                                  quiet_boxes):
+    window = MainWindow(model_path)
+    qtbot.addWidget(window)
+    assert window.open_file(SAMPLES / "sc_left_03401e93.wav")
+    assert not window.commands.add_to_project.isEnabled()  # no project yet
+    assert "New project" in window.commands.add_to_project.toolTip()
+    assert window.projects.open_folder(tmp_path / "proj", create=True)
+    assert window.commands.add_to_project.isEnabled()
+    with qtbot.waitSignal(window.recognizer.finished, timeout=WORKER_TIMEOUT_MS):
+        window.commands.transcribe.trigger()
+    window.commands.add_to_project.trigger()  # File → Add to project (Ctrl+Shift+A)
+    (row,) = window.projects.project.fetch()
+    assert (row.text, row.status) == ("left", "draft") and 0 < row.confidence <= 1
+    assert window.labeling.model.rowCount() == 1
+    assert window.projects.project.undo() == "add sc_left_03401e93.wav"
