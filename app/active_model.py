@@ -90,7 +90,7 @@ class ActiveModel(QObject):
         self.problem = model_problem(self.path)
         self.recognizer: RecognizerBridge | None = None
         if self.problem is None:
-            self.recognizer = RecognizerBridge(self.path, threads=threads, parent=self)
+            self.recognizer = RecognizerBridge(self.path, threads=threads, parent=self, name=self.entry.name)
 
     @property
     def busy(self) -> bool:
@@ -118,6 +118,21 @@ class ActiveModel(QObject):
         except (RegistryError, OSError):  # unreadable: the worker reports why when it loads
             return ModelEntry(id=self.path.name, name=self.path.name, path=self.path.absolute(), created="")
 
+    @property
+    def lineage(self) -> str:
+        """Where the model in use comes from, in words: ``"personalized from sayso-base"``, its source, or ""."""
+        entry = self.entry
+        if entry is None:
+            return ""
+        if entry.parent_id or entry.parent_path:
+            parent = entry.parent_id or Path(entry.parent_path).name
+            try:
+                parent = ModelRegistry().get(entry.parent_id).name if entry.parent_id else parent
+            except (RegistryError, OSError):
+                pass
+            return f"trained from {parent}"
+        return entry.source
+
     def warm_up(self) -> None:
         """Start the recognizer's worker now, so the model is loaded before the first request."""
         if self.recognizer is not None:
@@ -139,7 +154,7 @@ class ActiveModel(QObject):
             self.recognizer.shutdown()
             self.recognizer.deleteLater()
         self.path, self.problem = path, None
-        self.recognizer = RecognizerBridge(path, threads=self.threads, parent=self)
+        self.recognizer = RecognizerBridge(path, threads=self.threads, parent=self, name=self.entry.name)
         self.recognizer.warm_up()
         self.model_changed.emit(self.entry)
         return True

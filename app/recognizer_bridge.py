@@ -47,8 +47,9 @@ class RecognizerBridge(WorkerBridge):
     live_failed = Signal(str)
     live_ended = Signal()
 
-    def __init__(self, model_path: str | Path, threads: int = 2, parent: QObject | None = None) -> None:
-        super().__init__(RecognitionWorker(model_path, threads=threads), POLL_MS, parent=parent)
+    def __init__(self, model_path: str | Path, threads: int = 2, parent: QObject | None = None,
+                 name: str | None = None) -> None:
+        super().__init__(RecognitionWorker(model_path, threads=threads, name=name), POLL_MS, parent=parent)
         self.worker: RecognitionWorker
         self.model_path = Path(model_path)
         self.last_failure_kind: str | None = None

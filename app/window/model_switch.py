@@ -56,8 +56,11 @@ class ModelSwitching:
                                      "Recording, opening and viewing audio still work.")
             w.statusBar().showMessage(w.model_error)
         else:
-            w.model_label.setText(f"Model: {w.model_path.name}")
-            w.model_label.setToolTip(str(w.model_path))
+            model = w.active_model
+            entry = model.entry
+            w.model_label.setText(f"Model: {entry.name}")
+            w.model_label.setToolTip("\n".join(x for x in (f"{entry.name} ({entry.id})", model.lineage, entry.notes,
+                                                            str(w.model_path)) if x))
             w.model_label.setStyleSheet("")
 
     def _on_model_changed(self, _entry) -> None:

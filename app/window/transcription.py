@@ -60,7 +60,6 @@ class TranscriptionWiring:
         w.panel.show_recognition(rec)
         w.waveform.set_words(rec.words)
         w.attention.set_attention(rec.attention, rec.attention_tokens, rec.frame_shift)
-        w.model_label.setText(f"Model: {rec.model}")
         w.statusBar().showMessage(f"Transcribed {rec.duration:.2f} s in {rec.decode_seconds:.2f} s "
                                   f"(RTF {rec.rtf:.3f})", 8000)
 

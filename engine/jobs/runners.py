@@ -256,7 +256,8 @@ def _run_personalize(job: PersonalizeJob, ctx: _Context) -> tuple[str, dict]:
     if ctx.stopping() and report.steps < cfg.steps:
         raise _Cancelled()
     path = save_checkpoint(Path(job.out_dir) / "model", model, tokenizer,
-                           meta={**meta, "personalized": {"from": str(job.checkpoint), **report.to_json()}})
+                           meta={**meta, "name": Path(job.out_dir).name,
+                                 "personalized": {"from": str(job.checkpoint), **report.to_json()}})
     ctx.log.line(f"personalized in {report.seconds:.1f} s: loss {report.first_loss:.3f} -> {report.last_loss:.3f}; "
                  f"saved to {path}")
     return str(path), report.to_json()

@@ -477,12 +477,13 @@ class Trainer:
         report = run.history[-1]
         if run.improved:
             save_checkpoint(self.out_dir / "best", run.model, run.tokenizer,
-                            meta={"epoch": report.epoch, "dev_wer": report.dev_wer, "dev_cer": report.dev_cer,
-                                  "train": run.cfg.to_json()})
+                            meta={"name": self.out_dir.name, "epoch": report.epoch, "dev_wer": report.dev_wer,
+                                  "dev_cer": report.dev_cer, "train": run.cfg.to_json()})
         done = run.history[:-1] if stopped else run.history
         epoch = done[-1].epoch if done else 0
         save_checkpoint(self.out_dir / "last", run.model, run.tokenizer,
-                        meta={"epoch": epoch, "train": run.cfg.to_json()}, optimizer=run.opt,
+                        meta={"name": self.out_dir.name, "epoch": epoch, "train": run.cfg.to_json()},
+                        optimizer=run.opt,
                         trainer_state={"epoch": epoch, "step": run.step, "best_wer": run.best_wer,
                                        "history": [asdict(h) for h in done]})
 

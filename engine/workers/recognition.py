@@ -178,7 +178,7 @@ Answer = TranscribeResult | ScoreResult | InspectResult | RecognitionFailure | S
 
 
 # -- child process ----------------------------------------------------------
-def _serve(child: Child, checkpoint: str, threads: int) -> None:
+def _serve(child: Child, checkpoint: str, threads: int, name: str | None = None) -> None:
     """Worker main loop: load the model once, answer requests until ``None`` arrives.
 
     A Sayso model gets ``threads`` torch threads (:func:`~engine.workers.child.limit_threads`);
@@ -194,6 +194,8 @@ def _serve(child: Child, checkpoint: str, threads: int) -> None:
         if family(Path(checkpoint)) in (SAYSO_FAMILY, None):
             limit_threads(threads)
         recognizer = load_recognizer(checkpoint, threads=threads)
+        if name:
+            recognizer.name = name  # the registry's name: every Recognition.model says it
         warm_up(recognizer)
     except CheckpointError as exc:
         load_error = str(exc)
@@ -294,11 +296,12 @@ class RecognitionWorker(WorkerProcess):
     Args:
         checkpoint: a checkpoint folder for :func:`~engine.decode.families.load_recognizer`.
         threads: CPU threads inside the worker (torch's for a Sayso model, CTranslate2's for Whisper).
+        name: the model's name for its recognitions (the registry entry's; None: the checkpoint's own).
     """
 
-    def __init__(self, checkpoint: str | os.PathLike, threads: int = 2) -> None:
+    def __init__(self, checkpoint: str | os.PathLike, threads: int = 2, name: str | None = None) -> None:
         self.checkpoint = str(Path(checkpoint))
-        super().__init__(_serve, (self.checkpoint, threads), name="sayso-recognition")  # _serve limits threads
+        super().__init__(_serve, (self.checkpoint, threads, name), name="sayso-recognition")  # _serve limits threads
         self.stream_session: int | None = None
         """The open live session, or ``None``."""
         self._sessions: set[int] = set()  # live sessions whose last events have not arrived

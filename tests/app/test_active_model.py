@@ -46,9 +46,26 @@ def test_model_changed_reaches_every_collaborator_of_a_real_window(qtbot, model_
     assert window.insight.recognizer is new and window.insight.attention.recognizer is new and window.insight.embedding.recognizer is new
     assert window.insight.embedding.embedder.model_path == second  # its own embedding worker, for the new model
     assert window.training.form.base_edit.text() == str(second)
-    assert window.model_label.text() == "Model: second" and window.model_label.toolTip() == str(second)
+    assert window.model_label.text() == f"Model: {entry.name}" and str(second) in window.model_label.toolTip()
     assert window.commands.transcribe.isEnabled()
 
     with qtbot.waitSignal(new.finished, timeout=WORKER_TIMEOUT_MS) as done:  # the new worker serves the window
         window.commands.transcribe.trigger()
     assert done.args[0].text == "yes" and window.panel.transcript == "yes"
+
+
+@pytest.mark.slow
+def test_the_model_in_use_is_named_with_its_lineage_in_the_status_bar_and_the_transcript(qtbot, model_path, tmp_path):
+    from engine.registry.index import BUILTIN_ID, ModelRegistry
+
+    mine = ModelRegistry().register(copy_checkpoint(tmp_path / "run-7" / "model"), "my voice", parent=BUILTIN_ID)
+    window = MainWindow(mine.path)
+    qtbot.addWidget(window)
+    assert window.model_label.text() == "Model: my voice"  # not the folder's name ("model")
+    assert "trained from sayso-base" in window.model_label.toolTip()
+    assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")
+    with qtbot.waitSignal(window.recognizer.finished, timeout=WORKER_TIMEOUT_MS) as done:
+        window.commands.transcribe.trigger()
+    assert done.args[0].model == "my voice"  # the transcript pane names the model that did the work
+    assert "my voice" in window.panel.text_area.toPlainText()
+    assert window.model_label.text() == "Model: my voice"

@@ -15,7 +15,7 @@ def test_switch_from_no_model_to_the_bundled_one(qtbot, no_model, model_path, tm
     assert window.recognizer is None and not window.commands.transcribe.isEnabled()
     assert "Train" in [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert window.switch_model(model_path)
-    assert window.model_label.text() == f"Model: {model_path.name}"
+    assert window.model_label.text() == "Model: sayso-base"  # its registry name, not the folder's ("base")
     assert window.projects.prelabel_run is not None and window.projects.prelabel_run.recognizer is window.recognizer
     assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")
     with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
