@@ -96,6 +96,10 @@ class RunForm(QGroupBox):
         self.base_edit = QLineEdit()
         self.base_edit.setPlaceholderText("folder of a Sayso model")
         self.base_browse = QPushButton("Browse…")
+        self.base_note = QLabel()
+        self.base_note.setWordWrap(True)
+        self.base_note.setStyleSheet("color: #555")
+        self.base_edit.textChanged.connect(self._name_base)
         self.from_base_radio = QRadioButton("From the base model")
         self.from_scratch_radio = QRadioButton("From scratch")
         start_group = QButtonGroup(self)
@@ -129,6 +133,7 @@ class RunForm(QGroupBox):
         form.addRow("Preset", self.preset_combo)
         form.addRow(self.preset_help)
         form.addRow("Base model", base_row)
+        form.addRow("", self.base_note)
         form.addRow("Start", start_row)
         self.length_label = QLabel("Steps")
         form.addRow(self.length_label, self.length_spin)
@@ -180,9 +185,28 @@ class RunForm(QGroupBox):
         return Path(self.base_edit.text().strip())
 
     def set_base_model(self, path: str | os.PathLike) -> None:
-        """The model to personalize or fine-tune (and the default of the base model field)."""
+        """The model to personalize or fine-tune (and the default of the base model field): the studio
+        sets the model in use, and :attr:`base_note` says so."""
         self._base_default = Path(path)
         self.base_edit.setText(str(path))
+        self._name_base()
+
+    def _name_base(self) -> None:
+        """Name the base model under its field (its registry name; whether it is the model in use)."""
+        from engine.registry.index import ModelRegistry, RegistryError
+
+        text = self.base_edit.text().strip()
+        if not text:
+            self.base_note.setText("")
+            return
+        try:
+            name = ModelRegistry().resolve(Path(text).expanduser()).name
+        except (RegistryError, OSError):
+            self.base_note.setText("not a model folder")
+            return
+        same = Path(text) == self._base_default
+        self.base_note.setText(f"{name} — the model you transcribe with (it follows the Models window)" if same
+                               else name)
 
     def set_project(self, project) -> None:
         """The open project (or None): the default run name starts with its folder's name."""

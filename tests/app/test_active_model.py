@@ -46,6 +46,7 @@ def test_model_changed_reaches_every_collaborator_of_a_real_window(qtbot, model_
     assert window.insight.recognizer is new and window.insight.attention.recognizer is new and window.insight.embedding.recognizer is new
     assert window.insight.embedding.embedder.model_path == second  # its own embedding worker, for the new model
     assert window.training.form.base_edit.text() == str(second)
+    assert window.training.form.base_note.text().startswith(f"{entry.name} — the model you transcribe with")
     assert window.model_label.text() == f"Model: {entry.name}" and str(second) in window.model_label.toolTip()
     assert window.commands.transcribe.isEnabled()
 
