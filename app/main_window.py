@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         self.playback.error.connect(self._on_playback_error)
         self.attention.view_changed.connect(lambda v: setattr(self.settings, "attention_view", v))
         self.panel.vocabulary_changed.connect(self._on_vocabulary_changed)
+        self.panel.better_model_requested.connect(self.model_switch.use_registered)
 
     def connect_recognizer(self) -> None:
         """Listen to the active recognizer's answers and live events (at start and after a model change)."""

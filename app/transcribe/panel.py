@@ -35,9 +35,11 @@ class TranscriptPanel(QWidget):
 
     Signals:
         vocabulary_changed(str, bool): the vocabulary file path ("" = none) and whether to use it.
+        better_model_requested(str): the registry id the model hint offers (its link was clicked).
     """
 
     vocabulary_changed = Signal(str, bool)
+    better_model_requested = Signal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -54,10 +56,18 @@ class TranscriptPanel(QWidget):
         self.idle_message = PLACEHOLDER
         """Shown in the empty transcript area (e.g. why there is no model)."""
 
+        self.model_hint = QLabel(self)
+        """What the model in use is made for, and the better model to use, when it matters (else hidden)."""
+        self.model_hint.setWordWrap(True)
+        self.model_hint.setStyleSheet("background: #fff4d6; color: #5c4400; padding: 4px; border-radius: 3px")
+        self.model_hint.linkActivated.connect(lambda href: self.better_model_requested.emit(href.removeprefix("use:")))
+        self.model_hint.setVisible(False)
+
         result_box = QGroupBox("Transcript", self)
         rl = QVBoxLayout(result_box)
         rl.addWidget(self.busy)
         rl.addWidget(self.text_area, 1)
+        rl.addWidget(self.model_hint)
 
         self.load_button = QPushButton("Load vocabulary…", self)
         self.load_button.setToolTip("A text file with one word or phrase per line (Ctrl+L)")
@@ -92,12 +102,19 @@ class TranscriptPanel(QWidget):
         if busy:
             self.text_area.setPlaceholderText("Transcribing…")
 
+    def set_model_hint(self, text: str = "", better: tuple[str, str] | None = None) -> None:
+        """Show ``text`` under the transcript (empty: hide it), with a link to use ``better`` = (id, name)."""
+        link = f" <a href='use:{html.escape(better[0])}'>Use {html.escape(better[1])}</a>" if better else ""
+        self.model_hint.setText(html.escape(text) + link)
+        self.model_hint.setVisible(bool(text))
+
     def set_idle_message(self, message: str) -> None:
         self.idle_message = message
         self.text_area.setPlaceholderText(message)
 
     def clear(self) -> None:
         self.transcript = None
+        self.set_model_hint()
         self.text_area.clear()
         self.text_area.setPlaceholderText(self.idle_message)
 

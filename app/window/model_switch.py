@@ -71,6 +71,23 @@ class ModelSwitching:
         w.commands.update()
         w.statusBar().showMessage(f"Transcribing with {w.model_path}", 8000)
 
+    def use_registered(self, model_id: str) -> bool:
+        """Transcribe with the registry's model ``model_id`` from now on, and remember the choice
+        (an offline package's model is assembled first: a fraction of a second)."""
+        from engine.registry.index import ModelRegistry, RegistryError
+
+        w = self.window
+        try:
+            entry = ModelRegistry().set_active(model_id)
+        except RegistryError as exc:
+            w.statusBar().showMessage(str(exc), 10000)
+            return False
+        if not self.switch_model(entry.path):
+            return False
+        w.panel.set_model_hint()
+        w.statusBar().showMessage(f"Transcribing with {entry.name} from now on (Models… to change it).", 8000)
+        return True
+
     def _on_model_ready(self, path: str) -> None:
         """A training job finished: register the model and offer it for transcription."""
         from engine.registry.index import ModelRegistry, RegistryError

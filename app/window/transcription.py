@@ -58,10 +58,33 @@ class TranscriptionWiring:
         w.recognition = rec
         w.commands.update()
         w.panel.show_recognition(rec)
+        self.show_model_hint()
         w.waveform.set_words(rec.words)
         w.attention.set_attention(rec.attention, rec.attention_tokens, rec.frame_shift)
         w.statusBar().showMessage(f"Transcribed {rec.duration:.2f} s in {rec.decode_seconds:.2f} s "
                                   f"(RTF {rec.rtf:.3f})", 8000)
+
+    def show_model_hint(self) -> None:
+        """Under the transcript: when a small-vocabulary model (a Sayso one) transcribes without a vocabulary
+        and a general model is installed, say what the model in use is made for and offer the general one."""
+        from engine.registry.index import ModelRegistry, RegistryError
+
+        w = self.window
+        entry = w.active_model.entry
+        if entry is None or not w.active_model.sayso or w.panel.active_vocabulary() is not None:
+            w.panel.set_model_hint()
+            return
+        try:
+            general = ModelRegistry().general()
+        except (RegistryError, OSError):
+            general = None
+        if general is None:
+            w.panel.set_model_hint(f"{entry.name} knows digits, commands and a few words: load a vocabulary of "
+                                   "your words for the best results.")
+            return
+        w.panel.set_model_hint(f"{entry.name} is a small model for digits, commands and your own words (best with "
+                               f"a vocabulary); for sentences, {general.name} transcribes any English.",
+                               (general.id, general.name))
 
     def _on_failed(self, message: str) -> None:
         w = self.window

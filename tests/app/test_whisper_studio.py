@@ -145,3 +145,29 @@ def test_find_possible_mislabels_with_whisper_lists_the_swapped_one_first(qtbot,
         window.projects.find_mislabels()
     scores = {name: project.utterance(uid).mislabel_score for name, uid in ids.items()}
     assert max(scores, key=scores.get) == "sc_down_0f250098.wav"  # "down" labeled "yes"
+
+
+def test_the_small_model_says_what_it_is_for_and_offers_whisper_for_sentences(qtbot, model_path):
+    from engine.registry.index import ModelRegistry
+    from tests.helpers import SAMPLES
+
+    window = MainWindow(model_path)  # the small model chosen (e.g. from an earlier session)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.open_file(SENTENCE)
+    with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
+        window.commands.transcribe.trigger()
+    hint = window.panel.model_hint
+    assert hint.isVisible() and "small model for digits, commands" in hint.text() and "Use whisper-base" in hint.text()
+    with qtbot.waitSignal(window.active_model.model_changed, timeout=60_000):
+        hint.linkActivated.emit("use:whisper-base")  # the link under the transcript
+    assert window.active_model.entry.id == "whisper-base" and ModelRegistry().active().id == "whisper-base"
+    assert not hint.isVisible()
+    with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
+        window.commands.transcribe.trigger()
+    assert window.panel.transcript == SENTENCE_TEXT and not hint.isVisible()  # Whisper: no hint
+
+    assert window.switch_model(model_path)
+    window.panel.vocabulary = None
+    assert window.open_file(SAMPLES / "sc_yes_03401e93.wav")
+    assert not hint.isVisible()  # a new clip clears it
