@@ -348,6 +348,8 @@ class TrainingPanel(QWidget):
             return
         self.display.show_started("evaluate" if run.role == "evaluate" else run.kind,
                                   restarted_steps=run.per_step and e.resume)
+        if e.resume:  # "Resuming…" said what was asked; now the progress bar says where it is
+            self._say("Resumed from the last checkpoint.", error=False)
 
     def _on_progress(self, e: Progress) -> None:
         if self._mine(e) is None or e.job_id != self._job_id:
@@ -392,15 +394,18 @@ class TrainingPanel(QWidget):
             return
         self._job_id = None
         self._cancelling = False
-        self._resumable = e.job_id
+        # only training keeps checkpoints to continue from; a personalization (seconds) or an
+        # evaluation starts over, so Resume is not offered for them
+        resumable = run.role == "train" and run.kind != "personalize" and e.kind != "data"
+        self._resumable = e.job_id if resumable else None
         title = FAILURE_TITLES.get(e.kind, "The job failed")
-        noun = "Evaluation" if run.role == "evaluate" else "The run"
-        if e.kind == "cancelled":
+        again = "Press Resume to continue." if resumable else ""
+        if e.kind == "cancelled":  # the message says what is kept (engine.jobs.specs.resume_hint)
             self.display.show_ended("Cancelled", complete=False)
-            self._say(f"{title}. {e.message} Press Resume to continue.", error=False)
+            self._say(f"{title}. {e.message} {again}".strip(), error=False)
         else:
             self.display.show_ended("Failed", complete=False)
-            self._say(f"{title}: {e.message}" + ("" if e.kind == "data" else f" {noun} can be resumed."))
+            self._say(f"{title}: {e.message} {again}".strip(), error=True)
             if e.log_tail:
                 self.display.append_log("--- last lines of the job log:")
                 self.display.append_log(e.log_tail)

@@ -289,6 +289,21 @@ def test_evaluating_the_base_model_and_playing_a_row_through_the_device(qtbot, v
 
 
 @pytest.mark.slow
+def test_a_cancelled_personalization_offers_start_not_resume(qtbot, jobs, project, model_path, tmp_path):
+    panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, project, model_path)
+    panel.form.set_preset("personalize")
+    panel.form.length_spin.setValue(400)  # far more than the test waits for
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(jobs.failed, timeout=TIMEOUT_MS) as blocker:
+        qtbot.waitUntil(lambda: panel.display.progress_bar.value() >= 1, timeout=TIMEOUT_MS)
+        panel.cancel()
+    assert blocker.args[0].kind == "cancelled"
+    text = panel.display.message_label.text()
+    assert not panel.resume_button.isEnabled() and panel.start_button.isEnabled()
+    assert "Resume" not in text and "start over" in text, text  # no promise that restarts at step 1
+
+
+@pytest.mark.slow
 def test_cancel_enables_resume_which_continues_from_the_checkpoint(qtbot, jobs, project, tmp_path):
     panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, project)
     panel.form.set_preset("train")
@@ -321,6 +336,7 @@ def test_cancel_enables_resume_which_continues_from_the_checkpoint(qtbot, jobs, 
     last = before[-1][0]
     qtbot.waitUntil(lambda: panel.display.curves.epoch_points()[-1][0] > last, timeout=TIMEOUT_MS)
     assert "resumed from" in panel.display.log_view.toPlainText()
+    assert panel.display.message_label.text() == "Resumed from the last checkpoint."  # not "Resuming…" throughout
     with qtbot.waitSignal(jobs.failed, timeout=TIMEOUT_MS):
         panel.cancel()
     assert panel.resume_button.isEnabled() and not ready
