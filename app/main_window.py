@@ -191,7 +191,8 @@ class MainWindow(QMainWindow):
         self.training.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.playback.playing_changed.connect(self._on_playing_changed)
         self.projects.project_changed.connect(self._on_project_changed)
-        self.projects.rows_changed.connect(self.labeling.model.refresh)
+        self.projects.rows_changed.connect(self.labeling.refresh)  # rows, counts, speakers, undo
+        self.projects.rows_changed.connect(self.training.data_choice.refresh)
         self.projects.mislabels_scored.connect(self.show_mislabels)
         self.projects.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.labeling.message.connect(lambda text: self.statusBar().showMessage(text, 8000))

@@ -390,6 +390,16 @@ class LabelingView(QWidget):
             self.edited.emit(what)
             self.say(what)
 
+    def refresh(self) -> None:
+        """Read the project again after a change made elsewhere (an import, a split, pre-labeling, Add to
+        project): the rows, the counts, the speakers and the undo state."""
+        if self._project is None:
+            return
+        if not self.commit_pending():
+            return
+        self.after_edit("", self.current.id if self.current is not None else None)
+        self.refresh_speakers()
+
     def reload_current(self, keep_view: bool = False) -> None:
         """Read the selected utterance again (an edit was refused: show what is stored)."""
         if self.current is not None:

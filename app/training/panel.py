@@ -193,6 +193,12 @@ class TrainingPanel(QWidget):
         """The model to personalize or fine-tune (and the default of the base model field)."""
         self.form.set_base_model(path)
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """The Train tab comes forward: count the project's utterances again (edits in the Dataset tab
+        changed splits and statuses meanwhile)."""
+        self.data_choice.refresh()
+        super().showEvent(event)
+
     @property
     def busy(self) -> bool:
         """True while a job of this panel is queued or runs."""

@@ -265,3 +265,23 @@ def test_a_transcribed_file_is_added_to_the_project_with_its_transcript_as_draft
     assert (row.text, row.status) == ("left", "draft") and 0 < row.confidence <= 1
     assert window.labeling.model.rowCount() == 1
     assert window.projects.project.undo() == "add sc_left_03401e93.wav"
+
+
+def test_counts_and_the_train_tab_follow_edits_without_a_restart(qtbot, tmp_path, no_model, quiet_boxes):
+    window = MainWindow(no_model)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.projects.open_folder(tmp_path / "proj", create=True)
+    with qtbot.waitSignal(window.projects.rows_changed, timeout=60_000):
+        window.projects.import_dataset(manifest(tmp_path))
+    assert window.labeling.filter_bar.count_label.text() == "3 utterances"  # was "0 utterances" beside 3 rows
+    train_tab = next(i for i in range(window.tabs.count()) if window.tabs.tabText(i) == "Train")
+    window.tabs.setCurrentIndex(train_tab)
+    summary = window.training.data_choice.summary
+    assert "no usable training utterances" in summary.text()
+    window.tabs.setCurrentWidget(window.labeling)
+    project = window.projects.project
+    for row in project.fetch():  # what the Dataset tab's split box does, row by row
+        project.update_utterance(row.id, split="train", status="verified")
+    window.tabs.setCurrentIndex(train_tab)
+    assert "no dev split" in summary.text() and "3 training utterances" in summary.text(), summary.text()
