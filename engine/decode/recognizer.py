@@ -10,13 +10,24 @@ Audio is cut in the middle of pauses between spoken words or phrases (WebRTC
 VAD), and stretches longer than ``window_s`` at their quietest point near each
 window end; each piece is decoded on its own, so a long file never enters the
 model whole and isolated commands are decoded as the isolated words the model
-learned from.
+learned from. Windows with no speech (no VAD speech in the recording, or
+quieter than :data:`SILENCE_DBFS`) are skipped before the encoder, so hours of
+silence cost seconds. :meth:`SaysoRecognizer.transcribe_file` reads a long
+file twice in blocks (:class:`~engine.audio.io.BlockReader`): once for the VAD,
+once for the windows, so memory holds one window, not the recording.
+
+With a vocabulary, every phrase is a candidate of every window: candidates are
+scored :data:`SCORE_CHUNK` at a time (memory bounded whatever the vocabulary's
+size), the attention decoder best CTC score first, stopping once no remaining
+candidate can win (``log p_att ≤ 0``) or after the :data:`RESCORE_TOP` best by
+CTC (exact up to that many phrases; beyond, two-pass rescoring).
 """
 from __future__ import annotations
 
 import os
 import textwrap
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +37,8 @@ import torch.nn.functional as F
 
 from engine.audio.endpoint import EndpointConfig
 from engine.audio.features import LogMel
-from engine.audio.io import SAMPLE_RATE, check_audio, load_audio
-from engine.audio.vad import speech_units, split_windows
+from engine.audio.io import SAMPLE_RATE, BlockReader, check_audio, load_audio
+from engine.audio.vad import speech_regions, speech_spans, speech_units, split_windows, window_cut
 from engine.decode.alignment import (
     TokenTiming,
     align,
@@ -52,6 +63,12 @@ UNIT_PAD_S = 0.25
 """Seconds of context kept around each stretch of speech in a long recording."""
 SILENCE_DBFS = -65.0
 """Windows quieter than this (RMS, dBFS) are taken as silence and not decoded."""
+SCORE_CHUNK = 128
+"""Candidate transcripts scored in one batch (the encoder output is expanded to this many at most)."""
+RESCORE_TOP = SCORE_CHUNK
+"""With more candidates than this, only the this-many best by CTC are rescored by the attention
+decoder (two-pass CTC + attention rescoring, as in WeNet, Yao et al. 2021): a vocabulary of thousands
+of phrases costs one CTC pass over all and one decoder batch. Up to this many, scoring is exact."""
 
 
 class SaysoRecognizer:
@@ -70,7 +87,7 @@ class SaysoRecognizer:
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
         self.ctc_weight, self.beam_size, self.window_s = ctc_weight, beam_size, window_s
         self.frontend = LogMel()
-        self._lexicons: dict[tuple[str, ...], LexiconSearch] = {}
+        self._lexicons: dict[tuple[str, ...], tuple[LexiconSearch, list[list[int]]]] = {}
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike = BUNDLED_MODEL, threads: int | None = None,
@@ -93,10 +110,32 @@ class SaysoRecognizer:
     def transcribe_file(self, path: str | os.PathLike, vocabulary: Vocabulary | None = None, attention: bool = True) -> Recognition:
         """Read and transcribe an audio file (see :meth:`transcribe`).
 
+        A file longer than :data:`SPLIT_MIN_S` is read in blocks twice (VAD, then
+        window by window) and never held whole: memory holds one window and the
+        results, whatever the duration (up to :data:`~engine.audio.io.MAX_SECONDS`).
+        A 16 kHz mono file gives what :meth:`transcribe` gives on its samples.
+
         Raises:
             engine.audio.errors.AudioError: unreadable, empty, too short or too long.
+            engine.decode.vocabulary.VocabularyError: a phrase longer than the model takes.
         """
-        return self.transcribe(load_audio(path), vocabulary, attention)
+        t0 = time.perf_counter()
+        reader = BlockReader(path)
+        if reader.samples <= SPLIT_MIN_S * SAMPLE_RATE:
+            return self.transcribe(load_audio(path), vocabulary, attention)
+        self._vocabulary_search(vocabulary)
+        n_samples = 0
+
+        def pieces() -> Iterator[np.ndarray]:
+            nonlocal n_samples
+            for piece in reader:
+                n_samples += len(piece)
+                yield piece
+
+        regions = speech_regions(pieces())  # first pass: the VAD (and the length)
+        spans = speech_spans(regions, n_samples, UNIT_PAD_S)
+        units = self._file_units(reader, spans or [(0, n_samples)], has_speech=bool(spans))
+        return self._recognize(units, n_samples, vocabulary, attention, t0)
 
     @torch.inference_mode()
     def transcribe(self, audio: np.ndarray, vocabulary: Vocabulary | None = None, attention: bool = True) -> Recognition:
@@ -109,25 +148,55 @@ class SaysoRecognizer:
 
         Raises:
             engine.audio.errors.AudioError: empty or shorter than 0.1 s.
+            engine.decode.vocabulary.VocabularyError: a phrase longer than the model takes
+                (``max_text_len`` tokens).
         """
         t0 = time.perf_counter()
         audio = check_audio(audio)
-        n_frames = int(np.ceil(len(audio) / SAMPLE_RATE / ENCODER_FRAME_S)) + 1
-        texts, tokens, segments, att_blocks, att_tokens, audio_embs, confs = [], [], [], [], [], [], []
-        for start, stop, has_speech in self.segment(audio):
+        self._vocabulary_search(vocabulary)
+        units = ((a, b, speech, audio[a:b]) for a, b, speech in self.segment(audio))
+        return self._recognize(units, len(audio), vocabulary, attention, t0)
+
+    @torch.inference_mode()
+    def _recognize(self, units: Iterable[tuple[int, int, bool, np.ndarray]], n_samples: int,
+                   vocabulary: Vocabulary | None, attention: bool, t0: float) -> Recognition:
+        """Decode ``(start, stop, has_speech, samples)`` units in order into one :class:`Recognition`.
+
+        Units without speech (``has_speech`` False or quieter than :data:`SILENCE_DBFS`) skip the
+        encoder and add only an empty segment; if no unit has speech, the first is decoded as
+        silence so the confidence, embedding and attention stay defined.
+        """
+        n_frames = int(np.ceil(n_samples / SAMPLE_RATE / ENCODER_FRAME_S)) + 1
+        texts, tokens, segments, att_blocks, att_tokens, confs = [], [], [], [], [], []
+        audio_emb, first_silent = None, None
+
+        def add(r: dict, start: int, stop: int, segment: Segment) -> None:
+            nonlocal audio_emb
             offset = start / SAMPLE_RATE
-            r = self._decode_window(audio[start:stop], vocabulary, attention, offset, has_speech)
             if r["text"]:
                 texts.append(r["text"])
                 if tokens:
                     tokens.append(TokenTiming(" ", tokens[-1].end, r["tokens"][0].start if r["tokens"] else offset, 1.0))
                 tokens.extend(r["tokens"])
             confs.append((r["confidence"], len(r["text"]) + 1))
-            segments.append(Segment(offset, stop / SAMPLE_RATE, r["text"]))
-            audio_embs.append(r["audio_embedding"] * (stop - start))
+            segment.text = r["text"]
+            emb = r["audio_embedding"] * (stop - start)
+            audio_emb = emb if audio_emb is None else audio_emb + emb
             if attention:
                 att_blocks.append((int(round(offset / ENCODER_FRAME_S)), r["attention"]))
                 att_tokens.extend(r["attention_tokens"])
+
+        for start, stop, has_speech, window in units:
+            segments.append(Segment(start / SAMPLE_RATE, stop / SAMPLE_RATE, ""))
+            if not has_speech or rms_dbfs(window) < SILENCE_DBFS:
+                if audio_emb is None and first_silent is None:
+                    first_silent = (start, stop, np.array(window, dtype=np.float32), segments[-1])
+                continue
+            add(self._decode_window(window, vocabulary, attention, start / SAMPLE_RATE), start, stop, segments[-1])
+        if audio_emb is None:  # nothing but silence
+            start, stop, window, segment = first_silent
+            add(self._decode_window(window, vocabulary, attention, start / SAMPLE_RATE, silent=True),
+                start, stop, segment)
         text = " ".join(texts)
         att = None
         if attention:
@@ -138,15 +207,30 @@ class SaysoRecognizer:
                 n_tok, n_fr = block.shape[2], min(block.shape[3], n_frames - col)
                 att[:, :, row: row + n_tok, col: col + n_fr] = block[..., :n_fr]
                 row += n_tok
-        audio_emb = np.sum(audio_embs, axis=0)
         audio_emb /= np.linalg.norm(audio_emb) + 1e-9
         conf = float(np.exp(sum(np.log(max(c, 1e-9)) * n for c, n in confs) / sum(n for _, n in confs)))
         return Recognition(
             text=text, confidence=conf, tokens=tokens, words=words_from_tokens(tokens), attention=att,
             attention_tokens=att_tokens, audio_embedding=audio_emb, text_embedding=self.embed_text(text),
-            duration=len(audio) / SAMPLE_RATE, decode_seconds=time.perf_counter() - t0, model=self.name,
+            duration=n_samples / SAMPLE_RATE, decode_seconds=time.perf_counter() - t0, model=self.name,
             segments=segments, frame_shift=ENCODER_FRAME_S,
         )
+
+    def _file_units(self, reader: BlockReader, spans: list[tuple[int, int]],
+                    has_speech: bool) -> Iterator[tuple[int, int, bool, np.ndarray]]:
+        """The units :meth:`segment` would give for the spans (:func:`~engine.audio.vad.speech_spans`)
+        of a file, with their samples, read in one pass holding one window plus one block."""
+        win = int(self.window_s * SAMPLE_RATE)
+        cursor = _Cursor(reader)
+        for a, b in spans:
+            start = a
+            while start < b:
+                stop = b
+                if b - start > win:  # split_windows, one window at a time
+                    cut = start + window_cut(cursor.get(start, start + win), self.window_s)
+                    stop = b if b - cut < SAMPLE_RATE * 0.1 else cut  # a sliver at the end joins this window
+                yield start, stop, has_speech, cursor.get(start, stop)
+                start = stop
 
     def segment(self, audio: np.ndarray) -> list[tuple[int, int, bool]]:
         """Decoding units as ``(start, stop, has_speech)`` in samples.
@@ -222,13 +306,29 @@ class SaysoRecognizer:
         emb = (embs * lengths.numpy()[:, None]).sum(axis=0)
         return (emb / (np.linalg.norm(emb) + 1e-9)).astype(np.float32)
 
+    def _vocabulary_search(self, vocabulary: Vocabulary | None) -> tuple[LexiconSearch, list[list[int]]] | None:
+        """The lexicon search over ``vocabulary``'s words and its phrases' token ids (built once per
+        vocabulary), after checking every phrase fits the model (``max_text_len`` tokens).
+
+        Raises:
+            VocabularyError: a phrase longer than the model takes (before the lexicon is built).
+        """
+        if vocabulary is None:
+            return None
+        key = tuple(vocabulary.phrases)
+        if key not in self._lexicons:
+            vocabulary.check_lengths(self.model.cfg.max_text_len, lambda p: len(self.tokenizer.encode(p)))
+            ids = [self.tokenizer.encode(p) for p in vocabulary.phrases]
+            self._lexicons = {key: (LexiconSearch(vocabulary, self.tokenizer), ids)}
+        return self._lexicons[key]
+
     def _decode_window(self, audio: np.ndarray, vocabulary: Vocabulary | None, attention: bool, offset: float,
-                       has_speech: bool = True) -> dict:
+                       silent: bool = False) -> dict:
         feats, lengths = self.frontend(torch.from_numpy(np.ascontiguousarray(audio)))
         enc = self.model.encode(feats, lengths)
         log_probs = enc.ctc_log_probs[0, : int(enc.lengths[0])]  # (frames, vocab)
 
-        if not has_speech or rms_dbfs(audio) < SILENCE_DBFS:
+        if silent or rms_dbfs(audio) < SILENCE_DBFS:
             candidates = [[]]  # no speech found, or (near-)digital silence: nothing was said
         elif vocabulary is None:
             candidates = [list(ids) for ids, _ in prefix_beam_search(log_probs, self.beam_size)]
@@ -236,20 +336,18 @@ class SaysoRecognizer:
             if ids not in candidates:
                 candidates.append(ids)
         else:
-            key = tuple(vocabulary.phrases)
-            if key not in self._lexicons:
-                self._lexicons = {key: LexiconSearch(vocabulary, self.tokenizer)}
-            texts = list(dict.fromkeys(vocabulary.phrases + self._lexicons[key](log_probs)))
-            candidates = [self.tokenizer.encode(t) for t in texts] + [[]]  # [] : nothing was said
+            search, phrase_ids = self._vocabulary_search(vocabulary)
+            known = set(vocabulary.phrases)
+            extra = [t for t in dict.fromkeys(search(log_probs)) if t not in known]
+            candidates = phrase_ids + [self.tokenizer.encode(t) for t in extra] + [[]]  # [] : nothing was said
 
-        scores, att_lp = self._joint_scores(enc, candidates)
-        best = int(torch.argmax(scores))
+        best, best_att = self._best_candidate(enc, candidates)
         ids = candidates[best]
         text = self.tokenizer.decode(ids).strip()
         ids = self.tokenizer.encode(text)
         result = {
             "text": text,
-            "confidence": float(np.exp(att_lp[best] / (len(ids) + 1))),
+            "confidence": float(np.exp(best_att / (len(ids) + 1))),
             "tokens": align(log_probs, ids, self.tokenizer, audio, ENCODER_FRAME_S, offset),
             "audio_embedding": self.model.audio_embedding(enc)[0].numpy(),
         }
@@ -260,13 +358,64 @@ class SaysoRecognizer:
             result["attention_tokens"] = [self.tokenizer.symbols[i] for i in ids] + ["<eos>"]
         return result
 
-    def _joint_scores(self, enc, candidates: list[list[int]]) -> tuple[torch.Tensor, list[float]]:
-        """``w·log p_ctc + (1−w)·log p_att`` per candidate, and the attention log-probs alone."""
+    def _best_candidate(self, enc, candidates: list[list[int]]) -> tuple[int, float]:
+        """The index of the candidate with the highest ``w·log p_ctc + (1−w)·log p_att`` (the first
+        one on a tie), and its attention log-probability.
+
+        In memory bounded by :data:`SCORE_CHUNK` whatever the number of candidates: CTC
+        scores are computed a chunk at a time, then the attention decoder scores candidates in
+        chunks, best CTC score first, until no remaining one can win (``log p_att ≤ 0``, so a
+        candidate's joint score is at most ``w·log p_ctc``) or :data:`RESCORE_TOP` were scored
+        (exact up to that many candidates).
+        """
+        w = self.ctc_weight
+        ctc = torch.cat([self._chunk_scores(enc, candidates[i: i + SCORE_CHUNK], ctc=True)
+                         for i in range(0, len(candidates), SCORE_CHUNK)])
+        order = torch.argsort(ctc, descending=True, stable=True).tolist()
+        best, best_score, best_att = -1, -float("inf"), 0.0
+        for i in range(0, min(len(order), RESCORE_TOP), SCORE_CHUNK):
+            idx = order[i: min(i + SCORE_CHUNK, RESCORE_TOP)]
+            if best >= 0 and w * float(ctc[idx[0]]) < best_score:
+                break  # no candidate left can reach the best joint score
+            att = self._chunk_scores(enc, [candidates[j] for j in idx], ctc=False)
+            joint = (w * ctc[idx] + (1 - w) * att).tolist()
+            for j, score, a in zip(idx, joint, att.tolist()):
+                if score > best_score or (score == best_score and j < best):
+                    best, best_score, best_att = j, score, a
+        return best, best_att
+
+    def _chunk_scores(self, enc, candidates: list[list[int]], ctc: bool) -> torch.Tensor:
+        """``(len(candidates),)`` CTC log-likelihoods (``-inf`` as −10⁴) or attention log-likelihoods
+        of up to :data:`SCORE_CHUNK` candidates in one batch."""
         targets, lengths = pad_tokens(candidates)
         enc_n = enc.expand(len(candidates))
-        ctc = torch.nan_to_num(self.model.ctc_log_likelihood(enc_n, targets, lengths), neginf=-1e4)
-        att = self.model.attention_log_likelihood(enc_n, targets, lengths)
-        return self.ctc_weight * ctc + (1 - self.ctc_weight) * att, att.tolist()
+        if ctc:
+            return torch.nan_to_num(self.model.ctc_log_likelihood(enc_n, targets, lengths), neginf=-1e4)
+        return self.model.attention_log_likelihood(enc_n, targets, lengths)
+
+
+class _Cursor:
+    """Samples ``[a, b)`` of audio arriving in pieces, for ``a`` that never decreases: holds the
+    samples from the last ``a`` on (one window plus one piece), never the whole stream."""
+
+    def __init__(self, pieces: Iterable[np.ndarray]) -> None:
+        self._pieces, self._buf, self._start = iter(pieces), np.zeros(0, np.float32), 0
+
+    def get(self, a: int, b: int) -> np.ndarray:
+        """``(b − a,)`` float32 (shorter where the stream ends before ``b``)."""
+        self._drop(a)
+        while self._start + len(self._buf) < b:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._buf = np.concatenate([self._buf, piece])
+            self._drop(a)
+        return self._buf[a - self._start: b - self._start]
+
+    def _drop(self, a: int) -> None:
+        n = min(max(0, a - self._start), len(self._buf))
+        if n:
+            self._buf, self._start = self._buf[n:], self._start + n
 
 
 def rms_dbfs(audio: np.ndarray) -> float:
