@@ -5,7 +5,11 @@
 model folder of either family (Sayso checkpoint, CTranslate2 Whisper folder).
 
 Runs without Qt (on a server, in CI, under ``torchrun``). Every user error
-prints one line ``sayso: error: …`` and exits with status 2; no traceback.
+(a bad or unreadable file, vocabulary, manifest, checkpoint or job file, a bad
+flag, a full disk, a read-only folder) prints one line ``sayso: error: …`` and
+exits with status 2; no traceback. ``transcribe`` goes on with the other files
+after one it cannot read (one line each) and exits 2 if any failed. Warnings
+about audio it reads anyway (a truncated file) are one line ``sayso: warning: …``.
 
 ``sayso train --config job.toml`` reads a training job from a TOML file (see
 :func:`load_job` for the keys, ``resources/examples/job.toml`` for a sample);
@@ -26,7 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.audio.errors import AudioError
+from engine.audio.io import AUDIO_LOG, audio_info
 from engine.checkpoint_layout import CheckpointError
+from engine.command_line import OneLineParser, os_error_line, positive_int
 from engine.data.manifest import ManifestError, read_manifest
 from engine.data.utterance import Utterance
 from engine.decode.vocabulary import Vocabulary, VocabularyError
@@ -60,10 +66,19 @@ def cmd_transcribe(args) -> int:
         except OSError as exc:
             print(f"sayso: error: {args.output_dir}: cannot write there ({exc.strerror or exc}).", file=sys.stderr)
             return 2
-    rec = _recognizer(args)
     vocab = Vocabulary.from_file(args.vocabulary) if args.vocabulary else None
-    failed = 0
-    for f in args.files:
+    files, failed = [], 0
+    for f in args.files:  # headers first: a missing file, a FIFO or a folder fails before the model loads
+        try:
+            audio_info(f)
+            files.append(f)
+        except AudioError as exc:
+            print(f"sayso: error: {exc}", file=sys.stderr)
+            failed += 1
+    if not files:
+        return 2
+    rec = _recognizer(args)
+    for f in files:
         try:
             r = rec.transcribe_file(f, vocab, attention=False)
         except AudioError as exc:
@@ -80,7 +95,7 @@ def cmd_transcribe(args) -> int:
             print(f"{f}\t{r.text}" if len(args.files) > 1 else r.text)
         else:
             print(transcript_text(r, fmt), end="")
-    return 1 if failed else 0
+    return 2 if failed else 0
 
 
 def cmd_eval(args) -> int:
@@ -88,9 +103,9 @@ def cmd_eval(args) -> int:
 
     from engine.decode.evaluate import evaluate
 
-    rec = _recognizer(args)
     vocab = Vocabulary.from_file(args.vocabulary) if args.vocabulary else None
     utts = read_manifest(args.manifest)
+    rec = _recognizer(args)
     with tqdm(total=len(utts), desc="eval", unit="utt", disable=not sys.stderr.isatty()) as bar:
         report = evaluate(rec, utts, vocab, progress=lambda i, n: bar.update(1))
     worst = report.worst(args.worst)
@@ -354,14 +369,14 @@ def cmd_train(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sayso", description="Sayso speech studio (headless commands). "
+    p = OneLineParser(prog="sayso", description="Sayso speech studio (headless commands). "
                                 "Run `sayso` with no command to open the studio.")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):
         sp.add_argument("--model", help="a model id of `sayso models list` (sayso-base, whisper-base, …) or a model "
                         "folder, Sayso or CTranslate2 Whisper (default: the bundled sayso-base)")
-        sp.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+        sp.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
 
     t = sub.add_parser("transcribe", help="print the transcript of audio files")
     t.add_argument("files", nargs="+", type=Path)
@@ -392,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--init-from", type=Path, help="checkpoint to fine-tune from")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/last")
-    tr.add_argument("--threads", type=int, help="CPU threads per process (default 2)")
+    tr.add_argument("--threads", type=positive_int, help="CPU threads per process (default 2)")
     tr.set_defaults(func=cmd_train)
 
     sub.add_parser("models", help="the model registry: list, show, register, compare, export, use, remove",
@@ -400,8 +415,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warnings(name: str) -> None:
+    """Print the warnings of logger ``name`` as one line ``sayso: warning: …`` each (not passed on)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("sayso: warning: %(message)s"))
+    logger = logging.getLogger(name)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    _one_line_warnings(AUDIO_LOG)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["models"]:  # its own parser (engine.registry.cli), --help included
         from engine.registry.cli import main as models_main
@@ -410,9 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (AudioError, ManifestError, VocabularyError, CheckpointError, TrainingError, JobError, RegistryError,
-            FileNotFoundError) as exc:
+    except (AudioError, ManifestError, VocabularyError, CheckpointError, TrainingError, JobError,
+            RegistryError) as exc:
         print(f"sayso: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a missing or unreadable file, a folder given for a file, a full disk, a read-only folder
+        print(f"sayso: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sayso: interrupted", file=sys.stderr)

@@ -17,8 +17,11 @@ All samples are ``float32`` in [-1, 1]; all times are in seconds.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
+import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +44,10 @@ LOWPASS_FILTER_WIDTH = 6
 """Zero crossings of the resampling sinc on each side (torchaudio's default)."""
 ROLLOFF = 0.99
 """The resampling filter's cut-off as a fraction of the lower rate's Nyquist frequency (torchaudio's default)."""
+AUDIO_LOG = "sayso.audio"
+"""The logger of warnings about audio read anyway (a truncated file): the CLI prints them, the studio may show them."""
+
+log = logging.getLogger(AUDIO_LOG)
 
 
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -160,12 +167,23 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
 def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
     """Header of an audio file (rate in Hz, channels, frames, duration in seconds).
 
+    Only a regular file (or a symlink to one) is opened: a FIFO, a device, a
+    socket or a folder is refused at once (libsndfile would wait on a FIFO forever).
+
     Raises:
-        AudioError: the file is missing or not a readable audio file.
+        AudioError: the file is missing, not a regular file, or not a readable audio file.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file.")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file.") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        raise AudioError(f"{path}: not a regular audio file ({kind}).")
     try:
         return sf.info(str(path))
     except Exception as exc:  # libsndfile's RuntimeError / LibsndfileError
@@ -194,6 +212,10 @@ class BlockReader:
         info: the file's header (:func:`audio_info`).
         samples: output samples the stretch gives at ``sample_rate``.
         duration: the stretch's length in seconds.
+        missing_seconds: seconds the header promises beyond the audio data the file holds
+            (a truncated file, 0.0 otherwise); known from a WAV header on construction, and
+            after iterating when the data ends early. Each iteration that meets a truncated
+            file logs one warning on the :data:`AUDIO_LOG` logger and reads what is there.
 
     Raises:
         AudioError: on construction, a missing or unreadable file, no samples, or a stretch
@@ -218,6 +240,8 @@ class BlockReader:
             )
         self.samples = math.ceil((self.stop_frame - self.start_frame) * sample_rate / rate)
         self._block = max(1, int(block_seconds * rate))
+        self._header_missing = _missing_frames(self.info) / rate if stop_frame is None else 0.0
+        self.missing_seconds = self._header_missing
 
     def __iter__(self) -> Iterator[np.ndarray]:
         resampler = StreamResampler(self.info.samplerate, self.sample_rate)
@@ -226,7 +250,7 @@ class BlockReader:
         except Exception as exc:
             raise self._corrupt(exc) from None
         with fh:
-            left = self.stop_frame - self.start_frame
+            left, ended = self.stop_frame - self.start_frame, 0
             try:
                 if self.start_frame:
                     fh.seek(self.start_frame)
@@ -238,7 +262,8 @@ class BlockReader:
                 except Exception as exc:
                     raise self._corrupt(exc) from None
                 if len(data) == 0:
-                    break  # the header promised more than the data holds
+                    ended = left  # the header promised more than the data holds
+                    break
                 left -= len(data)
                 mono = to_mono(data)
                 del data
@@ -247,6 +272,12 @@ class BlockReader:
                 out = resampler.feed(mono)
                 if len(out):
                     yield out
+        self.missing_seconds = self._header_missing + ended / self.info.samplerate
+        if self.missing_seconds > 0:
+            promised = self.info.duration + self._header_missing
+            log.warning("%s: the file is truncated: %.2f s of the %.2f s its header promises are missing; "
+                        "using the %.2f s there are.", self.path.name, self.missing_seconds, promised,
+                        promised - self.missing_seconds)
         out = resampler.flush()
         if len(out):
             yield out
@@ -363,6 +394,19 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int = S
         sf.write(fh, to_pcm16(audio), sample_rate, subtype="PCM_16",
                  format=path.suffix.lstrip(".").upper() or "WAV")
     return path
+
+
+_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_BLOCK_ALIGN = re.compile(r"^\s*Block Align\s*:\s*(\d+)", re.MULTILINE)
+
+
+def _missing_frames(info: sf._SoundFileInfo) -> int:
+    """Frames a WAV header promises beyond the data the file holds (libsndfile counts only those there
+    and notes ``data : N (should be M)`` in its log); 0 for a whole file or another format."""
+    short, align = _SHORT_DATA.search(info.extra_info or ""), _BLOCK_ALIGN.search(info.extra_info or "")
+    if not short or not align or int(align.group(1)) <= 0:
+        return 0
+    return max(0, int(short.group(1)) - int(short.group(2))) // int(align.group(1))
 
 
 def _reason(exc: Exception) -> str:

@@ -87,15 +87,26 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
     """Read a JSONL manifest (blank lines are skipped).
 
     Raises:
-        ManifestError: a line is not JSON, lacks ``audio_filepath`` or ``text``,
-            has a ``text`` that is not a string, or a negative duration or offset.
-            The message gives the line number.
+        ManifestError: ``path`` is a folder; a line is not UTF-8 or not JSON,
+            lacks ``audio_filepath`` or ``text``, has a ``text`` that is not a
+            string, or a negative duration or offset. The message gives the
+            line number (a binary file fails on its first line).
         FileNotFoundError: the manifest does not exist.
+        OSError: it cannot be read (no permission, I/O error).
     """
     path = Path(path)
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+    try:
+        fh = open(path, "rb")
+    except IsADirectoryError:
+        raise ManifestError(f"{path}: a folder, not a manifest (a JSONL file, one utterance per line)") from None
+    with fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ManifestError(f"{path.name}, line {n}: not UTF-8 text (byte {exc.start + 1}); "
+                                    "a manifest is UTF-8 JSON, one utterance per line") from None
             if not line.strip():
                 continue
             try:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -224,7 +225,7 @@ def connect(path: str | Path, read_only: bool = False) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
     except sqlite3.Error as exc:
-        raise ProjectError(f"{path}: the project file cannot be opened ({exc}).") from None
+        raise ProjectError(f"{path}: the project file cannot be opened ({_open_reason(path, exc)}).") from None
     try:
         conn.execute("PRAGMA foreign_keys = ON")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -236,8 +237,26 @@ def connect(path: str | Path, read_only: bool = False) -> sqlite3.Connection:
         if "not a database" in str(exc) or "malformed" in str(exc):
             raise ProjectError(f"{path.name} is not a Sayso project file (it is damaged or "
                                "is some other kind of file).") from None
-        raise ProjectError(f"{path}: the project file cannot be opened ({exc}).") from None
+        raise ProjectError(f"{path}: the project file cannot be opened ({_open_reason(path, exc)}).") from None
     return conn
+
+
+FULL_DISK_BYTES = 1 << 20
+"""Free bytes under which an I/O error on opening a project is reported as a full disk."""
+
+
+def _open_reason(path: Path, exc: sqlite3.Error) -> str:
+    """Why opening failed, for a person: SQLite says "disk I/O error" when it cannot create the
+    ``-wal``/``-shm`` files of a full disk, so an I/O error with under :data:`FULL_DISK_BYTES` free
+    is a full disk too."""
+    name, msg = getattr(exc, "sqlite_errorname", "") or "", str(exc)
+    full = name == "SQLITE_FULL" or "disk is full" in msg
+    if not full and (name.startswith("SQLITE_IOERR") or "disk I/O error" in msg):
+        try:
+            full = shutil.disk_usage(path.absolute().parent).free < FULL_DISK_BYTES
+        except OSError:
+            pass
+    return "the disk is full; free some space and open it again" if full else msg
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

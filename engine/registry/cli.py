@@ -12,7 +12,7 @@
     python -m engine.registry.cli remove ID
 
 ``--root DIR`` (before the command) picks another registry folder. Every user
-error prints one line ``sayso models: error: …`` and exits with status 2
+error (argparse's too) prints one line ``sayso models: error: …`` and exits with status 2
 (offline, a pull says so in that line). ``pull`` prints its progress on stderr
 (one updating line on a terminal, otherwise a line every 10 %); Ctrl+C cancels
 it (status 130) and keeps what was downloaded, so the same command resumes.
@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from engine.checkpoint_layout import SAYSO_FAMILY
+from engine.command_line import OneLineParser, os_error_line, positive_int
 from engine.data.manifest import ManifestError
 from engine.registry.index import BUILTIN_ID, ModelEntry, ModelRegistry, RegistryError
 
@@ -217,7 +218,7 @@ def cmd_remove(reg: ModelRegistry, args) -> int:
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="The model registry: trained models, their lineage, "
+    p = OneLineParser(prog=prog, command=PROG, description="The model registry: trained models, their lineage, "
                                 "data fingerprints and figures.")
     p.add_argument("--root", type=Path, help="registry folder (default: the user data folder's models/)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -262,7 +263,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     s.add_argument("b")
     s.add_argument("manifest", type=Path)
     s.add_argument("--vocabulary", type=Path, help="file with one word or phrase per line")
-    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--threads", type=positive_int, default=2)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_compare)
 
@@ -287,7 +288,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one ``sayso models`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    errors: tuple[type[BaseException], ...] = (RegistryError, ManifestError, FileNotFoundError)
+    errors: tuple[type[BaseException], ...] = (RegistryError, ManifestError)
     if args.command == "compare":  # these modules import torch: only when the command decodes
         from engine.audio.errors import AudioError
         from engine.decode.vocabulary import VocabularyError
@@ -308,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{PROG}: pull cancelled; run the same command again to resume.", file=sys.stderr)
             return 130
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a missing or unreadable file, a full disk, a read-only folder
+        print(f"{PROG}: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

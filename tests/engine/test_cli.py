@@ -36,7 +36,7 @@ def test_errors_are_one_clear_line(tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF....WAVEfmt junk")
     out = sayso("transcribe", bad)
-    assert out.returncode == 1
+    assert out.returncode == 2  # every user error: 2 (issue 14 item 8; was 1)
     assert "sayso: error: broken.wav: not a readable audio file" in out.stderr
     assert "Traceback" not in out.stderr
     out = sayso("transcribe", "--model", tmp_path, SAMPLES / "sc_yes_03401e93.wav")
