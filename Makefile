@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # pip's notes about index folders this machine's pip config names but lacks, and setuptools' banners
 QUIET_PIP := { grep -vE "^WARNING: Location|BuildBackendWarning|^ +(!!|\*+|$$)|^  +[A-Z].*|corresp\(|with strategy" || true; }
 
-.PHONY: run test setup system-deps bench base-model screenshot clean-venv
+.PHONY: run test setup system-deps bench base-model screenshot clean-venv soak
 
 run: setup
 	$(PY) -m app $(ARGS)
@@ -24,6 +24,11 @@ test: setup
 	  scripts/virtual_mic.sh stop; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
 
 setup: system-deps .venv/.installed
+
+# kill -9 of every durable writer (import, edits, training, registry, takes) for SOAK_MINUTES; see tests/faults
+SOAK_MINUTES ?= 10
+soak: setup
+	$(PY) -m tests.faults.soak --minutes $(SOAK_MINUTES)
 
 system-deps:
 	@scripts/system_deps.sh

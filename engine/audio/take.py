@@ -617,6 +617,8 @@ def recover(unfinished: UnfinishedTake) -> Path | None:
     finally:
         if fd is not None:
             os.close(fd)
+    for tmp in folder.glob(f".{unfinished.take_id}{SIDECAR_SUFFIX}.*.tmp"):  # a sidecar write a kill cut short
+        tmp.unlink(missing_ok=True)
     try:
         if wav is None:
             log.info("take %s: no audio to recover; removing it", unfinished.take_id)

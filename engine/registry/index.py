@@ -117,6 +117,8 @@ __all__ = [
 ]
 
 BUILTIN_ID = "sayso-base"
+ORPHAN_AGE_S = 600.0
+"""Temp files and folders in the registry older than this (seconds) are left-overs of killed writes."""
 BUNDLED_GOOD_AT = ("Digits, the 35 Speech Commands words and short commands, best with a vocabulary "
                    "(5.3 M parameters): streams words as you speak, trains and personalizes on your voice "
                    "in minutes, shows its attention maps and shared audio–text space. Not made for open "
@@ -1105,9 +1107,35 @@ class ModelRegistry:
             with self._lock_file(".registry.lock"):
                 self._lock_depth = 1
                 try:
+                    self.remove_orphans()
                     yield
                 finally:
                     self._lock_depth = 0
+
+    def remove_orphans(self, min_age_s: float = ORPHAN_AGE_S) -> list[str]:
+        """Delete what writes cut short by a kill left in the registry folder: ``.<id>.tmp*`` copies and
+        staged Whisper folders, ``.registry.json.*.tmp`` and ``<id>/.entry.json.*.tmp`` files, older than
+        ``min_age_s`` seconds (a write of another process in progress is younger). Never a ``.download``
+        folder (a pull resumes from it) nor a model folder. Called under the registry's lock, once per
+        change. Returns the names removed (logged too)."""
+        removed = []
+        if not self.root.is_dir():
+            return removed
+        now = time.time()
+        try:
+            found = list(self.root.glob(".*.tmp*")) + list(self.root.glob("*/.entry.json.*.tmp"))
+        except OSError:
+            return removed
+        for p in found:
+            try:
+                if now - p.lstat().st_mtime < min_age_s:
+                    continue
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            except OSError:
+                continue
+            removed.append(str(p.relative_to(self.root)))
+            log.info("removed %s, left by an interrupted registry write", p.relative_to(self.root))
+        return removed
 
     @contextlib.contextmanager
     def _lock_file(self, name: str) -> Iterator[None]:

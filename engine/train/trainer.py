@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from engine.audio.features import LogMel
-from engine.checkpoint_layout import CheckpointError, has_trainer_state, temp_siblings
+from engine.checkpoint_layout import CheckpointError, finish_interrupted_write, has_trainer_state, temp_siblings
 from engine.data.utterance import Utterance
 from engine.decode.ctc import greedy
 from engine.model.config import ModelConfig
@@ -364,6 +364,7 @@ class Trainer:
         """Load ``last/`` (weights, optimizer) if it holds trainer state; returns ``(epochs done, step,
         best WER, history)``, all zero/empty when there is nothing to resume."""
         last = self.out_dir / "last"
+        finish_interrupted_write(last)  # a kill between save_checkpoint's two renames leaves only .last.old
         if not has_trainer_state(last):
             return 0, 0, math.inf, []
         model_state, _, _ = load_checkpoint(last)

@@ -101,3 +101,15 @@ def test_orphan_temp_checkpoints_are_removed_and_bad_trainer_state_is_one_line(t
         with pytest.raises(CheckpointError, match="malformed trainer state|unreadable trainer state") as err:
             Trainer(_tiny(3), tmp_path).fit(train, dev, resume=True)
         assert msg in str(err.value) and "\n" not in str(err.value)
+
+
+def test_resume_after_a_kill_between_the_checkpoint_renames_keeps_the_saved_epochs(tmp_path, clips):
+    """Found by the fault-injection soak (tests/faults): save_checkpoint renames last/ to .last.old, then
+    the new folder to last/; a kill between the two left only .last.old, and resume trained from epoch 1
+    (then deleted .last.old). The test failed before the fix (no "resumed", epoch 1 again)."""
+    train, dev = clips
+    Trainer(_tiny(2), tmp_path).fit(train, dev)
+    (tmp_path / "last").rename(tmp_path / ".last.old")  # what that kill leaves
+    Trainer(_tiny(3), tmp_path).fit(train, dev, resume=True)
+    assert "after epoch 2" in (tmp_path / "train.log").read_text()
+    assert load_checkpoint(tmp_path / "last")[2]["epoch"] == 3 and not (tmp_path / ".last.old").exists()
