@@ -49,6 +49,7 @@ bench: setup
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/whisper_studio.py
 	$(PY) benchmarks/whisper_live.py
 	$(PY) benchmarks/long_file_memory.py
+	$(PY) benchmarks/vocabulary_scale.py
 	$(PY) benchmarks/transcribe_rtf.py
 	$(PY) benchmarks/live_latency.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/live_fps.py --with-training
