@@ -86,8 +86,33 @@ def main(target: Callable, threads: int | None, requests: mp.Queue, answers: mp.
     answers.join_thread()
 
 
+def fitting_threads(requested: int, cores: int | None = None, load: float | None = None) -> int:
+    """The CPU threads a worker should use now: ``requested``, fewer while other processes keep cores busy.
+
+    ``max(1, min(requested, cores − round(load)))`` with ``load`` the 1-minute load average
+    (runnable processes; the studio and idle workers add little). A fixed thread count on a busy
+    machine oversubscribes it: torch's threads wait for each other at every operator, and the
+    personalization job measured 6× slower beside two busy processes where sharing the cores
+    explains 2× (benchmarks/personalize_load.py).
+
+    >>> fitting_threads(2, cores=2, load=0.3), fitting_threads(2, cores=2, load=1.2), fitting_threads(2, cores=2, load=8)
+    (2, 1, 1)
+    """
+    cores = cores or os.cpu_count() or 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # not available on this platform
+            load = 0.0
+    return max(1, min(requested, cores - round(load)))
+
+
 def limit_threads(threads: int) -> None:
-    """Inside a worker: ``threads`` torch intra-op threads and one inter-op thread."""
+    """Inside a worker: :func:`fitting_threads` torch intra-op threads (at most ``threads``), one
+    inter-op thread, and OpenMP threads that sleep instead of spinning while they wait
+    (``OMP_WAIT_POLICY=PASSIVE``, unless set), so a busy machine is not made busier."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch's OpenMP runtime starts
+    threads = fitting_threads(threads)
     import torch
 
     torch.set_num_threads(threads)
