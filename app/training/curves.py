@@ -116,3 +116,9 @@ class TrainingCurves(QWidget):
         scored = [e for e in epochs if math.isfinite(self._epochs[e][1])]
         self.wer_curve.setData(scored, [100 * self._epochs[e][1] for e in scored])
         self.cer_curve.setData(scored, [100 * self._epochs[e][2] for e in scored])
+        # errors are percentages from 0: one point is not centred in a ±0.4 band around itself
+        errors = [100 * v for e in scored for v in self._epochs[e][1:] if math.isfinite(v)]
+        self.error_plot.setYRange(0, max(10.0, 1.1 * max(errors, default=0.0)), padding=0.0)
+        xs = epochs or steps
+        if len(xs) <= 1:  # one point (or none): show it from 0, not alone in the middle of nothing
+            self.loss_plot.setXRange(0, max(xs, default=1) + 1, padding=0.0)
