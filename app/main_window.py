@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self.audio_name = ""
         self.recognition = None
         self.audio_source: Path | None = None
+        self.live_recognition = None
+        """The last take's live transcript (kept when the take is transcribed again), or None."""
         """The shown clip's file (opened, or the take just recorded), or None."""
         """The shown clip's :class:`~engine.decode.protocol.Recognition` (File → Export transcript), or None."""
         self.active_model = ActiveModel(model_path, parent=self)

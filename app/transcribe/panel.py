@@ -118,15 +118,17 @@ class TranscriptPanel(QWidget):
         self.text_area.clear()
         self.text_area.setPlaceholderText(self.idle_message)
 
-    def show_recognition(self, rec) -> None:
-        """Display a :class:`~engine.decode.protocol.Recognition`: text, confidence, RTF, model, word times."""
+    def show_recognition(self, rec, note: str = "") -> None:
+        """Display a :class:`~engine.decode.protocol.Recognition`: text, confidence, RTF, model, word times;
+        ``note`` (e.g. where it came from: live, or re-transcribed) above it."""
         self.transcript = rec.text
         vocab = f" · vocabulary ({len(self.vocabulary.phrases)})" if self.active_vocabulary() else ""
         words = "".join(
             f"<tr><td>{html.escape(w.word)}</td><td align='right'>{w.start:.2f}–{w.end:.2f} s</td>"
             f"<td align='right'>{w.confidence:.2f}</td></tr>" for w in rec.words)
         self.text_area.setHtml(
-            f"<p style='font-size:17pt'><b>{html.escape(rec.text or NOTHING_HEARD)}</b>"
+            (f"<p style='color:#6a4c00'>{html.escape(note)}</p>" if note else "")
+            + f"<p style='font-size:17pt'><b>{html.escape(rec.text or NOTHING_HEARD)}</b>"
             f" — confidence {rec.confidence:.2f}</p>"
             f"<p style='color:#555'>RTF {rec.rtf:.3f} · model <b>{html.escape(rec.model)}</b> · "
             f"{rec.duration:.2f} s audio · decoded in {rec.decode_seconds:.2f} s{vocab}</p>"

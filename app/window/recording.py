@@ -22,7 +22,8 @@ from app.widgets.level_meter import LevelMeter
 from app.window.commands import icon
 from engine.audio.endpoint import EndpointConfig
 from engine.audio.errors import AudioError
-from engine.audio.io import load_audio
+from engine.audio.io import SAMPLE_RATE, load_audio
+from engine.decode.protocol import Final, Recognition
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -34,6 +35,8 @@ class RecordingWiring:
 
     def __init__(self, window: MainWindow) -> None:
         self.window = window
+        self._finals: list[Final] = []  # the live session's finals, for the take's transcript
+        self._live_done = self._take_shown = False
 
     def connect(self) -> None:
         """Connect the recorder's and the live transcript's signals (once, after the layout is built)."""
@@ -52,7 +55,33 @@ class RecordingWiring:
     def connect_recognizer(self, recognizer: RecognizerBridge) -> None:
         """Show ``recognizer``'s live events and failures (called for each new recognizer)."""
         recognizer.live_events.connect(self.window.live_view.add_events)
+        recognizer.live_events.connect(self._collect_finals)
+        recognizer.live_ended.connect(self._on_live_ended)
         recognizer.live_failed.connect(self._on_live_failed)
+
+    # -- the take's transcript -------------------------------------------------
+    def _collect_finals(self, events) -> None:
+        self._finals.extend(e for e in events if isinstance(e, Final))
+
+    def _on_live_ended(self) -> None:
+        self._live_done = True
+        self._show_live_transcript()
+
+    def _show_live_transcript(self) -> None:
+        """Once the take is shown and its live session ended: its finals are the take's transcript
+        (one transcript per take; Transcribe decodes it again and says so)."""
+        w = self.window
+        if not (self._live_done and self._take_shown) or w.audio is None or w.recognizer is None:
+            return
+        self._live_done = self._take_shown = False
+        if not self._finals:
+            return
+        rec = Recognition.from_finals(self._finals, len(w.audio) / SAMPLE_RATE, w.active_model.entry.name)
+        w.recognition = w.live_recognition = rec
+        w.panel.show_recognition(rec, note="Live transcript of this take (its finals while you spoke). "
+                                           "Transcribe (Ctrl+T) decodes the whole take again.")
+        w.waveform.set_words(rec.words)
+        w.commands.update()
 
     # -- devices -------------------------------------------------------------
     def _on_availability(self, available: bool, reason: str) -> None:
@@ -114,7 +143,8 @@ class RecordingWiring:
             w.spectrogram.clear_features()
             w.attention.clear_attention()
             w.panel.clear()
-            w.audio, w.recognition = None, None
+            w.audio, w.recognition, w.live_recognition = None, None, None
+            self._finals, self._live_done, self._take_shown = [], False, False
             w.statusBar().showMessage("Recording…")
             if w.live_view.enable_box.isChecked() and w.recognizer is not None:
                 w.live_view.begin_session()
@@ -156,6 +186,8 @@ class RecordingWiring:
         w.set_audio(audio, take.name if take is not None else "recording", take)
         if take is not None:
             w.statusBar().showMessage(f"Take saved: {take}", 8000)
+        self._take_shown = True
+        self._show_live_transcript()
 
     def _on_record_error(self, message: str) -> None:
         w = self.window

@@ -55,9 +55,14 @@ class TranscriptionWiring:
         if self._submitted_audio is not w.audio:  # opened or recorded something else meanwhile
             w.statusBar().showMessage("The audio changed while transcribing; press Transcribe again.", 8000)
             return
+        live = w.live_recognition
+        note = ""
+        if live is not None and w.recognition is live:
+            note = ("Re-transcribed: the whole take decoded at once; the live transcript said “"
+                    f"{live.text}”." if live.text != rec.text else "Re-transcribed: the same as the live transcript.")
         w.recognition = rec
         w.commands.update()
-        w.panel.show_recognition(rec)
+        w.panel.show_recognition(rec, note=note)
         self.show_model_hint()
         w.waveform.set_words(rec.words)
         w.attention.set_attention(rec.attention, rec.attention_tokens, rec.frame_shift)

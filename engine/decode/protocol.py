@@ -95,6 +95,22 @@ class Recognition:
             return float("nan")
         return float(np.dot(self.audio_embedding, self.text_embedding))
 
+    @classmethod
+    def from_finals(cls, finals: list[Final], duration: float, model: str) -> Recognition:
+        """A live session's transcript: its :class:`Final` events (in stream seconds) as one recognition
+        of the take (``duration`` seconds): their texts, words and times as segments, the confidence
+        as the characters-weighted geometric mean (as a file's windows are combined); no attention
+        maps or embeddings."""
+        finals = sorted(finals, key=lambda f: f.index)
+        spoken = [f for f in finals if f.text]
+        weights = [(max(f.confidence, 1e-9), len(f.text) + 1) for f in spoken]
+        confidence = (float(np.exp(sum(np.log(c) * n for c, n in weights) / sum(n for _, n in weights)))
+                      if weights else 0.0)
+        return cls(text=" ".join(f.text for f in spoken), confidence=confidence, tokens=[],
+                   words=[w for f in spoken for w in f.words], attention=None, attention_tokens=[],
+                   audio_embedding=None, text_embedding=None, duration=duration, decode_seconds=0.0, model=model,
+                   segments=[Segment(f.start, f.end, f.text) for f in finals])
+
     def to_json(self) -> dict:
         return {
             "text": self.text, "confidence": round(self.confidence, 4), "model": self.model,

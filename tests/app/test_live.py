@@ -53,6 +53,13 @@ def test_words_appear_while_speaking_and_finals_export(qtbot, virtual_mic, model
     out = tmp_path / "live.srt"
     assert view.export(out)
     assert [s.content for s in srt.parse(out.read_text())] == ["yes", "left"]
+    # one transcript per take: the live finals are the take's transcript (was: an empty Transcript pane)
+    qtbot.waitUntil(lambda: window.panel.transcript == "yes left", timeout=10_000)
+    assert window.recognition is window.live_recognition and "Live transcript" in window.panel.text_area.toPlainText()
+    assert [w.word for w in window.recognition.words] == ["yes", "left"]
+    with qtbot.waitSignal(window.recognizer.finished, timeout=WORKER_TIMEOUT_MS):
+        window.commands.transcribe.trigger()  # decoded again, and shown as such
+    assert "Re-transcribed" in window.panel.text_area.toPlainText() and window.live_recognition.text == "yes left"
     assert not warnings
 
 
