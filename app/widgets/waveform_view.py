@@ -70,6 +70,9 @@ class WaveformView(PlayheadMixin, pg.PlotWidget):
         self._count = 0
         self._last_redraw = 0.0
         self._word_items: list = []
+        self.word_labels: list[pg.TextItem] = []
+        """The word labels, in time order (:meth:`_layout_labels` hides those that would overlap)."""
+        self.getPlotItem().vb.sigXRangeChanged.connect(lambda *_: self._layout_labels())
         self.follow_s: float | None = None
         """Seconds shown while following a live take; None = show the whole take."""
         self._live_dirty = False
@@ -182,8 +185,8 @@ class WaveformView(PlayheadMixin, pg.PlotWidget):
         """Draw ``WordTiming`` (word, start s, end s, confidence) regions with their words on top."""
         for item in self._word_items:
             self.removeItem(item)
-        self._word_items = []
-        for w in words:
+        self._word_items, self.word_labels = [], []
+        for w in sorted(words, key=lambda w: w.start):
             region = pg.LinearRegionItem((w.start, w.end), movable=False, brush=WORD_BRUSH, pen=WORD_PEN)
             region.setZValue(-10)
             label = pg.TextItem(w.word, color=(255, 220, 120), anchor=(0.5, 0.0))
@@ -192,6 +195,30 @@ class WaveformView(PlayheadMixin, pg.PlotWidget):
             for item in (region, label):
                 self.addItem(item)
                 self._word_items.append(item)
+            self.word_labels.append(label)
+        self._layout_labels()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._layout_labels()
+
+    def _layout_labels(self) -> None:
+        """Show a word label only where it does not overlap the last one shown (at this zoom, in pixels);
+        the hidden ones keep their region and tooltip, and come back when zoomed in."""
+        labels = getattr(self, "word_labels", None)  # resizeEvent comes during PlotWidget.__init__ too
+        item = self.getPlotItem()  # and after close (no plot item then)
+        if not labels or item is None:
+            return
+        vb = item.vb
+        right = -float("inf")
+        for label in labels:
+            width = label.textItem.boundingRect().width()
+            centre = vb.mapViewToScene(pg.QtCore.QPointF(label.pos().x(), 0.0)).x()
+            left = centre - width / 2
+            show = left >= right + 4
+            label.setVisible(show)
+            if show:
+                right = centre + width / 2
 
     def _redraw(self) -> None:
         n = self._count
