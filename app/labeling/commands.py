@@ -109,7 +109,7 @@ class LabelingCommands:
                 rows.append((native_text(keys) if keys else "(none)", s.description))
         self.view.overlay.set_rows("Labeling shortcuts", rows + EXTRA_HELP,
                                    "Every change is saved at once. Click or press any key to close; "
-                                   "“Shortcuts…” (top right) changes the keys.")
+                                   "“Keys…” (top right) changes them.")
         self.view.overlay.toggle()
 
     def customize_shortcuts(self) -> bool:

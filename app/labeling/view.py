@@ -95,7 +95,7 @@ class LabelingView(QWidget):
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.help_button = QToolButton(text="?")
         self.help_button.setToolTip("Labeling shortcuts")
-        self.shortcuts_button = QToolButton(text="Shortcuts…")
+        self.shortcuts_button = QToolButton(text="Keys…")
         self.shortcuts_button.setToolTip("Customize the keyboard shortcuts")
         for b in (self.help_button, self.shortcuts_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
