@@ -1115,15 +1115,27 @@ class ModelRegistry:
     def remove_orphans(self, min_age_s: float = ORPHAN_AGE_S) -> list[str]:
         """Delete what writes cut short by a kill left in the registry folder: ``.<id>.tmp*`` copies and
         staged Whisper folders, ``.registry.json.*.tmp`` and ``<id>/.entry.json.*.tmp`` files, older than
-        ``min_age_s`` seconds (a write of another process in progress is younger). Never a ``.download``
-        folder (a pull resumes from it) nor a model folder. Called under the registry's lock, once per
-        change. Returns the names removed (logged too)."""
+        ``min_age_s`` seconds (a write of another process in progress is younger). Also a Sayso model
+        copied in by a :meth:`register` that a kill stopped before the index listed it (its ``<id>/``
+        holds ``entry.json`` with ``stored``, but the index does not list the id: the registration never
+        happened). Never a ``.download`` folder (a pull resumes from it), a Whisper folder (the next pull
+        or import reuses it) nor a listed model. Called under the registry's lock, once per change.
+        Returns the names removed (logged too)."""
         removed = []
         if not self.root.is_dir():
             return removed
         now = time.time()
         try:
             found = list(self.root.glob(".*.tmp*")) + list(self.root.glob("*/.entry.json.*.tmp"))
+            if self.index_path.is_file():  # a missing index is rebuilt from the entry.json files instead
+                listed = {e.id for e in self._read()["models"]}
+                for record in self.root.glob(f"*/{ENTRY_NAME}"):
+                    folder = record.parent
+                    if folder.name in listed or family(folder) != SAYSO_FAMILY:
+                        continue
+                    with contextlib.suppress(OSError, ValueError, AttributeError):
+                        if json.loads(record.read_text(encoding="utf-8")).get("stored"):
+                            found.append(folder)
         except OSError:
             return removed
         for p in found:
