@@ -9,6 +9,7 @@ requests, its answers and the cooperative stop flag.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import queue
@@ -89,8 +90,9 @@ def main(target: Callable, threads: int | None, requests: mp.Queue, answers: mp.
 def fitting_threads(requested: int, cores: int | None = None, load: float | None = None) -> int:
     """The CPU threads a worker should use now: ``requested``, fewer while other processes keep cores busy.
 
-    ``max(1, min(requested, cores − round(load)))`` with ``load`` the 1-minute load average
-    (runnable processes; the studio and idle workers add little). A fixed thread count on a busy
+    ``max(1, min(requested, cores − ⌊load⌋))`` with ``load`` the 1-minute load average
+    (runnable processes; the studio and idle workers add little; rounded down because the average
+    lags a minute behind work that has ended). A fixed thread count on a busy
     machine oversubscribes it: torch's threads wait for each other at every operator, and the
     personalization job measured 6× slower beside two busy processes where sharing the cores
     explains 2× (benchmarks/personalize_load.py).
@@ -104,7 +106,7 @@ def fitting_threads(requested: int, cores: int | None = None, load: float | None
             load = os.getloadavg()[0]
         except OSError:  # not available on this platform
             load = 0.0
-    return max(1, min(requested, cores - round(load)))
+    return max(1, min(requested, cores - math.floor(load)))
 
 
 def limit_threads(threads: int) -> None:
