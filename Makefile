@@ -54,6 +54,7 @@ bench: setup
 	$(PY) benchmarks/live_latency.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/live_fps.py --with-training
 	$(PY) benchmarks/few_shot.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/personalize_load.py
 	$(PY) benchmarks/training.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/gui_stall.py
 	$(PY) benchmarks/label_qa.py
