@@ -364,5 +364,6 @@ def test_a_job_failing_in_the_worker_shows_a_message_and_the_log_tail(qtbot, job
     text = panel.display.message_label.text()
     assert text.startswith("The data cannot be used") and "broken.wav" in text and "Traceback" not in text
     assert "--- last lines of the job log" in panel.display.log_view.toPlainText()
-    assert panel.resume_button.isEnabled() and not panel.busy
+    # a personalization keeps no checkpoint, and the same data would fail again: Start, not Resume
+    assert not panel.resume_button.isEnabled() and panel.start_button.isEnabled() and not panel.busy
     assert QApplication.activeModalWidget() is None
