@@ -341,6 +341,8 @@ def _classify(exc: BaseException, job: Job) -> tuple[FailureKind, str]:
     noun = job.noun.capitalize()
     if isinstance(exc, _Cancelled):
         return "cancelled", f"{noun} was cancelled.{resume_hint(job)}"
+    if isinstance(exc, TrainingError) and isinstance(exc.__cause__, OSError):
+        exc = exc.__cause__  # a checkpoint that could not be written (Trainer._save): a disk problem, below
     if isinstance(exc, TrainingError):
         return ("nan" if isinstance(exc, NonFiniteLossError) else "data"), str(exc)
     if isinstance(exc, (JobDataError, ManifestError, AudioError, CheckpointError)):

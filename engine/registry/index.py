@@ -1080,6 +1080,10 @@ class ModelRegistry:
                 with open(tmp / f, "rb") as fh:
                     os.fsync(fh.fileno())
             os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only
+            # a stand-in record until register() writes the real one: a kill before the index lists the
+            # model leaves a folder that remove_orphans recognizes as a copy nobody registered
+            (tmp / ENTRY_NAME).write_text(json.dumps({"id": model_id, "stored": True, "registering": True}),
+                                          encoding="utf-8")
             os.replace(tmp, dest)
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
