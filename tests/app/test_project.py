@@ -156,8 +156,13 @@ def test_prelabel_cancel_keeps_finished_work(qtbot, tmp_path, model_path, quiet_
 
 
 @pytest.mark.slow
-def test_find_possible_mislabels_lists_the_swapped_one_first(qtbot, tmp_path, model_path, quiet_boxes):
-    window = MainWindow(model_path, preload_model=True)
+@pytest.mark.parametrize("family", ["sayso", "whisper"])
+def test_find_possible_mislabels_lists_the_swapped_one_first(qtbot, tmp_path, model_path, quiet_boxes, family):
+    from engine.registry.index import ModelRegistry
+
+    # a Whisper model has no audio–text similarity: its likelihood alone ranks (this crashed before)
+    path = model_path if family == "sayso" else ModelRegistry().prepare("whisper-tiny.en").path
+    window = MainWindow(path, preload_model=True)
     qtbot.addWidget(window)
     assert window.projects.open_folder(tmp_path / "proj", create=True)
     project = window.projects.project
