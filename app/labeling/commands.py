@@ -222,6 +222,70 @@ class LabelingCommands:
         view.refresh_speakers()
         view.after_edit(f"Utterance {cur.id}: speaker {name or '(none)'}", cur.id, keep_view=True)
 
+    # -- bulk actions on the selected rows ------------------------------------------
+    def selected_ids(self) -> list[int]:
+        """Ids of the selected rows (Shift/Ctrl-click), in table order; the current one if none."""
+        view = self.view
+        rows = sorted(i.row() for i in view.table.selectionModel().selectedRows())
+        ids = [u.id for u in (view.model.utterance(r) for r in rows) if u is not None]
+        if not ids and view.current is not None:
+            ids = [view.current.id]
+        return ids
+
+    def bulk_set(self, **fields) -> int:
+        """Set ``split``, ``status``, ``speaker`` or ``tags`` of every selected utterance (one undo step);
+        returns how many changed."""
+        view = self.view
+        ids = self.selected_ids()
+        if not ids or not view.commit_pending():  # unsaved typing first, its own undo step
+            return 0
+        ok, changed = self.write("Cannot change the selected utterances",
+                                 lambda: view.project.update_utterances(ids, **fields))
+        if not ok:
+            return 0
+        what = ", ".join(f"{k} {v if v not in (None, '') else '(none)'}" for k, v in fields.items())
+        view.after_edit(f"{changed} of {len(ids)} selected utterances: {what} (one undo step)",
+                        view.current.id if view.current is not None else None, keep_view=True)
+        return changed
+
+    def bulk_delete(self) -> int:
+        """Delete every selected utterance (one undo step); returns how many."""
+        view = self.view
+        ids = self.selected_ids()
+        if not ids or not view.commit_pending():  # unsaved typing first, its own undo step
+            return 0
+        view.editor.stop()
+        ok, n = self.write("Cannot delete the selected utterances", lambda: view.project.delete_utterances(ids))
+        if ok:
+            view.after_edit(f"Deleted {n} utterances (undo brings them back)", None, fallback_row=view.current_row)
+        return n if ok else 0
+
+    def show_bulk_menu(self, pos) -> None:
+        """The table's context menu: bulk actions on the selected rows."""
+        from PySide6.QtWidgets import QInputDialog, QMenu
+
+        n = len(self.selected_ids())
+        if not n or self.view.project is None:
+            return
+        menu = QMenu(self.view)
+        menu.setTitle(f"{n} selected")
+        split = menu.addMenu(f"Split of {n} selected")
+        for value in ("train", "dev", "test", None):
+            split.addAction(value or "(none)").triggered.connect(lambda _=False, v=value: self.bulk_set(split=v))
+        status = menu.addMenu(f"Status of {n} selected")
+        for value in ("unlabeled", "draft", "verified"):
+            status.addAction(value).triggered.connect(lambda _=False, v=value: self.bulk_set(status=v))
+
+        def ask_speaker() -> None:
+            name, ok = QInputDialog.getText(self.view, "Speaker", f"Speaker of the {n} selected utterances:")
+            if ok:
+                self.bulk_set(speaker=name.strip() or None)
+
+        menu.addAction(f"Speaker of {n} selected…").triggered.connect(ask_speaker)
+        menu.addSeparator()
+        menu.addAction(f"Delete {n} selected").triggered.connect(self.bulk_delete)
+        menu.exec(self.view.table.viewport().mapToGlobal(pos))
+
     def set_split(self, split) -> None:
         """The selected utterance goes to ``split`` (``"train"``, ``"dev"``, ``"test"`` or None)."""
         view = self.view

@@ -20,7 +20,8 @@ COLUMN_WIDTHS = {Column.ID: 64, Column.TIMES: 110, Column.DURATION: 70, Column.S
 
 
 class UtteranceTable(QTableView):
-    """The table of ``model``'s utterances: whole rows, one at a time, no in-place editing.
+    """The table of ``model``'s utterances: whole rows (Shift/Ctrl-click select several for the bulk
+    actions of its context menu; the current row is the one edited), no in-place editing.
 
     Attributes:
         sort_indicator: the ``(column, order)`` the table is sorted by now.
@@ -30,7 +31,8 @@ class UtteranceTable(QTableView):
         super().__init__(parent)
         self.setModel(model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)

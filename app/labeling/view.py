@@ -127,6 +127,7 @@ class LabelingView(QWidget):
         self.filter_bar.filter_changed.connect(self.set_filter)
         self.filter_bar.leave_down.connect(self._focus_table)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
+        self.table.customContextMenuRequested.connect(self.commands.show_bulk_menu)
         self.table.horizontalHeader().sortIndicatorChanged.connect(self._on_sort_indicator)
         self.model.fetch_failed.connect(self.say)
         self.editor.step.connect(lambda step: self._move(step))

@@ -941,6 +941,58 @@ class Project:
             edit.log(f"merge utterance {utterance_id} with {b['id']}")
         return utterance_id
 
+    def update_utterances(self, utterance_ids: Iterable[int], **fields) -> int:
+        """Set ``status``, ``split``, ``speaker`` or ``tags`` of many utterances as ONE undoable edit
+        (the Dataset tab's bulk actions on a multi-row selection).
+
+        Returns:
+            How many utterances changed (fields equal to the stored value are ignored).
+
+        Raises:
+            TypeError: a field other than those four.
+            ProjectError: an utterance is missing, or the status/split is not allowed; then nothing changes.
+        """
+        bulk = {"status", "split", "speaker", "tags"}
+        unknown = sorted(set(fields) - bulk)
+        if unknown:
+            raise TypeError(f"update_utterances() can set {', '.join(sorted(bulk))}, not {', '.join(unknown)}")
+        ids = list(dict.fromkeys(int(i) for i in utterance_ids))
+        failure = f"Cannot edit {len(ids)} utterances"
+        new = {name: (_tag_list(v) if name == "tags" else v) for name, v in fields.items()}
+        changed = 0
+        with self._write(failure, new) as conn:
+            edit = history.Edit(conn)
+            values = {_EDITABLE[name]: (self._speaker_ref(conn, v) if name == "speaker" else v)
+                      for name, v in new.items()}
+            for uid in ids:
+                before = history.snapshot(conn, uid)
+                if before is None:
+                    raise ProjectError(f"{failure}: utterance {uid} is not in this project.")
+                changes = {column: v for column, v in values.items() if before[column] != v}
+                if changes:
+                    edit.update(uid, changes)
+                    changed += 1
+            if changed:
+                edit.log(f"set {_words(sorted(new))} of {changed} utterances")
+        return changed
+
+    def delete_utterances(self, utterance_ids: Iterable[int]) -> int:
+        """Delete many utterances as ONE undoable edit (the recordings stay); returns how many.
+
+        Raises:
+            ProjectError: an utterance is missing; then nothing is deleted.
+        """
+        ids = list(dict.fromkeys(int(i) for i in utterance_ids))
+        with self._write(f"Cannot delete {len(ids)} utterances") as conn:
+            edit = history.Edit(conn)
+            for uid in ids:
+                if history.snapshot(conn, uid) is None:
+                    raise ProjectError(f"Cannot delete {len(ids)} utterances: utterance {uid} is not in this project.")
+                edit.delete(uid)
+            if ids:
+                edit.log(f"delete {len(ids)} utterances")
+        return len(ids)
+
     def delete_utterance(self, utterance_id: int) -> None:
         """Delete an utterance (undoable; the recording stays).
 

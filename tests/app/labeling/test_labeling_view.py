@@ -337,3 +337,22 @@ def test_layout_and_sort_order_are_remembered(qtbot, labeling_project):
     assert again.model.order_by == "transcript" and again.model.descending
     assert again.table.columnWidth(int(Column.ID)) == 91
     assert again.current is not None
+
+
+def test_shift_click_selects_several_rows_and_a_bulk_split_is_one_undo_step(qtbot, labeling_project):
+    view = make_view(qtbot, labeling_project)
+    view.show()
+    table = view.table
+    rect = table.visualRect(view.model.index(2, int(Column.TRANSCRIPT)))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, rect.center())
+    assert view.commands.selected_ids() == [1, 2, 3]  # Shift-click extended the selection (was: one row)
+    assert view.commands.bulk_set(split="train", status="verified") == 3
+    rows = {r.id: r for r in labeling_project.fetch()}
+    assert [(rows[i].split, rows[i].status) for i in (1, 2, 3)] == [("train", "verified")] * 3
+    assert rows[4].split is None
+    assert labeling_project.undo() == "set split and status of 3 utterances"  # one step for all three
+    assert all(r.split is None for r in labeling_project.fetch() if r.id in (1, 2, 3))
+    view.refresh()
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                     table.visualRect(view.model.index(4, 0)).center())
+    assert view.commands.bulk_delete() >= 2 and labeling_project.undo().startswith("delete ")
