@@ -66,6 +66,7 @@ from engine.audio.io import SAMPLE_RATE, load_audio, write_audio
 from engine.audio.quality import TakeReport, check_take
 from engine.data.errors import ProjectError
 from engine.data.prompts import PromptSession, last_session, load_prompts
+from engine.data.splits import default_split
 
 log = logging.getLogger("sayso.prompts")
 
@@ -439,7 +440,7 @@ class PromptRecorder(QWidget):
             if end - start <= 0.0:
                 start, end = 0.0, rec.duration
             uid = self.project.add_utterance(rec.id, start, end, transcript=prompt.text, status="draft",
-                                             speaker=self.speaker)
+                                             speaker=self.speaker, split=default_split(rec.sha256))
             self.session.next(speaker=self.speaker or "")
         except (ProjectError, OSError) as exc:
             self._problem("Cannot add the take", str(exc) if isinstance(exc, ProjectError)

@@ -30,6 +30,7 @@ from engine.data import formats
 from engine.data.errors import ProjectError
 from engine.data.query import UtteranceFilter
 from engine.data.segmentation import add_transcribed_segments
+from engine.data.splits import default_split
 from engine.data.store import Project
 from engine.registry.index import ModelEntry, ModelRegistry, RegistryError
 from engine.whisper.folder import WHISPER_FAMILY
@@ -306,7 +307,7 @@ class ProjectController(QObject):
             rec = self.project.add_recording(source)
             confidence = None if confidence is None else min(1.0, max(0.0, float(confidence)))
             (uid,) = self.project.add_segments(rec.id, [(0.0, rec.duration)], f"add {source.name}",
-                                               labels=[(transcript, confidence)])
+                                               labels=[(transcript, confidence)], split=default_split(rec.sha256))
         except ProjectError as exc:
             QMessageBox.warning(self.window, "Add to project", str(exc))
             return None

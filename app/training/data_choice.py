@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from engine.data.manifest import ManifestError, read_manifest
 from engine.data.query import UtteranceFilter
+from engine.data.splits import describe_policy
 from engine.data.utterance import Utterance
 
 __all__ = ["DataChoice", "DataChoiceError", "HOLDOUT_FRACTION", "TrainingData", "USABLE_STATUSES", "hold_out",
@@ -233,6 +234,7 @@ class DataChoice(QWidget):
         self.settings = settings
         self._project = None
         self.project_radio = QRadioButton("The open project's splits (train / dev)")
+        self.project_radio.setToolTip(describe_policy())
         self.manifest_radio = QRadioButton("NeMo manifest files")
         group = QButtonGroup(self)
         group.addButton(self.project_radio)
@@ -309,9 +311,9 @@ class DataChoice(QWidget):
             self.summary.setText("Manifest lines: audio_filepath, text, duration (and optionally offset, speaker).")
             return
         try:
-            self.summary.setText(project_data(self._project).description)
+            self.summary.setText(f"{project_data(self._project).description} {describe_policy()}")
         except DataChoiceError as exc:
-            self.summary.setText(str(exc))
+            self.summary.setText(f"{exc} {describe_policy()}" if self._project is not None else str(exc))
 
     # -- internals ------------------------------------------------------------
     def _on_source(self, *_) -> None:

@@ -679,14 +679,14 @@ class Project:
 
     def add_segments(self, recording_id: int, spans: Iterable[tuple[float, float]], description: str = "",
                      speaker: str | None = None,
-                     labels: Sequence[tuple[str, float]] | None = None) -> list[int]:
+                     labels: Sequence[tuple[str, float]] | None = None, split: str | None = None) -> list[int]:
         """Add utterances for ``(start, end)`` spans (seconds) of a recording as ONE undoable edit.
 
         For splitting a long recording at pauses (VAD), or into the segments a model
         transcribed. ``labels`` gives each span a model's ``(transcript, confidence)``
         (confidence in [0, 1]); an utterance with a transcript is a ``draft``, one
-        without is ``unlabeled``. Raises :class:`ProjectError` as :meth:`add_utterance`
-        does (and when ``labels`` does not match ``spans``); then nothing is added.
+        without is ``unlabeled``. ``split`` applies to all of them. Raises :class:`ProjectError`
+        as :meth:`add_utterance` does (and when ``labels`` does not match ``spans``); then nothing is added.
         """
         failure = f"Cannot add utterances to recording {recording_id}"
         spans = [(_seconds(a, "the start", failure), _seconds(b, "the end", failure)) for a, b in spans]
@@ -704,7 +704,7 @@ class Project:
                 end = self._check_end(conn, recording_id, end, failure)
                 ids.append(edit.insert({
                     "recording_id": recording_id, "start": start, "end": end, "transcript": text,
-                    "status": "draft" if text else "unlabeled", "speaker_id": speaker_id, "split": None,
+                    "status": "draft" if text else "unlabeled", "speaker_id": speaker_id, "split": split,
                     "confidence": confidence if text else None, "mislabel_score": None, "tags": []}))
             if ids:
                 edit.log(description or f"add {len(ids)} utterances to recording {recording_id}")

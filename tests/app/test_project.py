@@ -268,6 +268,10 @@ def test_a_transcribed_file_is_added_to_the_project_with_its_transcript_as_draft
     window.commands.add_to_project.trigger()  # File → Add to project (Ctrl+Shift+A)
     (row,) = window.projects.project.fetch()
     assert (row.text, row.status) == ("left", "draft") and 0 < row.confidence <= 1
+    from engine.data.splits import default_split
+
+    rec = window.projects.project.recording(row.recording_id)
+    assert row.split == default_split(rec.sha256)  # the default split policy (train/dev/test by a hash)
     assert window.labeling.model.rowCount() == 1
     assert window.projects.project.undo() == "add sc_left_03401e93.wav"
 
