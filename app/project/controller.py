@@ -370,7 +370,7 @@ class ProjectController(QObject):
         """The model offered first for pre-labeling (:meth:`ModelRegistry.teacher`); None if the
         registry cannot say (then the active model is used)."""
         try:
-            return ModelRegistry().teacher()
+            return ModelRegistry().teacher(prepare=False)  # named in menus: assembled only when used (_bridge)
         except (RegistryError, OSError):
             return None
 
@@ -379,8 +379,13 @@ class ProjectController(QObject):
         if entry is None or (self.recognizer is not None and _same(entry.path, self.recognizer.model_path)):
             return self.recognizer
         if self.teacher_bridge is None or not _same(self.teacher_bridge.model_path, entry.path):
+            try:
+                entry = ModelRegistry().prepare(entry)  # an offline package's model: assembled once (0.3 s)
+            except (RegistryError, OSError) as exc:
+                self.message.emit(str(exc))
+                return self.recognizer
             self._drop_teacher()
-            self.teacher_bridge = RecognizerBridge(entry.path, parent=self)
+            self.teacher_bridge = RecognizerBridge(entry.path, parent=self, name=entry.name)
         return self.teacher_bridge
 
     def _drop_teacher(self) -> None:

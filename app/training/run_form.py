@@ -99,7 +99,7 @@ class RunForm(QGroupBox):
         self.base_note = QLabel()
         self.base_note.setWordWrap(True)
         self.base_note.setStyleSheet("color: #555")
-        self.base_edit.textChanged.connect(self._name_base)
+        self.base_edit.editingFinished.connect(self._name_base)  # not per keystroke: it reads the registry
         self.from_base_radio = QRadioButton("From the base model")
         self.from_scratch_radio = QRadioButton("From scratch")
         start_group = QButtonGroup(self)
@@ -302,3 +302,4 @@ class RunForm(QGroupBox):
         path = QFileDialog.getExistingDirectory(self, "Base model", start)
         if path:
             self.base_edit.setText(path)
+            self._name_base()

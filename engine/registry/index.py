@@ -581,11 +581,18 @@ class ModelRegistry:
             log.warning("%s; using %s.", exc, BUILTIN_ID)
             return self._builtin(index)
 
-    def teacher(self) -> ModelEntry:
+    def teacher(self, prepare: bool = True) -> ModelEntry:
         """The model offered first for pre-labeling and for transcribing long recordings into a
-        project: :meth:`general` (ready to load) when one is installed, else :meth:`active`."""
+        project: :meth:`general` when one is installed, else :meth:`active`.
+
+        Args:
+            prepare: assemble an offline package's model so it is ready to load (:meth:`prepare`);
+                False to only name it (e.g. in a menu), writing nothing.
+        """
         entry = self.general()
         if entry is not None:
+            if not prepare:
+                return entry
             with contextlib.suppress(RegistryError):
                 return self.prepare(entry)
         return self.active()
