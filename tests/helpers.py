@@ -16,11 +16,13 @@ from engine.resources import BUNDLED_MODEL
 from engine.resources import SAMPLES as SAMPLES  # re-exported: the tests take it from here
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SAYSO_DATA", ROOT.parent / "shared" / "data"))
+"""``../shared/data`` beside the checkout (or ``$SAYSO_DATA``); may be absent (see :func:`shared_data`)."""
 
 
 def shared_data() -> Path:
     """``../shared/data`` (or ``$SAYSO_DATA``); skips the test when absent."""
-    p = Path(os.environ.get("SAYSO_DATA", ROOT.parent / "shared" / "data"))
+    p = SHARED_DATA
     if not p.is_dir():
         pytest.skip("../shared/data is not present")
     return p

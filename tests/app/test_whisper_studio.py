@@ -12,14 +12,15 @@ from app.widgets.attention_view import NO_MAPS
 from engine.decode.protocol import Final
 from engine.text.normalize import normalize_text
 from engine.whisper.sources import installed_packaged
-from tests.helpers import shared_data
+from tests.helpers import SHARED_DATA
 
+AN4 = SHARED_DATA / "an4"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif("whisper-tiny.en" not in installed_packaged(), reason="offline whisper-tiny.en not installed"),
+    pytest.mark.skipif(not AN4.is_dir(), reason="../shared/data/an4 is not present"),
 ]
 
-AN4 = shared_data() / "an4"
 HELD_OUT = AN4 / "wav/mcel/an203-mcel-b.flac"  # speaker mcel is held out of Sayso's training: "enter eight one nine six"
 SENTENCE = AN4 / "wav/fejs/cen7-fejs-b.flac"  # held-out speaker fejs (benchmarks/whisper_wer.py)
 SENTENCE_TEXT = "two six eight three eight zero two"
