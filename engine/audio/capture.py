@@ -54,6 +54,11 @@ LEVEL_WINDOW_SECONDS = 0.05
 STALL_SECONDS = 1.0
 """A recording stream that delivers no audio for this long is reported as lost."""
 
+FIRST_BLOCK_SECONDS = 10.0
+"""How long a just-started stream may take to deliver its first block before it
+is reported as lost: on a loaded machine the sound server can take seconds to
+resume a source, which is a slow start, not an unplugged microphone."""
+
 _LOWPASS_FILTER_WIDTH = 6  # torchaudio.functional.resample defaults
 _ROLLOFF = 0.99
 
@@ -345,6 +350,7 @@ class Recorder:
         """
         last_written = self._written
         last_change = time.monotonic()
+        limit = FIRST_BLOCK_SECONDS  # until the first block arrives
         while not self._watchdog_stop.wait(0.1):
             if self._stopping or self._error is not None:
                 break
@@ -352,15 +358,20 @@ class Recorder:
             now = time.monotonic()
             if w != last_written:
                 last_written, last_change = w, now
+                limit = STALL_SECONDS
                 continue
-            if now - last_change > STALL_SECONDS:
+            if now - last_change > limit:
                 with self._lock:
                     if self._stopping or self._error is not None:
                         break
                     self._error = (
                         f"The microphone '{self._device_name}' stopped delivering audio for "
-                        f"more than {STALL_SECONDS:g} s (it was unplugged or the sound system "
+                        f"more than {limit:g} s (it was unplugged or the sound system "
                         "stopped). The audio recorded up to that point was kept."
+                    ) if last_written else (
+                        f"The microphone '{self._device_name}' delivered no audio in the "
+                        f"{limit:g} s after it was started (it may be muted, unplugged or "
+                        "held by another program). Try again or choose another microphone."
                     )
                     self._close_stream()
                 break
