@@ -61,6 +61,8 @@ CROSS_VIEW_KEY = "insight/cross_view"
 SELF_VIEW_KEY = "insight/self_view"
 BY_WORD_KEY = "insight/by_word"
 SCALE_ROWS_KEY = "insight/scale_rows"
+LONG_ROWS = 24
+"""Transcripts with more tokens than this are shown with one row per word until the user chooses."""
 SPLITTER_KEY = "insight/attention_splitter"
 FOLDER_KEY = "insight/export_folder"
 MIN_FEATURE_SAMPLES = 512
@@ -290,8 +292,16 @@ class AttentionPage(QWidget):
             self.set_inspection(answer.inspection)
 
     def set_inspection(self, r) -> None:
-        """Show an :class:`engine.insight.attention.Inspection` of the shown audio."""
+        """Show an :class:`engine.insight.attention.Inspection` of the shown audio. Until the user
+        chooses "Rows by word", a transcript of more than :data:`LONG_ROWS` tokens is shown by word."""
         self.inspection = r
+        if self._settings.value(BY_WORD_KEY) is None:
+            by_word = len(r.attention_tokens) > LONG_ROWS
+            if by_word != self.by_word.isChecked():
+                self.by_word.blockSignals(True)  # not the user's choice: not remembered
+                self.by_word.setChecked(by_word)
+                self.by_word.blockSignals(False)
+                self.cross.set_rows(_by_word if by_word else None)
         self.cross.set_attention(r.cross_attention, r.attention_tokens, r.frame_shift)
         self.self_view.set_attention(r.self_attention, r.frame_shift)
         self.waveform.set_words(r.words)

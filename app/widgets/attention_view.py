@@ -18,6 +18,8 @@ from engine.model.audio_encoder import ENCODER_FRAME_S
 PLACEHOLDER = "cross-attention appears after Transcribe"
 """What the empty view says."""
 NO_MAPS = "no attention maps for this model"
+LABEL_PX = 15
+"""Row labels of the attention map are at least this many pixels apart (one line of the axis font)."""
 """What it says after a transcription without maps (a Whisper model: ``Recognition.attention`` is None)."""
 
 
@@ -70,6 +72,7 @@ class AttentionView(QWidget):
         """The row under the mouse, or -1."""
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.plot.getPlotItem().vb.sigResized.connect(self._on_resized)
 
         self.header = QHBoxLayout()
         header = self.header
@@ -210,6 +213,19 @@ class AttentionView(QWidget):
         self.image.setImage(m, levels=(lo, max(hi, lo + 1e-6)), autoLevels=False)  # stretch: weights are small
         self.image.setRect(QRectF(0.0, 0.0, n_frames * self.frame_shift, float(n_tokens)))
         self.plot.setYRange(0, n_tokens, padding=0.0)
+        self._label_rows()
+
+    def label_step(self) -> int:
+        """Label every n-th row so that labels are at least :data:`LABEL_PX` apart on screen."""
+        n = len(self.row_labels)
+        fit = max(1, int(self.plot.getPlotItem().vb.height() // LABEL_PX))
+        return max(1, int(np.ceil(n / fit)))
+
+    def _label_rows(self) -> None:
+        """Row labels on the left axis, thinned to what the plot's height can show without overlap."""
         ticks = [(i + 0.5, token_label(t)) for i, t in enumerate(self.row_labels)]
-        step = max(1, int(np.ceil(len(ticks) / 40)))  # long transcripts: label every step-th row first
-        self.plot.getAxis("left").setTicks([ticks[::step], [t for i, t in enumerate(ticks) if i % step]])
+        self.plot.getAxis("left").setTicks([ticks[::self.label_step()]])
+
+    def _on_resized(self, *_) -> None:
+        if self.shown_map is not None:
+            self._label_rows()

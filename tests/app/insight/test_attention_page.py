@@ -115,3 +115,44 @@ def test_choices_persist_and_problems_are_explained(qtbot, project_utterance):
     assert page.export_png(project.folder / "x.png") is None and "Nothing to export" in page.status.text()
     page.set_project(None)
     assert not len(page.audio) and "Select an utterance" in page.title.text()
+
+
+def test_a_long_sentence_is_shown_by_word_with_labels_that_do_not_overlap(qtbot, tmp_path, recognizer):
+    """Issue 15 snag 11: ten digits (about 50 characters) made the token labels of the cross-attention
+    pile up. Until the user chooses, a long transcript gets one row per word; whatever the rows,
+    labels are at least LABEL_PX apart on screen. (Failed before: character rows, a label every
+    row of a 200 px map.)"""
+    from app.widgets.attention_view import LABEL_PX
+
+    digits = (3, 1, 4, 1, 5, 9, 2, 6, 5, 3)
+    audio, text, _ = digit_utterance(digits, 11, (0.25,) * 11)
+    write_audio(tmp_path / "long.wav", audio)
+    project = Project.create(tmp_path / "proj")
+    rec = project.add_recording(tmp_path / "long.wav")
+    uid = project.add_utterance(rec.id, 0.0, rec.duration, text, status="verified")
+    page = AttentionPage()
+    qtbot.addWidget(page)
+    page.resize(1000, 520)
+    page.set_project(project)
+    page.set_recognizer(recognizer)
+    page.show()
+    page.show_utterance(project.utterance(uid))
+    r = _inspected(qtbot, page)
+    assert len(r.attention_tokens) > 24
+    assert page.by_word.isChecked() and page.cross.row_labels[-1] == "<eos>"
+    assert len(page.cross.row_labels) == len(r.words) + 1
+
+    def spacing() -> float:
+        (labelled,) = page.cross.plot.getAxis("left")._tickLevels
+        rows = [y for y, _ in labelled]
+        height = page.cross.plot.getPlotItem().vb.height()
+        return min(b - a for a, b in zip(rows, rows[1:])) * height / len(page.cross.row_labels)
+
+    assert spacing() >= LABEL_PX
+    page.by_word.setChecked(False)  # the user's choice: characters, thinned to fit
+    assert len(page.cross.row_labels) == len(r.attention_tokens)
+    assert spacing() >= LABEL_PX
+    again = AttentionPage()
+    qtbot.addWidget(again)
+    assert not again.by_word.isChecked()  # remembered
+    project.close()
