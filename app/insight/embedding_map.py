@@ -35,6 +35,12 @@ OTHER = "#b0b0b0"
 HOVER_PX = 8
 """How near (screen pixels) the cursor must be to a point to hover it."""
 MAX_TEXT_LABELS = 40
+LEGEND_TEXT = "#202020"
+"""Legend and star labels: near-black on the white map (contrast well above WCAG's 4.5:1)."""
+LEGEND_ROW_PX = 22
+"""Height of one legend entry at its 9 pt font, for fitting the legend into the map."""
+EDGE_SHARE = 0.12
+"""A star within this share of the map's width or height from an edge gets its label turned inward."""
 """Text points are labelled with their transcript when there are at most this many."""
 POINT_PX = 6
 
@@ -87,7 +93,8 @@ class EmbeddingMap(pg.PlotWidget):
         for item in (self.lines, self.scatter):
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._labels: list[pg.TextItem] = []
-        self.legend = plot.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+        self.legend = plot.addLegend(offset=(8, 8), labelTextSize="9pt", labelTextColor=LEGEND_TEXT,
+                                     brush=pg.mkBrush(255, 255, 255, 235), pen=pg.mkPen("#8a8a8a"))
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -118,13 +125,38 @@ class EmbeddingMap(pg.PlotWidget):
         self._labels = []
         if len(self.texts) <= MAX_TEXT_LABELS:
             for (x, y), t in zip(self.text_xy, self.texts):
-                label = pg.TextItem(t, color="#202020", anchor=(0.5, 1.3))
+                label = pg.TextItem(t, color=LEGEND_TEXT, anchor=self._label_anchor(x, y))
                 label.setPos(float(x), float(y))
                 label.setZValue(5)
                 self.getPlotItem().addItem(label)
                 self._labels.append(label)
         self._redraw()
-        self.getPlotItem().autoRange(padding=0.05)
+        self.getPlotItem().autoRange(padding=0.08)
+
+    def _label_anchor(self, x: float, y: float) -> tuple[float, float]:
+        """Where a star's label sits: above it, but inward near the map's edges so it stays inside."""
+        pts = np.concatenate([self.audio_xy, self.text_xy]) if len(self.audio_xy) else self.text_xy
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        fx = (x - x0) / max(x1 - x0, 1e-9)
+        fy = (y - y0) / max(y1 - y0, 1e-9)
+        ax = 0.0 if fx < EDGE_SHARE else 1.0 if fx > 1 - EDGE_SHARE else 0.5
+        ay = -0.3 if fy > 1 - EDGE_SHARE else 1.3  # near the top: below the star (y grows upward)
+        return ax, ay
+
+    def _fit_legend(self) -> None:
+        """As many legend columns as it takes for the legend to fit in 60 % of the map's height."""
+        rows, plot = len(self.legend.items), self.getPlotItem()
+        if not rows or plot is None:
+            return
+        per_column = max(1, int(0.6 * plot.vb.height() // LEGEND_ROW_PX))
+        columns = int(np.ceil(rows / per_column))
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        if "legend" in self.__dict__:  # PlotWidget resizes itself before __init__ made the legend
+            self._fit_legend()
 
     def set_colours(self, codes: np.ndarray, names: Sequence[str], text_codes: np.ndarray | None = None) -> None:
         """Colour audio point ``i`` by category ``codes[i]`` (index into ``names``; -1 or beyond the palette: "other").
@@ -144,6 +176,7 @@ class EmbeddingMap(pg.PlotWidget):
         for i, name in shown:
             sample = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(self._colours[i]))
             self.legend.addItem(sample, name)
+        self._fit_legend()
 
     def _redraw(self) -> None:
         n = len(self.audio_xy)

@@ -140,3 +140,38 @@ def test_cached_drawing_matches_a_fresh_render_after_pan_zoom_and_recolour(qtbot
         shown, ref = frame(), fresh()
         assert unmatched(shown, ref) == 0 and unmatched(ref, shown) == 0, f"step {i}: differs from a fresh render"
     assert unmatched(first, shown) > 1000  # the steps did change the picture
+
+
+def _luminance(hex_colour: str) -> float:
+    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def test_in_a_900_by_600_window_the_legend_and_every_star_label_stay_inside_and_readable(qtbot, data):
+    """Issue 15 snag 11: star labels ran off the map's edge, and the legend of 21 categories was
+    clipped in a 900×600 window (the map gets about 620×400 of it) in light grey. (Failed before: one
+    legend column taller than the map, grey labels, labels centred over stars at the edge.)"""
+    from app.insight.embedding_map import LEGEND_TEXT
+
+    items, emb, axy, txy = data
+    m = EmbeddingMap()
+    qtbot.addWidget(m)
+    m.resize(620, 400)
+    m.show()
+    qtbot.waitExposed(m)
+    m.set_points(axy, txy, emb.text_index, emb.texts)
+    names = [f"speaker {i}" for i in range(25)]  # 20 colours + "other", as "Colour by speaker" gives
+    m.set_colours(np.arange(len(items)) % len(names), names)
+    qtbot.wait(100)
+    inside = m.getPlotItem().vb.sceneBoundingRect()
+    legend = m.legend.sceneBoundingRect()
+    assert len(m.legend.items) == 21
+    assert inside.contains(legend), (legend, inside)
+    for label in m._labels:
+        assert inside.contains(label.sceneBoundingRect()), label.toPlainText()
+    texts = [label for _, label in m.legend.items]
+    colour = texts[0].opts.get("color") or texts[0].item.defaultTextColor().name()
+    colour = colour if isinstance(colour, str) else colour.name()
+    assert colour.lower() == LEGEND_TEXT
+    assert (1.05) / (_luminance(LEGEND_TEXT) + 0.05) >= 7.0  # near-black on white
