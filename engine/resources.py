@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BUNDLED_MODEL", "EXAMPLES", "ICONS", "RESOURCES", "SAMPLES", "icon_path", "sample_path"]
+__all__ = ["BUNDLED_MODEL", "CALIBRATIONS", "EXAMPLES", "ICONS", "RESOURCES", "SAMPLES", "icon_path", "sample_path"]
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 """The folder of bundled resources."""
@@ -21,6 +21,8 @@ SAMPLES = RESOURCES / "samples"
 """Short real speech clips (16 kHz WAV) with their attribution in ``README.md``."""
 ICONS = RESOURCES / "icons"
 """The studio's toolbar icons (SVG)."""
+CALIBRATIONS = RESOURCES / "calibration"
+"""Confidence calibration tables of the packaged models, ``<model name>.json`` (:mod:`engine.decode.confidence`)."""
 EXAMPLES = RESOURCES / "examples"
 """Sample input files, e.g. ``job.toml`` for ``sayso train --config``."""
 

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from engine.checkpoint_layout import SAYSO_FAMILY, family
 from engine.data.manifest import ManifestError, read_manifest
+from engine.decode.confidence import describe, model_calibration
 from engine.jobs.events import JobFailed, JobFinished, Progress
 from engine.jobs.specs import CompareJob
 from engine.registry.index import ModelEntry, ModelRegistry, RegistryError
@@ -93,6 +94,8 @@ def card_html(e: ModelEntry, names: dict[str, str] | None = None) -> str:
         rows.append(f"<b>Held-out figures:</b><ul style='margin:0'>{items}</ul>")
     else:
         rows.append("<b>Held-out figures:</b> none yet (Compare it on your test data below).")
+    if e.path:
+        rows.append(f"<b>Confidence:</b> {html.escape(describe(model_calibration(e.path, e.name)))}")
     return "<br>".join(rows)
 
 

@@ -23,6 +23,8 @@ from engine.decode.vocabulary import Vocabulary, VocabularyError
 
 PLACEHOLDER = "Record or open audio, then press Transcribe (Ctrl+T)."
 NOTHING_HEARD = "(no speech recognized)"
+CONFIDENCE_NOTE = ("Confidence: about how often words at that level were right for speakers the model "
+                   "never heard; a transcript's is the mean of its words' (the model card says how it was measured).")
 
 
 def headline(text: str, confidence: float) -> str:
@@ -133,7 +135,8 @@ class TranscriptPanel(QWidget):
             f"<p style='color:#555'>RTF {rec.rtf:.3f} · model <b>{html.escape(rec.model)}</b> · "
             f"{rec.duration:.2f} s audio · decoded in {rec.decode_seconds:.2f} s{vocab}</p>"
             + (f"<table cellspacing='6'><tr><th align='left'>word</th><th>time</th><th>conf.</th></tr>{words}</table>"
-               if words else ""))
+               if words else "")
+            + f"<p style='color:#666; font-size:9pt'>{CONFIDENCE_NOTE}</p>")
 
     def show_error(self, message: str) -> None:
         """Show a failure in the transcript area (the previous result is cleared)."""

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from engine.decode.confidence import utterance_confidence
+
 if TYPE_CHECKING:
     from engine.audio.endpoint import EndpointConfig
     from engine.decode.alignment import TokenTiming, WordTiming
@@ -53,7 +55,8 @@ class Recognition:
 
     Attributes:
         text: the transcript (normalized: lowercase words).
-        confidence: geometric-mean token probability, in [0, 1].
+        confidence: the expected share of the transcript's words that are right, in [0, 1]: the
+            mean of ``words``' calibrated confidences (:mod:`engine.decode.confidence`).
         tokens, words: timings in seconds (for the Sayso family: CTC forced alignment).
         attention: decoder cross-attention ``(layers, heads, tokens, frames)``;
             rows are the transcript's characters plus ``<eos>``, columns are
@@ -99,15 +102,14 @@ class Recognition:
     def from_finals(cls, finals: list[Final], duration: float, model: str) -> Recognition:
         """A live session's transcript: its :class:`Final` events (in stream seconds) as one recognition
         of the take (``duration`` seconds): their texts, words and times as segments, the confidence
-        as the characters-weighted geometric mean (as a file's windows are combined); no attention
-        maps or embeddings."""
+        the mean of all their words' (:mod:`engine.decode.confidence`; the finals' mean when they
+        carry no words, 0.0 when nothing was said); no attention maps or embeddings."""
         finals = sorted(finals, key=lambda f: f.index)
         spoken = [f for f in finals if f.text]
-        weights = [(max(f.confidence, 1e-9), len(f.text) + 1) for f in spoken]
-        confidence = (float(np.exp(sum(np.log(c) * n for c, n in weights) / sum(n for _, n in weights)))
-                      if weights else 0.0)
-        return cls(text=" ".join(f.text for f in spoken), confidence=confidence, tokens=[],
-                   words=[w for f in spoken for w in f.words], attention=None, attention_tokens=[],
+        words = [w for f in spoken for w in f.words]
+        empty = float(np.mean([f.confidence for f in spoken])) if spoken else 0.0
+        return cls(text=" ".join(f.text for f in spoken), confidence=utterance_confidence(words, empty), tokens=[],
+                   words=words, attention=None, attention_tokens=[],
                    audio_embedding=None, text_embedding=None, duration=duration, decode_seconds=0.0, model=model,
                    segments=[Segment(f.start, f.end, f.text) for f in finals])
 

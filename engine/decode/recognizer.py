@@ -28,6 +28,7 @@ import os
 import textwrap
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,7 @@ from engine.decode.alignment import (
     align,
     words_from_tokens,
 )
+from engine.decode.confidence import UNCALIBRATED, Calibration, load_calibration, utterance_confidence
 from engine.decode.ctc import greedy, prefix_beam_search
 from engine.decode.protocol import Recognition, Segment, TranscriptScore
 from engine.decode.settings import check_decode_settings
@@ -51,7 +53,7 @@ from engine.decode.vocabulary import LexiconSearch, Vocabulary
 from engine.model.audio_encoder import ENCODER_FRAME_S
 from engine.model.cross_modal import CrossModalModel, pad_tokens
 from engine.resources import BUNDLED_MODEL
-from engine.text.tokenizer import BLANK, CharTokenizer
+from engine.text.tokenizer import BLANK, SOS_EOS, CharTokenizer
 from engine.train.checkpoint import load_checkpoint
 
 if TYPE_CHECKING:
@@ -81,10 +83,15 @@ class SaysoRecognizer:
     """
 
     def __init__(self, model: CrossModalModel, tokenizer: CharTokenizer, name: str = "model",
-                 ctc_weight: float = 0.5, beam_size: int = 8, window_s: float = 20.0) -> None:
-        """Raises ValueError: a decoding setting out of range (:func:`~engine.decode.settings.check_decode_settings`)."""
+                 ctc_weight: float = 0.5, beam_size: int = 8, window_s: float = 20.0,
+                 calibration: Calibration = UNCALIBRATED) -> None:
+        """Args:
+            calibration: maps raw word scores to confidences (:mod:`engine.decode.confidence`).
+
+        Raises ValueError: a decoding setting out of range (:func:`~engine.decode.settings.check_decode_settings`)."""
         check_decode_settings({"ctc_weight": ctc_weight, "beam_size": beam_size, "window_s": window_s})
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.calibration = calibration
         self.ctc_weight, self.beam_size, self.window_s = ctc_weight, beam_size, window_s
         self.frontend = LogMel()
         self._lexicons: dict[tuple[str, ...], tuple[LexiconSearch, list[list[int]]]] = {}
@@ -105,7 +112,9 @@ class SaysoRecognizer:
             torch.set_num_threads(threads)
         model, tokenizer, meta = load_checkpoint(path)
         kwargs = {**meta.get("decode", {}), **kwargs}  # decoding settings tuned by the recipe, if any
-        return cls(model, tokenizer, name=meta.get("name", Path(path).name), **kwargs)
+        name = meta.get("name", Path(path).name)
+        kwargs.setdefault("calibration", load_calibration(path, name, meta))
+        return cls(model, tokenizer, name=name, **kwargs)
 
     def transcribe_file(self, path: str | os.PathLike, vocabulary: Vocabulary | None = None, attention: bool = True) -> Recognition:
         """Read and transcribe an audio file (see :meth:`transcribe`).
@@ -167,7 +176,7 @@ class SaysoRecognizer:
         silence so the confidence, embedding and attention stay defined.
         """
         n_frames = int(np.ceil(n_samples / SAMPLE_RATE / ENCODER_FRAME_S)) + 1
-        texts, tokens, segments, att_blocks, att_tokens, confs = [], [], [], [], [], []
+        texts, tokens, words, segments, att_blocks, att_tokens, confs = [], [], [], [], [], [], []
         audio_emb, first_silent = None, None
 
         def add(r: dict, start: int, stop: int, segment: Segment) -> None:
@@ -178,6 +187,7 @@ class SaysoRecognizer:
                 if tokens:
                     tokens.append(TokenTiming(" ", tokens[-1].end, r["tokens"][0].start if r["tokens"] else offset, 1.0))
                 tokens.extend(r["tokens"])
+                words.extend(r["words"])
             confs.append((r["confidence"], len(r["text"]) + 1))
             segment.text = r["text"]
             emb = r["audio_embedding"] * (stop - start)
@@ -208,9 +218,10 @@ class SaysoRecognizer:
                 att[:, :, row: row + n_tok, col: col + n_fr] = block[..., :n_fr]
                 row += n_tok
         audio_emb /= np.linalg.norm(audio_emb) + 1e-9
-        conf = float(np.exp(sum(np.log(max(c, 1e-9)) * n for c, n in confs) / sum(n for _, n in confs)))
+        raw = float(np.exp(sum(np.log(max(c, 1e-9)) * n for c, n in confs) / sum(n for _, n in confs)))
         return Recognition(
-            text=text, confidence=conf, tokens=tokens, words=words_from_tokens(tokens), attention=att,
+            text=text, confidence=utterance_confidence(words, self.calibration(raw)), tokens=tokens, words=words,
+            attention=att,
             attention_tokens=att_tokens, audio_embedding=audio_emb, text_embedding=self.embed_text(text),
             duration=n_samples / SAMPLE_RATE, decode_seconds=time.perf_counter() - t0, model=self.name,
             segments=segments, frame_shift=ENCODER_FRAME_S,
@@ -341,22 +352,45 @@ class SaysoRecognizer:
             extra = [t for t in dict.fromkeys(search(log_probs)) if t not in known]
             candidates = phrase_ids + [self.tokenizer.encode(t) for t in extra] + [[]]  # [] : nothing was said
 
-        best, best_att = self._best_candidate(enc, candidates)
+        best, _ = self._best_candidate(enc, candidates)
         ids = candidates[best]
         text = self.tokenizer.decode(ids).strip()
         ids = self.tokenizer.encode(text)
+        target = torch.tensor([ids or [BLANK]])[:, : len(ids)]
+        logits, maps = self.model.decode_teacher_forced(enc, target, torch.tensor([len(ids)]),
+                                                        return_attention=attention)
+        token_logp = torch.log_softmax(logits[0].float(), -1)[torch.arange(len(ids) + 1),
+                                                             torch.tensor(ids + [SOS_EOS])].numpy()
+        tokens = align(log_probs, ids, self.tokenizer, audio, ENCODER_FRAME_S, offset)
         result = {
             "text": text,
-            "confidence": float(np.exp(best_att / (len(ids) + 1))),
-            "tokens": align(log_probs, ids, self.tokenizer, audio, ENCODER_FRAME_S, offset),
+            "confidence": float(np.exp(token_logp.mean())),  # raw: of every token and <eos>
+            "tokens": tokens,
+            "words": self._scored_words(tokens, ids, token_logp),
             "audio_embedding": self.model.audio_embedding(enc)[0].numpy(),
         }
         if attention:
-            target = torch.tensor([ids or [BLANK]])[:, : len(ids)]
-            _, maps = self.model.decode_teacher_forced(enc, target, torch.tensor([len(ids)]), return_attention=True)
             result["attention"] = maps[:, 0].numpy()  # (layers, heads, tokens + 1, frames)
             result["attention_tokens"] = [self.tokenizer.symbols[i] for i in ids] + ["<eos>"]
         return result
+
+    def _scored_words(self, tokens: list, ids: list[int], token_logp: np.ndarray) -> list:
+        """The words of the aligned ``tokens`` with calibrated confidences; a word's raw score is the
+        geometric mean probability of its characters and the separator after it (space or <eos>)
+        from ``token_logp`` ``(len(ids) + 1,)`` (see :mod:`engine.decode.confidence`)."""
+        (space,) = self.tokenizer.encode(" ")
+        raw, cur = [], []
+        for i, t in enumerate(ids + [SOS_EOS]):
+            if t in (space, SOS_EOS):
+                if cur:
+                    raw.append(float(np.exp(np.mean(cur + [token_logp[i]]))))
+                cur = []
+            else:
+                cur.append(float(token_logp[i]))
+        words = words_from_tokens(tokens)
+        if len(raw) != len(words):  # no alignment (too few frames): one score for all
+            raw = [float(np.exp(token_logp.mean()))] * len(words)
+        return [replace(w, confidence=self.calibration(r)) for w, r in zip(words, raw)]
 
     def _best_candidate(self, enc, candidates: list[list[int]]) -> tuple[int, float]:
         """The index of the candidate with the highest ``w·log p_ctc + (1−w)·log p_att`` (the first

@@ -24,12 +24,13 @@ silence on each side (tightly trimmed clips lose their first phoneme
 otherwise), and the decoder attends only to the encoder frames of the audio
 (same choices, a third of the cost). No speech (Silero VAD) gives an empty result.
 
-**Confidence** of a transcript is the geometric mean of its decoded tokens'
-probabilities: ``exp(Σ_segments avg_logprob·(n+1) / Σ(n+1))`` with Whisper's
-per-window ``avg_logprob`` over its ``n`` tokens plus end-of-text; for a
-chosen phrase, ``exp`` of the mean log-probability of its tokens; 0.0 when
-nothing was heard. A word's confidence is Whisper's word probability (the
-mean of its tokens' probabilities).
+**Confidence** (:mod:`engine.decode.confidence`): a word's raw score is
+Whisper's word probability (the mean of its tokens' probabilities), mapped by
+the model's calibration table to the share of words right at that score on
+held-out speakers; a transcript's confidence is the mean of its words'. With
+no words, it is the calibrated geometric mean of the decoded tokens'
+probabilities (``exp(Σ_segments avg_logprob·(n+1) / Σ(n+1))``), 0.0 when
+nothing was heard.
 
 Imports faster-whisper (CTranslate2, onnxruntime); neither torch nor Qt (a test keeps it so: torch alone is 540 MB).
 """
@@ -50,6 +51,7 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from engine.audio.io import SAMPLE_RATE, BlockReader, check_audio, load_audio
 from engine.decode.alignment import WordTiming
+from engine.decode.confidence import UNCALIBRATED, Calibration, calibrate_words, load_calibration, utterance_confidence
 from engine.decode.protocol import Recognition, Segment, TranscriptScore
 from engine.decode.vocabulary import Vocabulary
 from engine.text.normalize import normalize_text
@@ -108,8 +110,10 @@ class WhisperRecognizer:
     """
 
     def __init__(self, model: WhisperModel, name: str = "whisper", language: str = "en", beam_size: int = 5,
-                 phrase_window_s: int = WINDOW_S, block_s: float = BLOCK_S) -> None:
+                 phrase_window_s: int = WINDOW_S, block_s: float = BLOCK_S,
+                 calibration: Calibration = UNCALIBRATED) -> None:
         self.model, self.name, self.language, self.beam_size = model, name, language, beam_size
+        self.calibration = calibration
         self.phrase_window_s, self.block_s = phrase_window_s, block_s
         self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                                    language=language)
@@ -136,6 +140,7 @@ class WhisperRecognizer:
         except (RuntimeError, ValueError, OSError) as exc:
             raise WhisperFolderError(f"{path}: CTranslate2 cannot load it ({exc}).") from None
         settings.setdefault("name", path.name)
+        settings.setdefault("calibration", load_calibration(path, settings["name"]))
         return cls(model, **settings)
 
     def transcribe_file(self, path: str | os.PathLike, vocabulary: Vocabulary | None = None,
@@ -174,6 +179,8 @@ class WhisperRecognizer:
         else:
             segments, words, logp, n = self._open(audio, vocabulary)
             text, confidence = " ".join(s.text for s in segments), _geometric_mean(logp, n)
+        words = calibrate_words(words, self.calibration)
+        confidence = utterance_confidence(words, self.calibration(confidence))
         return Recognition(text=text, confidence=confidence, tokens=[], words=words, attention=None,
                            attention_tokens=[], audio_embedding=None, text_embedding=None, duration=duration,
                            decode_seconds=time.perf_counter() - t0, model=self.name, segments=segments)
@@ -250,7 +257,9 @@ class WhisperRecognizer:
                 del block
         if have >= MIN_PAUSE_S * SAMPLE_RATE:
             decode(np.concatenate(pieces))
-        return Recognition(text=" ".join(s.text for s in segments), confidence=_geometric_mean(logp, n),
+        words = calibrate_words(words, self.calibration)
+        return Recognition(text=" ".join(s.text for s in segments),
+                           confidence=utterance_confidence(words, self.calibration(_geometric_mean(logp, n))),
                            tokens=[], words=words, attention=None, attention_tokens=[], audio_embedding=None,
                            text_embedding=None, duration=(offset + have) / SAMPLE_RATE,
                            decode_seconds=time.perf_counter() - t0, model=self.name, segments=segments)
