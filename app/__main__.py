@@ -3,10 +3,17 @@
 Options:
     --model PATH   checkpoint folder (default: $SAYSO_MODEL, else the bundled base model)
 
-Hidden options for demos and screenshots:
+Hidden options for demos, screenshots and tests:
     --open FILE    open an audio file on start
     --vocabulary FILE  load a vocabulary file and use it
     --transcribe   then press Transcribe
+    --quit-after SECONDS  close the window after SECONDS (with --transcribe: as soon as the transcript
+                   is shown), first printing what it showed (:func:`report`)
+
+The application identifies itself to the desktop (:mod:`app.desktop`): the X11
+window class and Qt application name, the desktop file name (Wayland app id)
+and the application icon, so the window groups with ``sayso --install-desktop``'s
+menu entry.
 """
 from __future__ import annotations
 
@@ -23,7 +30,43 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--open", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--vocabulary", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--transcribe", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--quit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def application_icon():
+    """The application icon (:data:`engine.resources.APP_ICON`): its SVG and every PNG size, as a ``QIcon``."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+
+    from app.desktop import ICON_SIZES
+    from engine.resources import APP_ICON, icon_path
+
+    icon = QIcon()
+    for n in ICON_SIZES:
+        icon.addFile(str(icon_path(APP_ICON, n)), QSize(n, n))
+    icon.addFile(str(icon_path(APP_ICON)))  # other sizes from the SVG
+    return icon
+
+
+def report(window) -> str:
+    """What the window shows, one ``key: value`` per line (for ``--quit-after``): its title, whether it is
+    visible, the application icon's sizes, the model in use (registry name and folder, or why there is none)
+    and the transcript (``-`` if none)."""
+    from PySide6.QtWidgets import QApplication
+
+    entry = window.active_model.entry
+    sizes = sorted({s.width() for s in QApplication.windowIcon().availableSizes()})
+    recognition = window.recognition
+    return "\n".join([
+        f"window: {window.windowTitle()}",
+        f"visible: {window.isVisible()}",
+        f"icon sizes: {' '.join(map(str, sizes)) or '-'}",
+        f"model: {entry.name if entry is not None else '-'}",
+        f"model folder: {window.active_model.path}",
+        f"model problem: {window.model_error or '-'}",
+        f"transcript: {recognition.text if recognition is not None else '-'}",
+    ])
 
 
 def display_problem(environ: dict | None = None) -> str | None:
@@ -40,7 +83,10 @@ def display_problem(environ: dict | None = None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the studio until its window closes; returns the exit status."""
-    args, qt_args = parse_args(sys.argv[1:] if argv is None else argv), sys.argv[:1]
+    from app.desktop import DESKTOP_ID
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    qt_args = [DESKTOP_ID]  # argv[0] names the X11 window's instance (WM_CLASS "sayso", "Sayso studio")
     problem = display_problem()
     if problem:
         print(f"sayso: error: {problem}", file=sys.stderr)
@@ -51,14 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.active_model import resolve_model_path
+    from app.desktop import WM_CLASS
     from app.main_window import TITLE, MainWindow
-    from app.settings import APPLICATION, ORGANIZATION
+    from app.settings import ORGANIZATION
+    from engine.version import version
 
     torch.set_num_threads(1)  # the GUI only computes display features; recognition has its own process
     app = QApplication.instance() or QApplication(qt_args)
     app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
+    app.setApplicationName(WM_CLASS)  # also the X11 window class, and (app.settings) the settings file's name
     app.setApplicationDisplayName(TITLE)
+    app.setApplicationVersion(version())
+    app.setDesktopFileName(DESKTOP_ID)
+    app.setWindowIcon(application_icon())
 
     window = MainWindow(resolve_model_path(args.model), preload_model=True)
     window.show()
@@ -77,7 +128,29 @@ def main(argv: list[str] | None = None) -> int:
             window.transcribe()
 
     QTimer.singleShot(0, start)
+    if args.quit_after is not None:
+        _quit_after(window, args.quit_after, wait_for_transcript=args.transcribe)
     return app.exec()
+
+
+def _quit_after(window, seconds: float, wait_for_transcript: bool) -> None:
+    """Print :func:`report` and close ``window`` after ``seconds``, or once a transcript is shown."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    deadline = time.monotonic() + seconds
+    poll = QTimer(window)
+
+    def check() -> None:
+        if time.monotonic() < deadline and not (wait_for_transcript and window.recognition is not None):
+            return
+        poll.stop()
+        print(report(window), flush=True)
+        window.close()
+
+    poll.timeout.connect(check)
+    poll.start(100)
 
 
 if __name__ == "__main__":

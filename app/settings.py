@@ -11,8 +11,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from app.desktop import WM_CLASS
+
 ORGANIZATION = "Sayso"
-APPLICATION = "Sayso studio"
+APPLICATION = WM_CLASS
+"""The settings file's application name: Qt's application name, which is also the window class (``app.desktop``)."""
 
 
 class StudioSettings:

@@ -369,8 +369,12 @@ def cmd_train(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.version import version
+
     p = OneLineParser(prog="sayso", description="Sayso speech studio (headless commands). "
-                                "Run `sayso` with no command to open the studio.")
+                                "Run `sayso` with no command to open the studio; `sayso --install-desktop` "
+                                "adds it to the desktop's application menu (`--uninstall-desktop` removes it).")
+    p.add_argument("--version", action="version", version=f"sayso {version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):

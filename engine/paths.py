@@ -11,6 +11,8 @@ The only module that asks ``platformdirs`` where things go; on Linux:
                     recipe can regenerate
 :func:`projects_dir` ``~/Documents/Sayso`` (``$XDG_DOCUMENTS_DIR/Sayso``): where
                     the studio offers to put new projects
+:func:`user_data_home` ``~/.local/share`` (``$XDG_DATA_HOME``): the desktop's own
+                    folders (``applications/``, ``icons/``), for ``--install-desktop``
 ==================  ===========================================================
 
 Each call reads the environment afresh (tests point ``XDG_DATA_HOME``
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["APP_NAME", "cache_dir", "data_dir", "models_dir", "projects_dir", "takes_dir"]
+__all__ = ["APP_NAME", "cache_dir", "data_dir", "models_dir", "projects_dir", "takes_dir", "user_data_home"]
 
 APP_NAME = "sayso"
 """The folder name under the platform's data and cache folders."""
@@ -57,3 +59,11 @@ def projects_dir() -> Path:
     from platformdirs import user_documents_dir
 
     return Path(user_documents_dir()) / "Sayso"
+
+
+def user_data_home() -> Path:
+    """The user's data folder itself, ``platformdirs.user_data_dir()`` (``$XDG_DATA_HOME`` or
+    ``~/.local/share`` on Linux): where desktop entries and icon themes go."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir())

@@ -10,6 +10,7 @@ PKGS=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-xinerama0 libxcb-xkb1 libxcb-shape0 libxcb-randr0    # Qt xcb platform
   xvfb x11-utils                                              # headless screen for screenshots
+  desktop-file-utils                                          # desktop-file-validate: tests of --install-desktop
   flite espeak-ng festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox  # TTS for the recipe
 )
 missing=()

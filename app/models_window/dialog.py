@@ -48,6 +48,7 @@ from engine.jobs.events import JobFailed, JobFinished, Progress
 from engine.jobs.specs import CompareJob
 from engine.registry.index import ModelEntry, ModelRegistry, RegistryError
 from engine.whisper.folder import WHISPER_FAMILY
+from engine.whisper.runtime import whisper_missing
 
 PROJECT_TEST = "Project: test split"
 MANIFEST = "Manifest file…"
@@ -151,6 +152,9 @@ class ModelsDialog(QDialog):
         self.download_button.setToolTip("Download a Whisper model from the Hugging Face hub (needs the internet; "
                                         "an interrupted download resumes, every file is checksummed)")
         self.download_button.clicked.connect(self.choose_download)
+        if whisper_missing():  # the base install: the hub's models are Whisper models
+            self.download_button.setEnabled(False)
+            self.download_button.setToolTip(whisper_missing())
         self.cancel_download_button = QPushButton("Cancel download")
         self.cancel_download_button.setVisible(False)
         self.cancel_download_button.clicked.connect(self.cancel_download)
@@ -375,7 +379,7 @@ class ModelsDialog(QDialog):
         self._download = None
         self.progress.setVisible(False)
         self.cancel_download_button.setVisible(False)
-        self.download_button.setEnabled(True)
+        self.download_button.setEnabled(not whisper_missing())
         exc = future.exception()
         if exc is None:
             self.refresh()

@@ -59,6 +59,10 @@ class WindowCommands:
         self.zoom = self._action(Command.ZOOM_FIT, "Zoom to fit", w.waveform.zoom_to_fit)
         self.help = self._action(Command.SHORTCUTS, "Keyboard shortcuts", w.show_shortcuts)
         self.customize = self._plain_action("Customize shortcuts…", w.customize_shortcuts)
+        self.about = self._plain_action("About Sayso…", self.show_about)
+        self.about.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_dialog = None
+        """The About box once shown (:class:`app.about.AboutDialog`)."""
         self.quit = self._action(Command.QUIT, "Quit", w.close)
         self.rescan = self._plain_action("Rescan input devices", w.recorder.rescan)
         self.device_group = QActionGroup(w)
@@ -94,7 +98,10 @@ class WindowCommands:
         transcribe_menu.addSeparator()
         transcribe_menu.addAction(self.models)
         menus.addMenu("&View").addAction(self.zoom)
-        menus.addMenu("&Help").addActions([self.help, self.customize])
+        help_menu = menus.addMenu("&Help")
+        help_menu.addActions([self.help, self.customize])
+        help_menu.addSeparator()
+        help_menu.addAction(self.about)
         self.window.projects.add_actions(file_menu, transcribe_menu)
 
     def _build_toolbar(self) -> None:
@@ -112,6 +119,14 @@ class WindowCommands:
         for button in bar.findChildren(QToolButton):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space belongs to Record, not to a focused button
         self.window.addToolBar(bar)
+
+    def show_about(self) -> None:
+        """Open Help → About Sayso (window-modal) for the model in use now."""
+        from app.about import AboutDialog
+
+        model = self.window.active_model
+        self.about_dialog = AboutDialog(model.entry, model.problem, self.window)
+        self.about_dialog.open()
 
     def apply_shortcuts(self) -> None:
         """Re-read every command's keys from the settings (after the user changed them)."""

@@ -84,8 +84,11 @@ class TranscriptionWiring:
         except (RegistryError, OSError):
             general = None
         if general is None:
+            from engine.whisper.runtime import WHISPER_EXTRA, whisper_missing
+
+            extra = f" For sentences, {WHISPER_EXTRA} adds Whisper." if whisper_missing() else ""
             w.panel.set_model_hint(f"{entry.name} knows digits, commands and a few words: load a vocabulary of "
-                                   "your words for the best results.")
+                                   f"your words for the best results.{extra}")
             return
         w.panel.set_model_hint(f"{entry.name} is a small model for digits, commands and your own words (best with "
                                f"a vocabulary); for sentences, {general.name} transcribes any English.",

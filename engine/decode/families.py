@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from engine.checkpoint_layout import SAYSO_FAMILY, CheckpointError, family, finish_interrupted_write, unrecognized
 from engine.whisper.folder import WHISPER_FAMILY
+from engine.whisper.runtime import WHISPER_EXTRA, whisper_missing
 
 if TYPE_CHECKING:
     from engine.decode.protocol import Recognizer
@@ -49,7 +50,8 @@ def load_recognizer(model: ModelEntry | str | os.PathLike, **settings) -> Recogn
 
     Raises:
         engine.checkpoint_layout.CheckpointError: no family reads the folder, or its
-            files are unreadable or do not fit its config.
+            files are unreadable or do not fit its config, or it is a Whisper model and the
+            extra ``sayso[whisper]`` is not installed (the message says so, :mod:`engine.whisper.runtime`).
     """
     path = Path(getattr(model, "path", model)).expanduser()
     finish_interrupted_write(path)
@@ -65,7 +67,21 @@ def load_recognizer(model: ModelEntry | str | os.PathLike, **settings) -> Recogn
     if name is None:
         raise unrecognized(path)
     module, cls = FAMILIES[name].split(":")
-    recognizer = getattr(importlib.import_module(module), cls).from_checkpoint(path, **settings)
+    if name == WHISPER_FAMILY:
+        _check_whisper_runtime(path)
+    try:
+        loader = getattr(importlib.import_module(module), cls)
+    except ImportError as exc:  # an extra's package installed but broken (e.g. its native library missing)
+        if name != WHISPER_FAMILY:
+            raise
+        raise CheckpointError(f"{path}: cannot load the Whisper family ({exc}); reinstall it: {WHISPER_EXTRA}") from None
+    recognizer = loader.from_checkpoint(path, **settings)
     if hasattr(model, "path"):
         recognizer.name = model.name
     return recognizer
+
+
+def _check_whisper_runtime(path: Path) -> None:
+    problem = whisper_missing()
+    if problem:
+        raise CheckpointError(f"{path} is a Whisper model. {problem}")

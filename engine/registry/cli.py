@@ -32,6 +32,7 @@ from engine.checkpoint_layout import SAYSO_FAMILY
 from engine.command_line import OneLineParser, os_error_line, positive_int
 from engine.data.manifest import ManifestError
 from engine.registry.index import BUILTIN_ID, ModelEntry, ModelRegistry, RegistryError
+from engine.whisper.runtime import WHISPER_EXTRA, whisper_missing
 
 PROG = "sayso models"
 
@@ -60,6 +61,8 @@ def cmd_list(reg: ModelRegistry, args) -> int:
               f"{disk:>7}  {(e.parent_id or e.parent_path or '-')[:16]:<16} {len(e.metrics):>4}  "
               f"{_short(e.source, 60)}{flag}")
     print(f"(* active; registry: {reg.root})")
+    if whisper_missing():
+        print(f"(no Whisper models: {WHISPER_EXTRA} adds them)")
     return 0
 
 

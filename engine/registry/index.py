@@ -52,6 +52,11 @@ message naming the model and what is wrong.
 **Data fingerprints** (:func:`fingerprint`) identify the exact utterances a
 model was trained on, or a test set scored on, independent of their order.
 
+**Without the Whisper extra** (``sayso[whisper]``: faster-whisper, CTranslate2 and the
+offline packages; :func:`engine.whisper.runtime.whisper_missing`) the registry lists no
+Whisper model, so the default is ``sayso-base``; naming, importing or pulling a
+Whisper model is a :class:`RegistryError` saying what the extra adds.
+
 Listing, reading and changing the index need neither torch, faster-whisper nor Qt;
 only :meth:`ModelRegistry.register` (which checks that a Sayso checkpoint's weights
 load), :meth:`ModelRegistry.recognizer` and :meth:`ModelRegistry.compare` (which
@@ -96,6 +101,7 @@ from engine.resources import BUNDLED_MODEL
 from engine.whisper.folder import MODEL_FILE as WHISPER_WEIGHTS
 from engine.whisper.folder import WHISPER_FAMILY, WhisperFolderError, check_folder, sha256_file
 from engine.whisper.folder import summarize as summarize_whisper
+from engine.whisper.runtime import whisper_missing
 from engine.whisper.sources import PACKAGED, WhisperSourceError, assemble, hf_cache_models, installed_packaged
 
 if TYPE_CHECKING:
@@ -521,9 +527,11 @@ class ModelRegistry:
 
     def list(self) -> list[ModelEntry]:
         """The built-in entries (``sayso-base`` first), then registered models, oldest first, then
-        the external ones (Hugging Face cache)."""
+        the external ones (Hugging Face cache); no Whisper model without the Whisper extra."""
         index = self._read()
         registered = sorted(index["models"], key=lambda e: (e.created, e.id))
+        if whisper_missing():
+            registered = [e for e in registered if e.family != WHISPER_FAMILY]
         return self._builtins(index) + registered + self._external(index)
 
     def get(self, model_id: str) -> ModelEntry:
@@ -744,6 +752,8 @@ class ModelRegistry:
         kind = family(src)
         if kind == SAYSO_FAMILY:
             return self.register(src, name or src.name, copy=copy, notes=notes)
+        if (kind is not None or _whisper_without_vocabulary(src)) and whisper_missing():
+            raise RegistryError(f"{src} is a Whisper model. {whisper_missing()}")
         if kind is None:
             if _whisper_without_vocabulary(src):
                 if not copy:
@@ -780,9 +790,12 @@ class ModelRegistry:
         Raises:
             engine.whisper.download.DownloadError: unknown name, offline, checksum mismatch, cut short.
             engine.whisper.download.DownloadCancelled: ``cancel`` was set.
-            RegistryError: the registry folder is not writable.
+            RegistryError: the registry folder is not writable, or the Whisper extra is not installed.
         """
         from engine.whisper.download import HUB_MODELS, hub_url, pull
+
+        if whisper_missing():
+            raise RegistryError(f"Cannot pull {name}. {whisper_missing()}")
 
         with self._lock_file(f".{name}.pull.lock"):  # one download of a model at a time
             try:
@@ -972,9 +985,14 @@ class ModelRegistry:
     def _find(self, index: dict, model_id: str) -> ModelEntry:
         if model_id == BUILTIN_ID:
             return self._builtin(index)
+        missing = whisper_missing()
         for e in index["models"]:
             if e.id == model_id:
+                if missing and e.family == WHISPER_FAMILY:
+                    raise RegistryError(f"Model {model_id!r} is a Whisper model. {missing}")
                 return e
+        if missing and model_id in PACKAGED:
+            raise RegistryError(f"{model_id} comes with the Whisper extra. {missing}")
         others = self._builtins(index)[1:] + self._external(index)
         for e in others:
             if e.id == model_id:
@@ -998,9 +1016,10 @@ class ModelRegistry:
         )
 
     def _builtins(self, index: dict) -> list[ModelEntry]:
-        """``sayso-base``, then the offline Whisper packages' models (installed, or already assembled here)."""
+        """``sayso-base``, then the offline Whisper packages' models (installed, or already assembled here;
+        none without the Whisper extra)."""
         out = [self._builtin(index)]
-        for name, model in PACKAGED.items():
+        for name, model in PACKAGED.items() if not whisper_missing() else ():
             folder = self.root / name
             assembled = family(folder) == WHISPER_FAMILY
             if name not in self.packaged and not assembled:
@@ -1021,6 +1040,8 @@ class ModelRegistry:
         """Whisper folders in the Hugging Face cache, under ids not taken by other entries."""
         from engine.whisper.sources import hf_cache_dir
 
+        if whisper_missing():
+            return []
         taken = {BUILTIN_ID, *PACKAGED, *(e.id for e in index["models"])}
         out = []
         for name, snap in hf_cache_models(self.hf_cache or hf_cache_dir()).items():
