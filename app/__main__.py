@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.active_model import resolve_model_path
     from app.desktop import WM_CLASS
     from app.main_window import TITLE, MainWindow
-    from app.settings import ORGANIZATION
+    from app.settings import ORGANIZATION, StudioSettings
     from engine.version import version
 
     torch.set_num_threads(1)  # the GUI only computes display features; recognition has its own process
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setDesktopFileName(DESKTOP_ID)
     app.setWindowIcon(application_icon())
 
-    window = MainWindow(resolve_model_path(args.model), preload_model=True)
+    first_start = StudioSettings().first_start  # before the window stores anything
+    window = MainWindow(resolve_model_path(args.model), preload_model=True, first_run=first_start)
     window.show()
     # Ctrl+C / SIGTERM close the window properly (settings saved, worker stopped).
     # Python runs signal handlers only between bytecodes, so a timer wakes it.

@@ -17,8 +17,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea, QSplitter, QStackedWidget, QTabWidget
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.active_model import ActiveModel
 from app.insight.view import InsightView
@@ -32,6 +41,7 @@ from app.recorder.controller import RecorderController
 from app.settings import StudioSettings
 from app.shortcut_editor import ShortcutEditorDialog
 from app.shortcuts import ShortcutsDialog
+from app.tour import TourBand
 from app.training.job_queue import TrainingJobQueue
 from app.training.panel import TrainingPanel
 from app.transcribe.panel import TranscriptPanel
@@ -61,6 +71,7 @@ class MainWindow(QMainWindow):
     Args:
         model_path: checkpoint folder for recognition (see :func:`app.active_model.resolve_model_path`).
         preload_model: start the worker (and load the model) right away.
+        first_run: start the tour (:mod:`app.tour`); the launcher passes True when there are no settings yet.
 
     Attributes:
         audio: the clip shown in the Studio tab, ``(samples,)`` float32 16 kHz, or None.
@@ -69,7 +80,7 @@ class MainWindow(QMainWindow):
         files, recording, transcription, model_switch: the window's parts (see :mod:`app.window`).
     """
 
-    def __init__(self, model_path: Path, preload_model: bool = False) -> None:
+    def __init__(self, model_path: Path, preload_model: bool = False, first_run: bool = False) -> None:
         super().__init__()
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
@@ -112,6 +123,7 @@ class MainWindow(QMainWindow):
         self.recording = RecordingWiring(self)
         self.transcription = TranscriptionWiring(self)
         self.model_switch = ModelSwitching(self)
+        self.tour = TourBand(self)
         self.commands = WindowCommands(self)
         self._build_layout()
         self._connect()
@@ -121,6 +133,8 @@ class MainWindow(QMainWindow):
         self.commands.update()
         if preload_model:
             self.active_model.warm_up()
+        if first_run:
+            QTimer.singleShot(0, self.tour.start)
 
     @property
     def recognizer(self) -> RecognizerBridge | None:
@@ -170,7 +184,13 @@ class MainWindow(QMainWindow):
         train_scroll.setWidget(self.training)
         self.tabs.addTab(train_scroll, "Train")
         self.tabs.addTab(self.insight, "Insight")
-        self.setCentralWidget(self.tabs)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.tour)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
 
         self.device_label = QLabel()
         self.device_label.setStyleSheet("color: #b00020")

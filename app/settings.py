@@ -42,6 +42,11 @@ class StudioSettings:
     def __init__(self) -> None:
         self.qsettings = QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
+    @property
+    def first_start(self) -> bool:
+        """No setting was ever stored: Sayso starts for the first time here (the tour then starts)."""
+        return not self.qsettings.allKeys()
+
     def _bytes(self, key: str) -> QByteArray | None:
         value = self.qsettings.value(key)
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None

@@ -166,6 +166,19 @@ class ProjectController(QObject):
         self.message.emit(f"Project {Path(folder).name}: {n} utterance{'' if n == 1 else 's'}")
         return True
 
+    def open_sample_project(self) -> bool:
+        """Build the sample project of the bundled clips in Documents/Sayso (once; the user's edits are
+        kept afterwards) and open it (:mod:`engine.data.sample_project`); a problem becomes a warning."""
+        from engine.data.sample_project import SAMPLE_PROJECT_NAME, create_sample_project
+        from engine.paths import projects_dir
+
+        try:
+            folder = create_sample_project(projects_dir() / SAMPLE_PROJECT_NAME)
+        except (ProjectError, OSError) as exc:
+            QMessageBox.warning(self.window, "Sample project", str(exc))
+            return False
+        return self.open_folder(folder)
+
     def close_project(self) -> None:
         if self.project is None:
             return

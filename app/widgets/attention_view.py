@@ -92,6 +92,7 @@ class AttentionView(QWidget):
         self.scale_rows = False
         """Colour each row over its own minimum … maximum (a few very bright frames, e.g. the first, then hide nothing)."""
         self.frame_shift = ENCODER_FRAME_S
+        self.plot.getAxis("left").setTicks([[]])  # no rows yet: no meaningless numbers on the token axis
 
     @property
     def current_view(self) -> str:

@@ -59,6 +59,9 @@ class WindowCommands:
         self.zoom = self._action(Command.ZOOM_FIT, "Zoom to fit", w.waveform.zoom_to_fit)
         self.help = self._action(Command.SHORTCUTS, "Keyboard shortcuts", w.show_shortcuts)
         self.customize = self._plain_action("Customize shortcuts…", w.customize_shortcuts)
+        self.tour = self._plain_action("Take the tour", lambda: w.tour.start())
+        self.sample_project = self._plain_action("Open sample project", lambda: w.projects.open_sample_project())
+        self.sample_project.setToolTip("The bundled clips as a labeled project, split by speaker")
         self.about = self._plain_action("About Sayso…", self.show_about)
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_dialog = None
@@ -99,6 +102,8 @@ class WindowCommands:
         transcribe_menu.addAction(self.models)
         menus.addMenu("&View").addAction(self.zoom)
         help_menu = menus.addMenu("&Help")
+        help_menu.addActions([self.tour, self.sample_project])
+        help_menu.addSeparator()
         help_menu.addActions([self.help, self.customize])
         help_menu.addSeparator()
         help_menu.addAction(self.about)
