@@ -63,7 +63,11 @@ def run_once(k: int, steps: int | None, folder: Path) -> dict:
     if steps:
         panel.form.length_spin.setValue(steps)
     first_step: list[float] = []
+    last_step: list[float] = []
+    job_end: list[float] = []
     panel.queue.progress.connect(lambda e: first_step or e.done < 1 or first_step.append(time.perf_counter()))
+    panel.queue.progress.connect(lambda e: e.done < e.total or last_step.append(time.perf_counter()))
+    panel.queue.finished.connect(lambda e: job_end.append(time.perf_counter()))
     done: list[object] = []
     panel.evaluation_ready.connect(lambda r: done.append(r))
     panel.queue.failed.connect(lambda e: done.append(e))
@@ -74,12 +78,19 @@ def run_once(k: int, steps: int | None, folder: Path) -> dict:
     while not done:
         app.processEvents()
         time.sleep(0.005)
-    wall = time.perf_counter() - t0
+    end = time.perf_counter()
+    wall = end - t0
     n_steps = panel.form.length_spin.value()
+    # phases as a person sees them: waiting to start, the steps, saving, the evaluation
+    phases = {}
+    if first_step and last_step and job_end:
+        phases = {"start-up": first_step[0] - t0, "steps": last_step[0] - first_step[0],
+                  "save+register": job_end[0] - last_step[0], "evaluation": end - job_end[0]}
     window.close()
     ok = not hasattr(done[0], "kind")
     return {"ok": ok, "wall": wall, "first": (first_step[0] - t0) if first_step else float("nan"), "steps": n_steps,
-            "load": load, "threads": threads, "message": "" if ok else getattr(done[0], "message", "")}
+            "load": load, "threads": threads, "message": "" if ok else getattr(done[0], "message", ""),
+            "phases": phases}
 
 
 def main() -> int:
@@ -105,6 +116,8 @@ def main() -> int:
         print(f"busy processes {n}: personalized ({args.takes} takes/digit, {r['steps']} steps) in {r['wall']:.1f} s "
               f"from Start to evaluation; first step after {r['first']:.1f} s; {r['threads']} worker thread(s); "
               f"load average at start {r['load']:.1f} on {os.cpu_count()} cores{status}", flush=True)
+        if r["phases"]:
+            print("   phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()), flush=True)
         time.sleep(5)
     return 0
 
