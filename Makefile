@@ -63,6 +63,7 @@ bench: setup
 	$(PY) benchmarks/embedding_search.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/embedding_map_fps.py
 	$(PY) benchmarks/attention_overhead.py
+	$(PY) benchmarks/confidence.py
 
 base-model: setup
 	.venv/bin/pip install -q -e ".[recipes]"

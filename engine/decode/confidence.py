@@ -13,8 +13,8 @@ Zadrozny & Elkan 2002; scikit-learn's :class:`~sklearn.isotonic.IsotonicRegressi
 a word at confidence 0.8 is right about 8 times in 10. An **utterance's
 confidence is the mean of its words' confidences** — the expected share of its
 words that are right — so an utterance of one word has that word's confidence.
-An empty transcript (nothing heard) has the calibrated raw score of its
-decoding. A model without a calibration table passes raw scores through
+An empty transcript (nothing heard) has confidence 0.0; a transcript whose
+words could not be timed has the calibrated raw score of its decoding. A model without a calibration table passes raw scores through
 (:attr:`Calibration.calibrated` is False and the model card says so).
 
 Tables are fitted and checked by ``benchmarks/confidence.py`` and stored in a

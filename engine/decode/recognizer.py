@@ -220,7 +220,7 @@ class SaysoRecognizer:
         audio_emb /= np.linalg.norm(audio_emb) + 1e-9
         raw = float(np.exp(sum(np.log(max(c, 1e-9)) * n for c, n in confs) / sum(n for _, n in confs)))
         return Recognition(
-            text=text, confidence=utterance_confidence(words, self.calibration(raw)), tokens=tokens, words=words,
+            text=text, confidence=utterance_confidence(words, self.calibration(raw) if text else 0.0), tokens=tokens, words=words,
             attention=att,
             attention_tokens=att_tokens, audio_embedding=audio_emb, text_embedding=self.embed_text(text),
             duration=n_samples / SAMPLE_RATE, decode_seconds=time.perf_counter() - t0, model=self.name,

@@ -27,10 +27,10 @@ otherwise), and the decoder attends only to the encoder frames of the audio
 **Confidence** (:mod:`engine.decode.confidence`): a word's raw score is
 Whisper's word probability (the mean of its tokens' probabilities), mapped by
 the model's calibration table to the share of words right at that score on
-held-out speakers; a transcript's confidence is the mean of its words'. With
-no words, it is the calibrated geometric mean of the decoded tokens'
-probabilities (``exp(Σ_segments avg_logprob·(n+1) / Σ(n+1))``), 0.0 when
-nothing was heard.
+held-out speakers; a transcript's confidence is the mean of its words'; 0.0
+when nothing was heard. A transcript without word times has the calibrated
+geometric mean of its decoded tokens' probabilities
+(``exp(Σ_segments avg_logprob·(n+1) / Σ(n+1))``).
 
 Imports faster-whisper (CTranslate2, onnxruntime); neither torch nor Qt (a test keeps it so: torch alone is 540 MB).
 """
@@ -180,7 +180,7 @@ class WhisperRecognizer:
             segments, words, logp, n = self._open(audio, vocabulary)
             text, confidence = " ".join(s.text for s in segments), _geometric_mean(logp, n)
         words = calibrate_words(words, self.calibration)
-        confidence = utterance_confidence(words, self.calibration(confidence))
+        confidence = utterance_confidence(words, self.calibration(confidence) if text else 0.0)
         return Recognition(text=text, confidence=confidence, tokens=[], words=words, attention=None,
                            attention_tokens=[], audio_embedding=None, text_embedding=None, duration=duration,
                            decode_seconds=time.perf_counter() - t0, model=self.name, segments=segments)
@@ -258,8 +258,9 @@ class WhisperRecognizer:
         if have >= MIN_PAUSE_S * SAMPLE_RATE:
             decode(np.concatenate(pieces))
         words = calibrate_words(words, self.calibration)
-        return Recognition(text=" ".join(s.text for s in segments),
-                           confidence=utterance_confidence(words, self.calibration(_geometric_mean(logp, n))),
+        text = " ".join(s.text for s in segments)
+        return Recognition(text=text, confidence=utterance_confidence(
+                               words, self.calibration(_geometric_mean(logp, n)) if text else 0.0),
                            tokens=[], words=words, attention=None, attention_tokens=[], audio_embedding=None,
                            text_embedding=None, duration=(offset + have) / SAMPLE_RATE,
                            decode_seconds=time.perf_counter() - t0, model=self.name, segments=segments)
