@@ -47,7 +47,6 @@ def run_once(k: int, steps: int | None, folder: Path) -> dict:
     from app.main_window import MainWindow
     from engine.data.manifest import write_manifest
     from engine.resources import BUNDLED_MODEL
-    from engine.workers.child import fitting_threads
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.No)  # "use it now?": nobody watches
@@ -68,11 +67,13 @@ def run_once(k: int, steps: int | None, folder: Path) -> dict:
     panel.queue.progress.connect(lambda e: first_step or e.done < 1 or first_step.append(time.perf_counter()))
     panel.queue.progress.connect(lambda e: e.done < e.total or last_step.append(time.perf_counter()))
     panel.queue.finished.connect(lambda e: job_end.append(time.perf_counter()))
+    used: list[str] = []  # the worker's own word on its threads ("…, 60 steps, 1 CPU thread(s)")
+    panel.queue.log.connect(lambda e: "CPU thread(s)" in e.message and used.append(
+        e.message.rsplit(", ", 1)[-1].split()[0]))
     done: list[object] = []
     panel.evaluation_ready.connect(lambda r: done.append(r))
     panel.queue.failed.connect(lambda e: done.append(e))
     load = os.getloadavg()[0]
-    threads = fitting_threads(2)
     t0 = time.perf_counter()
     assert panel.start(), panel.display.message_label.text()
     while not done:
@@ -89,7 +90,7 @@ def run_once(k: int, steps: int | None, folder: Path) -> dict:
     window.close()
     ok = not hasattr(done[0], "kind")
     return {"ok": ok, "wall": wall, "first": (first_step[0] - t0) if first_step else float("nan"), "steps": n_steps,
-            "load": load, "threads": threads, "message": "" if ok else getattr(done[0], "message", ""),
+            "load": load, "threads": used[0] if used else "?", "message": "" if ok else getattr(done[0], "message", ""),
             "phases": phases}
 
 

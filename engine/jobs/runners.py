@@ -195,7 +195,7 @@ def _run_train(job: TrainJob, ctx: _Context) -> tuple[str, dict]:
     if isinstance(job, FineTuneJob):
         cfg.init_from = str(job.init_from)
     ctx.epochs = cfg.epochs
-    limit_threads(cfg.threads)
+    cfg.threads = limit_threads(cfg.threads)  # the trainer sets torch's threads to cfg.threads
     _tidy_checkpoints(Path(job.out_dir))
     train, dev = _utterances(job.train, "training"), _utterances(job.dev, "validation")
     noises = _noises(job.noises, ctx)
@@ -237,7 +237,7 @@ def _run_personalize(job: PersonalizeJob, ctx: _Context) -> tuple[str, dict]:
     from engine.train.personalize import PersonalizeConfig, personalize
 
     cfg = copy.deepcopy(job.config) if job.config is not None else PersonalizeConfig()
-    limit_threads(cfg.threads)
+    cfg.threads = limit_threads(cfg.threads)  # personalize() sets torch's threads to cfg.threads
     takes, base = _utterances(job.takes, "takes"), _utterances(job.base, "base")
     if job.rehearse and not base:
         from engine.train.rehearsal import rehearsal_set
@@ -245,7 +245,7 @@ def _run_personalize(job: PersonalizeJob, ctx: _Context) -> tuple[str, dict]:
         base, what = rehearsal_set(seed=cfg.seed)
         ctx.log.line(f"rehearsal: {what}")
     ctx.log.line(f"personalizing {job.checkpoint} on {len(takes)} take(s) with {len(base)} base utterance(s), "
-                 f"{cfg.steps} steps")
+                 f"{cfg.steps} steps, {cfg.threads} CPU thread(s)")
 
     def on_step(step: int, steps: int, loss: float) -> bool:
         ctx.progress("personalize", step, steps, loss=loss)
@@ -269,11 +269,11 @@ def _run_evaluate(job: EvaluateJob, ctx: _Context) -> tuple[str, dict]:
     from engine.decode.families import load_recognizer
     from engine.decode.vocabulary import Vocabulary
 
-    limit_threads(job.threads)
+    threads = limit_threads(job.threads)
     utts = _utterances(job.test, "test")
     if not utts:
         raise JobDataError("The test set is empty.")
-    recognizer = load_recognizer(job.checkpoint, threads=job.threads)  # either family
+    recognizer = load_recognizer(job.checkpoint, threads=threads)  # either family
     vocab = Vocabulary(list(job.vocabulary)) if job.vocabulary else None
     ctx.log.line(f"evaluating {job.checkpoint} on {len(utts)} utterance(s)")
 
@@ -296,7 +296,7 @@ def _run_compare(job: CompareJob, ctx: _Context) -> tuple[str, dict]:
     from engine.decode.vocabulary import Vocabulary
     from engine.registry.index import ModelRegistry, RegistryError
 
-    limit_threads(job.threads)
+    threads = limit_threads(job.threads)
     utts = _utterances(job.test, "test")
     if not utts:
         raise JobDataError("The test set is empty.")
@@ -310,7 +310,7 @@ def _run_compare(job: CompareJob, ctx: _Context) -> tuple[str, dict]:
         ctx.progress("compare", done, total)
 
     try:
-        comparison = registry.compare(job.model_a, job.model_b, utts, vocab, progress=progress, threads=job.threads)
+        comparison = registry.compare(job.model_a, job.model_b, utts, vocab, progress=progress, threads=threads)
     except RegistryError as exc:
         raise JobDataError(str(exc)) from None
     report = comparison.to_json()

@@ -109,10 +109,13 @@ def fitting_threads(requested: int, cores: int | None = None, load: float | None
     return max(1, min(requested, cores - math.floor(load)))
 
 
-def limit_threads(threads: int) -> None:
+def limit_threads(threads: int) -> int:
     """Inside a worker: :func:`fitting_threads` torch intra-op threads (at most ``threads``), one
     inter-op thread, and OpenMP threads that sleep instead of spinning while they wait
-    (``OMP_WAIT_POLICY=PASSIVE``, unless set), so a busy machine is not made busier."""
+    (``OMP_WAIT_POLICY=PASSIVE``, unless set), so a busy machine is not made busier.
+
+    Returns the thread count chosen: pass it on to whatever sets torch's threads again (a
+    trainer, a recognizer), or the fixed count it was configured with undoes the choice."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch's OpenMP runtime starts
     threads = fitting_threads(threads)
     import torch
@@ -122,6 +125,7 @@ def limit_threads(threads: int) -> None:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # already set (torch allows it once, before any parallel work)
         pass
+    return threads
 
 
 def parent_alive() -> bool:

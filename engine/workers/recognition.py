@@ -192,7 +192,7 @@ def _serve(child: Child, checkpoint: str, threads: int, name: str | None = None)
     recognizer, load_error = None, None
     try:
         if family(Path(checkpoint)) in (SAYSO_FAMILY, None):
-            limit_threads(threads)
+            threads = limit_threads(threads)  # and not the fixed count again in load_recognizer
         recognizer = load_recognizer(checkpoint, threads=threads)
         if name:
             recognizer.name = name  # the registry's name: every Recognition.model says it
