@@ -105,8 +105,9 @@ UNCALIBRATED = Calibration()
 
 def load_calibration(folder: str | os.PathLike | None, name: str = "", meta: dict | None = None) -> Calibration:
     """The model's table: ``folder/calibration.json``; else a Sayso checkpoint's ``meta["calibration"]``
-    (which fine-tuned and personalized models inherit from their base); else the packaged table
-    for ``name`` (:data:`engine.resources.CALIBRATIONS`); else :data:`UNCALIBRATED`.
+    (personalized models carry their base's); else, for a model fine-tuned from another
+    (``meta["train"]["init_from"]``), that model's; else the packaged table for ``name``
+    (:data:`engine.resources.CALIBRATIONS`); else :data:`UNCALIBRATED`.
 
     A damaged table is skipped (raw scores then pass through): confidence is advisory and must
     never stop a model from loading.
@@ -116,6 +117,10 @@ def load_calibration(folder: str | os.PathLike | None, name: str = "", meta: dic
             yield lambda: json.loads((Path(folder) / CALIBRATION_FILE).read_text(encoding="utf-8"))
         if meta and "calibration" in meta:
             yield lambda: meta["calibration"]
+        train = (meta or {}).get("train")
+        parent = train.get("init_from") if isinstance(train, dict) else None
+        if parent and Path(parent).is_dir() and (folder is None or Path(parent).resolve() != Path(folder).resolve()):
+            yield lambda: _inherited(parent)
         if name:
             yield lambda: json.loads((CALIBRATIONS / f"{name}.json").read_text(encoding="utf-8"))
 
@@ -145,6 +150,14 @@ def describe(calibration: Calibration) -> str:
     ece = f"; off by {100 * calibration.ece:.1f} points on average on other speakers" \
         if calibration.ece is not None else ""
     return f"the share of words right at that level, fitted on {calibration.fitted_on}{ece}"
+
+
+def _inherited(parent: str) -> dict:
+    """The table of the model a checkpoint was fine-tuned from (``meta["train"]["init_from"]``)."""
+    table = model_calibration(parent)
+    if not table.calibrated:
+        raise ValueError("the parent model has no table")
+    return table.to_json()
 
 
 def fit_calibration(raw: Sequence[float], right: Sequence[bool], fitted_on: str) -> Calibration:

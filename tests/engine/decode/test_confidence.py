@@ -130,3 +130,20 @@ def test_a_live_takes_confidence_is_the_mean_of_all_its_words():
     assert rec.confidence == pytest.approx(0.6)
     assert Recognition.from_finals([], 1.0, "m").confidence == 0.0
     assert UNCALIBRATED(0.42) == pytest.approx(0.42) and isinstance(UNCALIBRATED, Calibration)
+
+
+def test_a_fine_tuned_checkpoint_inherits_its_base_models_table(tmp_path):
+    """The trainer writes a fresh meta (no table) with ``train.init_from``: the table comes from there."""
+    import shutil
+
+    child = tmp_path / "fine-tuned"
+    shutil.copytree(bundled_model(), child)
+    config = json.loads((child / "config.json").read_text())
+    del config["meta"]["calibration"]
+    config["meta"]["train"]["init_from"] = str(bundled_model())
+    (child / "config.json").write_text(json.dumps(config))
+    assert model_calibration(child) == model_calibration(bundled_model())
+    assert model_calibration(child).calibrated
+    config["meta"]["train"]["init_from"] = str(tmp_path / "gone")
+    (child / "config.json").write_text(json.dumps(config))
+    assert not model_calibration(child).calibrated
