@@ -32,7 +32,10 @@ Weights stored as float16 or bfloat16 are widened to float32; int8 (or int16)
 weights are divided by their ``weight_scale`` (CTranslate2 multiplies each row
 by ``127 / max|row|`` and rounds). The configuration comes from the tensor shapes,
 the stored head counts, ``config.json`` (suppressed tokens, alignment heads) and
-the vocabulary (special token ids).
+the vocabulary (special token ids); the generation settings (:func:`generation_config`)
+are those of the hub's Whisper folders, so ``model.generate`` transcribes and
+CTranslate2's own converter (``ctranslate2.converters.TransformersConverter``) reads
+the alignment heads back from a folder written by :func:`save_hf_folder`.
 
 Nothing is read from or written to a pickle: converted weights are saved with
 :func:`save_hf_folder` as ``model.safetensors``, and :func:`load_whisper` loads a
@@ -47,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import WhisperConfig, WhisperForConditionalGeneration
+from transformers import GenerationConfig, WhisperConfig, WhisperForConditionalGeneration
 
 from engine.whisper.folder import (
     CONFIG_FILE,
@@ -59,7 +62,8 @@ from engine.whisper.folder import (
     read_model_variables,
 )
 
-__all__ = ["HF_WEIGHTS_FILE", "ct2_state_dict", "is_hf_folder", "load_whisper", "save_hf_folder", "whisper_config"]
+__all__ = ["HF_WEIGHTS_FILE", "ct2_state_dict", "generation_config", "is_hf_folder", "load_whisper", "save_hf_folder",
+           "whisper_config"]
 
 HF_WEIGHTS_FILE = "model.safetensors"
 """The weights of a Hugging Face Whisper folder (sharded folders have an index beside ``model-*.safetensors``)."""
@@ -135,6 +139,38 @@ def whisper_config(folder: str | os.PathLike, variables: dict[str, np.ndarray] |
     )
     config.alignment_heads = [list(map(int, h)) for h in ct2.get("alignment_heads", [])]
     return config
+
+
+def generation_config(folder: str | os.PathLike, config: WhisperConfig) -> GenerationConfig:
+    """The ``transformers`` generation settings of a CTranslate2 Whisper folder, as the hub's Whisper
+    folders have them (so that ``model.generate`` and CTranslate2's converter both read them back):
+    alignment heads, suppressed tokens, the language and task ids, ``<|notimestamps|>``.
+
+    Raises:
+        WhisperFolderError: a vocabulary without Whisper's special tokens.
+    """
+    folder = Path(folder)
+    ct2 = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    tokens = _tokens(folder)
+    ids = {t: i for i, t in enumerate(tokens)}
+    try:
+        specials = {t: ids[f"<|{t}|>"] for t in ("transcribe", "translate", "notimestamps")}
+    except KeyError as exc:
+        raise WhisperFolderError(f"{folder}: the vocabulary lacks {exc}.") from None
+    multilingual = config.vocab_size >= 51865
+    return GenerationConfig(
+        _from_model_config=False,  # else transformers drops the Whisper-specific keys when loading it
+        decoder_start_token_id=config.decoder_start_token_id, bos_token_id=config.bos_token_id,
+        eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id,
+        max_length=config.max_target_positions, suppress_tokens=list(config.suppress_tokens or []),
+        begin_suppress_tokens=list(config.begin_suppress_tokens or []),
+        alignment_heads=config.alignment_heads, is_multilingual=multilingual,
+        task_to_id={"transcribe": specials["transcribe"], "translate": specials["translate"]},
+        no_timestamps_token_id=specials["notimestamps"],
+        # English-only models have none: transformers detects the language whenever the key exists
+        **({"lang_to_id": {tokens[i]: int(i) for i in ct2.get("lang_ids", [])},
+            "forced_decoder_ids": [[1, None], [2, specials["transcribe"]]]}  # detect the language, transcribe
+           if multilingual else {}))
 
 
 def ct2_state_dict(folder: str | os.PathLike) -> tuple[WhisperConfig, dict[str, torch.Tensor]]:
@@ -247,6 +283,7 @@ def load_whisper(folder: str | os.PathLike, dtype: torch.dtype = torch.float32) 
             raise WhisperFolderError(f"{folder}: converted weights do not fit: missing {missing[:3]}, "
                                      f"unexpected {unexpected[:3]}.")
         model.tie_weights()
+        model.generation_config = generation_config(folder, config)
     elif is_hf_folder(folder):
         try:
             model = WhisperForConditionalGeneration.from_pretrained(folder, use_safetensors=True,

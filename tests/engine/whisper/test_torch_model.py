@@ -66,3 +66,14 @@ def test_english_only_prompt_and_refusals(tiny: TorchWhisper) -> None:
         tiny.cross_attention(np.zeros(31 * SAMPLE_RATE, np.float32), [1])
     with pytest.raises(ValueError):
         tiny.cross_attention(np.zeros(SAMPLE_RATE, np.float32), [])
+
+
+@pytest.mark.parametrize("name", ["whisper-tiny.en", "whisper-base"])
+def test_transformers_generate_transcribes_with_the_converted_settings(name: str, whisper_root: Path) -> None:
+    """The generation settings built from the CTranslate2 folder (prompt, language detection for the
+    multilingual model, suppression) let ``transformers``' own ``generate`` transcribe as CTranslate2 does."""
+    tw = load_torch_whisper(whisper_root / name, threads=2)
+    mel = tw.mel(load_audio(sample_path("sc_left_03401e93.wav")))
+    out = tw.model.generate(mel, num_beams=1, return_dict_in_generate=True).sequences[0].tolist()
+    assert out[: len(tw.prompt)] == tw.prompt  # base: <|en|> detected, then <|transcribe|><|notimestamps|>
+    assert tw.tokenizer.decode(out[len(tw.prompt):], skip_special_tokens=True).strip(" .").lower() == "left"

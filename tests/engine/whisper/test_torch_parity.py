@@ -12,14 +12,17 @@ held to the bundled clips it agrees on and to the transcripts' tokens only.
 """
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from engine.audio.io import load_audio
 from engine.resources import sample_path
-from engine.whisper.folder import MODEL_FILE, WhisperFolderError
+from engine.whisper.folder import MODEL_FILE, WhisperFolderError, read_model_variables
 from engine.whisper.torch_parity import ParityModels, compare
 from engine.whisper.torch_weights import HF_WEIGHTS_FILE, ct2_state_dict, is_hf_folder, load_whisper, save_hf_folder
 from tests.helpers import shared_data
@@ -99,6 +102,28 @@ def test_hugging_face_folder_round_trip_in_safetensors(tiny_folder: Path, tiny_t
     ours, theirs = tiny_torch.state_dict(), loaded.state_dict()
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
     assert loaded.generation_config.alignment_heads == tiny_torch.generation_config.alignment_heads
+
+
+def test_int8_folder_from_ctranslate2s_own_converter_round_trips(tiny_folder: Path, tiny_torch, tmp_path: Path) -> None:
+    """torch → Hugging Face folder → CTranslate2's converter (int8 with per-row scales) → this converter:
+    the int8 weights are dequantized to what CTranslate2 itself computes with, and the generation
+    settings (alignment heads) survive the trip."""
+    import ctranslate2
+
+    hf = save_hf_folder(tiny_torch, tmp_path / "hf", tokenizer_from=tiny_folder)
+    out = Path(ctranslate2.converters.TransformersConverter(str(hf), load_as_float16=False).convert(
+        str(tmp_path / "ct2"), quantization="int8"))
+    shutil.copy(tiny_folder / "tokenizer.json", out)
+    variables, _ = read_model_variables(out / MODEL_FILE)
+    assert variables["decoder/layer_0/self_attention/linear_0/weight"].dtype == np.int8
+    assert "decoder/layer_0/self_attention/linear_0/weight_scale" in variables
+    assert json.loads((out / "config.json").read_text())["alignment_heads"] == tiny_torch.generation_config.alignment_heads
+    config, state = ct2_state_dict(out)
+    original = tiny_torch.state_dict()["model.decoder.layers.0.fc1.weight"]
+    step = original.abs().amax(dim=1, keepdim=True) / 127  # one int8 step per row
+    assert ((state["model.decoder.layers.0.fc1.weight"] - original).abs() <= step / 2 + 1e-6).all()
+    p = compare(ParityModels(out, compute_type="float32"), _clips()[0])
+    assert p.text == " Yes." and p.same_transcript and p.max_logprob_diff < FLOAT32_TOLERANCE, p
 
 
 def test_refuses_what_is_neither_folder(tmp_path: Path) -> None:
