@@ -54,13 +54,28 @@ def _clips() -> list:
     return [load_audio(sample_path(s)) for s in SAMPLES]
 
 
-def test_tiny_matches_ctranslate2_float32_on_bundled_and_held_out_clips(tiny_folder: Path, tiny_torch) -> None:
-    models = ParityModels(tiny_folder, tiny_torch, "float32")
-    for audio in [*_clips(), load_audio(shared_data() / AN4_HELDOUT)]:
-        p = compare(models, audio)
-        assert p.ct2_tokens and p.same_transcript, (p.text, p.torch_tokens)
-        assert p.max_logprob_diff < FLOAT32_TOLERANCE, p
-    assert p.text == " 2-6-8-3-8-0-2."  # AN4 fejs reads "two six eight three eight zero two"
+def _audio(clip: str):
+    """A bundled sample, or the held-out AN4 clip (skipped without ../shared/data)."""
+    return load_audio(shared_data() / clip if clip == AN4_HELDOUT else sample_path(clip))
+
+
+@pytest.fixture(scope="module")
+def tiny_float32(tiny_folder: Path, tiny_torch) -> ParityModels:
+    return ParityModels(tiny_folder, tiny_torch, "float32")
+
+
+@pytest.fixture(scope="module")
+def base_float32(base_folder: Path) -> ParityModels:
+    return ParityModels(base_folder, compute_type="float32")
+
+
+@pytest.mark.parametrize("clip", [*SAMPLES, AN4_HELDOUT])
+def test_tiny_matches_ctranslate2_float32(tiny_float32: ParityModels, clip: str) -> None:
+    p = compare(tiny_float32, _audio(clip))
+    assert p.ct2_tokens and p.same_transcript, (p.text, p.torch_tokens)
+    assert p.max_logprob_diff < FLOAT32_TOLERANCE, p
+    if clip == AN4_HELDOUT:
+        assert p.text == " 2-6-8-3-8-0-2."  # AN4 fejs reads "two six eight three eight zero two"
 
 
 def test_tiny_stays_close_to_ctranslate2_int8(tiny_folder: Path, tiny_torch) -> None:
@@ -73,12 +88,11 @@ def test_tiny_stays_close_to_ctranslate2_int8(tiny_folder: Path, tiny_torch) -> 
     assert texts == ["yes", "7", "left"]
 
 
-def test_base_matches_ctranslate2_float32(base_folder: Path) -> None:
-    models = ParityModels(base_folder, compute_type="float32")
-    for audio in [*_clips()[:2], load_audio(shared_data() / AN4_HELDOUT)]:
-        p = compare(models, audio)
-        assert p.ct2_tokens and p.same_transcript, (p.text, p.torch_tokens)
-        assert p.max_logprob_diff < FLOAT32_TOLERANCE, p
+@pytest.mark.parametrize("clip", [*SAMPLES[:2], AN4_HELDOUT])
+def test_base_matches_ctranslate2_float32(base_float32: ParityModels, clip: str) -> None:
+    p = compare(base_float32, _audio(clip))
+    assert p.ct2_tokens and p.same_transcript, (p.text, p.torch_tokens)
+    assert p.max_logprob_diff < FLOAT32_TOLERANCE, p
 
 
 def test_converter_uses_every_tensor_and_unfuses_attention(tiny_folder: Path) -> None:
