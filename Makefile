@@ -38,7 +38,7 @@ system-deps:
 	  echo "Creating the venv in $(VENV) (torch is large: this takes a few minutes once)"; \
 	  rm -rf "$(VENV)" && $(PYTHON) -m venv "$(VENV)" && \
 	  "$(VENV)/bin/pip" install -q --upgrade pip setuptools wheel 2>&1 | $(QUIET_PIP) && \
-	  "$(VENV)/bin/pip" install -q -e ".[test,whisper]" 2>&1 | $(QUIET_PIP) && touch "$(VENV)/.complete"; \
+	  "$(VENV)/bin/pip" install -q -e ".[test,whisper,whisper-torch]" 2>&1 | $(QUIET_PIP) && touch "$(VENV)/.complete"; \
 	else "$(VENV)/bin/pip" install -q --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP); fi
 	@ln -sfn "$(VENV)" .venv
 	@touch .venv/.installed

@@ -7,7 +7,12 @@
 - :mod:`engine.whisper.recognizer`: :class:`~engine.whisper.recognizer.WhisperRecognizer`,
   the :class:`engine.decode.protocol.Recognizer` of this family;
 - :mod:`engine.whisper.stream`: live sessions: partials (LocalAgreement-2) and finals decoded whole at
-  each endpoint.
+  each endpoint;
+- :mod:`engine.whisper.torch_weights`: the same weights in torch (``transformers``), reversed from a
+  CTranslate2 folder or loaded from a Hugging Face folder (safetensors); :mod:`engine.whisper.torch_parity`
+  proves a conversion against CTranslate2; :mod:`engine.whisper.torch_model` loads one for Insight
+  (feature extractor, tokens, decoder cross-attention).
 
-Nothing here imports torch or Qt; faster-whisper is imported only by the recognizer.
+Nothing here imports Qt; faster-whisper is imported only by the recognizer (and the parity check), torch and
+``transformers`` only by the ``torch_*`` modules.
 """

@@ -10,7 +10,8 @@ A folder faster-whisper loads (as converted by ``ct2-transformers-converter``)::
     MODEL_CARD.md              written by Sayso: where the weights came from, what they are good at
 
 Reading ``model.bin``'s header (:func:`read_model_header`) seeks over the
-tensors without reading them, so a truncated file is caught in milliseconds.
+tensors without reading them, so a truncated file is caught in milliseconds;
+:func:`read_model_variables` reads them all (for :mod:`engine.whisper.torch_weights`).
 """
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from engine.atomic import atomic_write
 from engine.checkpoint_layout import MODEL_CARD_FILE, CheckpointError
 
 __all__ = [
     "CONFIG_FILE", "MODEL_FILE", "OPTIONAL_FILES", "TOKENIZER_FILE", "VOCABULARY_FILES", "WHISPER_FAMILY", "WhisperFolder",
-    "WhisperFolderError", "check_folder", "is_whisper_folder", "read_model_header", "sha256_file", "summarize",
+    "WhisperFolderError", "check_folder", "is_whisper_folder", "read_model_header", "read_model_variables", "sha256_file", "summarize",
     "write_card",
     "write_vocabulary",
 ]
@@ -84,16 +87,12 @@ class WhisperFolder:
         return names.get(self.width, f"d{self.width}") + ("" if self.multilingual else ".en")
 
 
-def read_model_header(path: str | os.PathLike) -> dict:
-    """The spec name and tensor shapes of a CTranslate2 ``model.bin`` (binary format ≥ 5).
+_DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
+"""CTranslate2's type ids in ``model.bin`` (``ctranslate2.specs.model_spec._dtype_to_type_id``)."""
 
-    Returns:
-        ``{"spec": str, "version": int, "shapes": {name: tuple[int, ...]}}``.
 
-    Raises:
-        WhisperFolderError: unreadable, an older format, or truncated (a tensor runs past the end).
-    """
-    path = Path(path)
+def _parse_model(path: Path, load: bool) -> dict:
+    """Walk ``model.bin``: header always; each tensor's bytes only if ``load`` (else seek over them)."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
@@ -113,20 +112,62 @@ def read_model_header(path: str | os.PathLike) -> dict:
             spec = read_str()
             read("<I")  # spec revision
             (count,) = read("<I")
-            shapes = {}
+            shapes, variables, aliases = {}, {}, {}
             for _ in range(count):
                 name = read_str()
                 (rank,) = read("<B")
                 shape = read(f"<{rank}I")
-                _dtype, nbytes = read("<BI")
+                dtype, nbytes = read("<BI")
                 if fh.tell() + nbytes > size:
                     raise WhisperFolderError(
                         f"{path}: truncated ({size:,} bytes; tensor {name} ends at byte {fh.tell() + nbytes:,}).")
-                fh.seek(nbytes, os.SEEK_CUR)
+                if load:
+                    variables[name] = _to_array(fh.read(nbytes), _DTYPES[dtype], shape)
+                else:
+                    fh.seek(nbytes, os.SEEK_CUR)
                 shapes[name] = tuple(shape)
-    except (OSError, EOFError, UnicodeDecodeError, struct.error) as exc:
+            if load and version >= 6:  # aliases: a name that shares another's tensor (tied weights)
+                (count,) = read("<I")
+                for _ in range(count):
+                    alias = read_str()
+                    aliases[alias] = read_str()
+    except (OSError, EOFError, UnicodeDecodeError, struct.error, IndexError) as exc:
         raise WhisperFolderError(f"{path}: not a readable CTranslate2 model ({exc or 'too short'}).") from None
-    return {"spec": spec, "version": version, "shapes": shapes}
+    return {"spec": spec, "version": version, "shapes": shapes, "variables": variables, "aliases": aliases}
+
+
+def _to_array(data: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    if dtype == "bfloat16":  # numpy has none: the upper half of a float32
+        return (np.frombuffer(data, np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(shape)
+    return np.frombuffer(data, dtype).reshape(shape).copy()
+
+
+def read_model_header(path: str | os.PathLike) -> dict:
+    """The spec name and tensor shapes of a CTranslate2 ``model.bin`` (binary format ≥ 5).
+
+    Returns:
+        ``{"spec": str, "version": int, "shapes": {name: tuple[int, ...]}}``.
+
+    Raises:
+        WhisperFolderError: unreadable, an older format, or truncated (a tensor runs past the end).
+    """
+    header = _parse_model(Path(path), load=False)
+    return {k: header[k] for k in ("spec", "version", "shapes")}
+
+
+def read_model_variables(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every variable of a CTranslate2 ``model.bin`` as stored, and its aliases.
+
+    Returns:
+        ``(variables, aliases)``: ``{name: array}`` in the stored type (float32, float16, int8 with a
+        ``<name>_scale`` beside it, int16, int32; bfloat16 widened to float32; scalars have shape
+        ``()``), and ``{alias: name}`` (e.g. ``decoder/projection/weight`` → ``decoder/embeddings/weight``).
+
+    Raises:
+        WhisperFolderError: as :func:`read_model_header`.
+    """
+    model = _parse_model(Path(path), load=True)
+    return model["variables"], model["aliases"]
 
 
 def check_folder(path: str | os.PathLike, need_vocabulary: bool = True) -> WhisperFolder:
