@@ -64,6 +64,7 @@ bench: setup
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/embedding_map_fps.py
 	$(PY) benchmarks/attention_overhead.py
 	$(PY) benchmarks/confidence.py
+	$(PY) benchmarks/whisper_torch_parity.py
 
 base-model: setup
 	.venv/bin/pip install -q -e ".[recipes]"
