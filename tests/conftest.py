@@ -9,6 +9,17 @@ import pytest
 from tests.helpers import bundled_model, shared_data
 
 
+def pytest_sessionstart(session) -> None:
+    """The tests' own torch work runs on the threads a worker would choose now
+    (:func:`engine.workers.child.fitting_threads`): torch's default of one per core oversubscribes a
+    loaded machine (the chunked-scoring test took over 600 s at load 4 with 2 threads)."""
+    import torch
+
+    from engine.workers.child import fitting_threads
+
+    torch.set_num_threads(fitting_threads(torch.get_num_threads()))
+
+
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     """``$SAYSO_TEST_MODEL`` if set, else the bundled base model (which ships, so it must exist)."""

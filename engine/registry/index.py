@@ -863,7 +863,15 @@ class ModelRegistry:
         # After the index no longer lists it: a kill here leaves a stray folder, never a dangling entry.
         if folder.is_dir():
             if entry.stored:
-                shutil.rmtree(folder, ignore_errors=True)
+                # renamed aside first (atomic), so a kill during the deletion leaves a ``.<id>.tmp*`` folder that
+                # remove_orphans deletes, never a half-deleted <id>/ that no longer looks like a model
+                aside = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{model_id}.tmp-removed"))
+                try:
+                    os.replace(folder, aside / model_id)
+                except OSError:
+                    aside.rmdir()
+                    aside = folder
+                shutil.rmtree(aside, ignore_errors=True)
             else:
                 (folder / ENTRY_NAME).unlink(missing_ok=True)
                 with contextlib.suppress(OSError):
