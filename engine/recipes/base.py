@@ -320,6 +320,26 @@ def _dev_wer(checkpoint: Path) -> float:
     return read_config(checkpoint)["meta"]["dev_wer"]
 
 
+def _finished_runs(work: Path, init_from: Path | None):
+    """``(history, best checkpoint, stages text)`` of the runs already in ``work`` (``run/``, ``run2/``),
+    from their ``last/`` trainer state; the best is the better ``best/`` by validation WER (``run2``'s
+    when the recipe started from ``init_from``)."""
+    from engine.checkpoint_layout import TRAINER_STATE_FILE
+    from engine.train.trainer import EpochReport
+
+    history, bests = [], []
+    for run in ("run", "run2"):
+        if (work / run / "last" / TRAINER_STATE_FILE).exists():
+            state = json.loads((work / run / "last" / TRAINER_STATE_FILE).read_text())
+            history += [EpochReport(**h) for h in state["history"]]
+        if (work / run / "best").exists():
+            bests.append(work / run / "best")
+    best = bests[-1] if init_from else min(bests, key=_dev_wer)
+    stages = (f"continued from {init_from.name} with the second-stage settings only" if init_from
+              else "a second, lower-rate stage with stronger channel augmentation follows the first")
+    return history, best, stages + f"; stopped after {len(history)} epochs"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m engine.recipes.base", description=__doc__.splitlines()[0])
     p.add_argument("--work", type=Path, default=cache_dir() / WORK,
@@ -338,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pseudo-labels", type=Path, action="append", default=[], metavar="MANIFEST",
                    help="teacher-labelled JSONL manifest(s) (python -m engine.recipes.distill) to train on beside the true labels")
     p.add_argument("--teacher", default="whisper-base", help="the teacher that labelled --pseudo-labels (for the card)")
+    p.add_argument("--publish-only", action="store_true",
+                   help="train nothing: tune, evaluate and publish the best checkpoint of the runs in --work "
+                        "(after a run was stopped; the history is read from its last/ checkpoint)")
     p.add_argument("--out", type=Path, default=BUNDLED_MODEL, help="where the bundled model goes")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -364,7 +387,9 @@ def main(argv: list[str] | None = None) -> int:
 
     noises = background_noises()
     history = []
-    if args.init_from:
+    if args.publish_only:
+        history, best, stages = _finished_runs(args.work, args.init_from)
+    elif args.init_from:
         best = args.init_from
         stages = f"continued from {args.init_from.name} with the second-stage settings only"
     else:
@@ -372,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         history = Trainer(cfg, args.work / "run", on_event=progress_printer(log_lines=False)).fit(train, dev, noises, resume=args.resume)
         best = args.work / "run" / "best"
         stages = "a second, lower-rate stage with stronger channel augmentation follows the first"
-    if args.stage2_epochs:
+    if args.stage2_epochs and not args.publish_only:
         # Stage 2: continue at a lower rate with stronger channel and speed augmentation
         # (telephone band, band limits, speed 0.85-1.15), so the model leans less on
         # the recording conditions of the few real speakers.
@@ -392,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(best / f, args.out / f)
     config = read_config(args.out)
     config["meta"].update({
-        "name": "sayso-base", "figures": figures, "train_minutes": round((time.time() - t0) / 60, 1),
+        "name": "sayso-base", "figures": figures,
+        "train_minutes": round(sum(h.seconds for h in history) / 60 if args.publish_only else (time.time() - t0) / 60, 1),
         "stages": stages,
         "data": {"train_utterances": len(train), "real": len(splits.train), "synthetic": len(synth_train),
                  "synthetic_voices": sorted({u.speaker for u in synth_train}),
