@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("selected %s (dev WER %.2f%%)", best, 100 * _dev_wer(best))
     ctc_weight = tune_ctc_weight(best, dev)
     _set_meta(best, {"decode": {"ctc_weight": ctc_weight}})
-    figures = evaluate_all(best, args.work)
+    figures = evaluate_all(best, args.work, threads=args.threads)
 
     args.out.mkdir(parents=True, exist_ok=True)
     for f in MODEL_FILES:
