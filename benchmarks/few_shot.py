@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.decode.recognizer import SaysoRecognizer  # noqa: E402
 from engine.decode.vocabulary import Vocabulary  # noqa: E402
-from engine.recipes.datasets import COMMANDS, DIGITS, FSDD_TEST_SPEAKER, background_noises, real_splits  # noqa: E402
+from engine.recipes.datasets import COMMANDS, DIGITS, FSDD_HELDOUT_SPEAKERS, background_noises, real_splits  # noqa: E402
 from engine.resources import BUNDLED_MODEL  # noqa: E402
 from engine.train.personalize import PersonalizeConfig, personalize  # noqa: E402
 
@@ -68,7 +68,7 @@ def main() -> int:
     noises = background_noises()
 
     rec = SaysoRecognizer.from_checkpoint(args.model)
-    print(f"model: {args.model} · speaker fsdd-{FSDD_TEST_SPEAKER} (held out of training) · {args.threads} threads")
+    print(f"model: {args.model} · speaker fsdd-{FSDD_HELDOUT_SPEAKERS[0]} (held out of training) · {args.threads} threads")
     before = accuracy(rec, speaker, digits)
     print(f"before: {100 * before:.1f}% of his 500 digits right (10-digit vocabulary)")
     if commands:

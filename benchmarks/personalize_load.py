@@ -29,7 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def takes(k: int) -> tuple[list, list]:
-    from engine.recipes.datasets import FSDD_TEST_SPEAKER, real_splits
+    from engine.recipes.datasets import FSDD_HELDOUT_SPEAKERS, real_splits
 
     held = sorted(real_splits().test["fsdd-heldout"], key=lambda u: str(u.audio_path))
     by_digit: dict[str, list] = {}
@@ -37,7 +37,7 @@ def takes(k: int) -> tuple[list, list]:
         by_digit.setdefault(u.text, []).append(u)
     train = [u for us in by_digit.values() for u in us[:k]]
     dev = [u for us in by_digit.values() for u in us[k: k + 3]]
-    assert train and all(FSDD_TEST_SPEAKER in str(u.audio_path) for u in train)
+    assert train and all(FSDD_HELDOUT_SPEAKERS[0] in str(u.audio_path) for u in train)
     return train, dev
 
 

@@ -2,9 +2,10 @@
 
 Usage: python benchmarks/wer.py [--model DIR] [--json OUT]
 
-Sets (see engine.recipes.base.heldout_sets): the held-out FSDD speaker, the
-held-out Speech Commands speakers (10 commands, and all words), and held-out
-synthetic voices. Prints one row per set.
+Sets (see engine.recipes.base.heldout_sets): the held-out FSDD speakers
+nicolas and jason (10 digits, and open), the held-out Speech Commands speakers
+(10 commands, 10 digits, and all words), the 10 held-out AN4 speakers (AN4
+vocabulary, and open), and held-out synthetic voices. Prints one row per set.
 """
 from __future__ import annotations
 

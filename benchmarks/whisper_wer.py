@@ -4,7 +4,7 @@ vocabulary-constrained figures on the held-out FSDD and Speech Commands speakers
     .venv/bin/python benchmarks/whisper_wer.py [--per-speaker 2] [--threads 1] [--vocabulary]
 
 - AN4 (CMU, ../shared/data/an4): the 10 speakers of :data:`AN4_HELDOUT_SPEAKERS`
-  (the lowest :func:`engine.recipes.datasets.speaker_bucket` of ``an4-<id>``); of each, the
+  (:func:`engine.recipes.datasets.an4_heldout_speakers`: the lowest speaker bucket of ``an4-<id>``); of each, the
   ``--per-speaker`` longest utterances made only of digits and command words, and as many of the
   others (spelled letters, numbers, names), reported apart. Both sides are normalized by
   :func:`engine.text.normalize.normalize_text` (Whisper's "U-M-N-Y-H-6." → "u m n y h six").
@@ -40,21 +40,22 @@ import numpy as np
 
 from engine.audio.io import load_audio
 from engine.decode.vocabulary import Vocabulary
-from engine.recipes.datasets import COMMANDS, DIGITS, FSDD_TEST_SPEAKER, real_splits, shared_data_dir, speaker_bucket
+from engine.recipes.datasets import (
+    COMMANDS,
+    DIGITS,
+    FSDD_HELDOUT_SPEAKERS,
+    an4_heldout_speakers,
+    real_splits,
+    shared_data_dir,
+)
 from engine.text.normalize import normalize_text
 
 AN4_WORDS = set(DIGITS) | set(COMMANDS) | {"oh", "enter", "rubout", "erase", "repeat"}
 
 
-def an4_heldout_speakers(n: int = 10) -> list[str]:
-    """The ``n`` AN4 speakers with the lowest speaker bucket (stable, independent of the data order)."""
-    with open(shared_data_dir() / "an4" / "train.tsv", encoding="utf-8") as fh:
-        speakers = {row["speaker"] for row in csv.DictReader(fh, delimiter="\t")}
-    return sorted(speakers, key=lambda s: speaker_bucket(f"an4-{s}"))[:n]
-
-
-AN4_HELDOUT_SPEAKERS = ["fjmd", "mcel", "mwhw", "fmjd", "mskh", "mdxs", "fejs", "fnsv", "msjr", "mrcb"]
-"""Held out for every Whisper figure: ``an4_heldout_speakers(10)`` (asserted when run)."""
+AN4_HELDOUT_SPEAKERS = an4_heldout_speakers()
+"""Held out of the Sayso model's training and of every figure (owned by
+:func:`engine.recipes.datasets.an4_heldout_speakers`): fjmd, mcel, mwhw, fmjd, mskh, mdxs, fejs, fnsv, msjr, mrcb."""
 
 
 def digits_as_read(raw: str, ref: str) -> str:
@@ -194,7 +195,6 @@ def main() -> None:
     ap.add_argument("--show", action="store_true", help="print every hypothesis")
     ap.add_argument("--direct", action="store_true", help="also `sayso transcribe` vs faster-whisper called directly")
     args = ap.parse_args()
-    assert an4_heldout_speakers(10) == AN4_HELDOUT_SPEAKERS
     clips = an4_clips(args.per_speaker)
     print(f"AN4 held-out speakers: {', '.join(AN4_HELDOUT_SPEAKERS)}; {len(clips)} utterances; "
           f"threads {args.threads}; phrase window {args.phrase_window} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -235,7 +235,7 @@ def main() -> None:
         if splits is not None:
             fsdd = [(u.audio_path, u.text) for u in splits.test["fsdd-heldout"]][::5]
             sc = [(u.audio_path, u.text) for u in splits.test["sc-heldout"] if u.text in COMMANDS][::6]
-            for label, set_, vocab in ((f"FSDD {FSDD_TEST_SPEAKER}, 10 digits", fsdd, Vocabulary(DIGITS)),
+            for label, set_, vocab in ((f"FSDD {FSDD_HELDOUT_SPEAKERS[0]}, 10 digits", fsdd, Vocabulary(DIGITS)),
                                        ("Speech Commands held-out, 10 commands", sc, Vocabulary(COMMANDS))):
                 v = run(rec, set_, vocab)
                 print(f"{name:16s} {label}: WER {wer(v['refs'], v['hyps']):5.1f} % "

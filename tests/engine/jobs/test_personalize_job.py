@@ -9,7 +9,7 @@ from engine.decode.vocabulary import Vocabulary
 from engine.jobs.events import JobFinished, LogLine
 from engine.jobs.queue import JobRunner
 from engine.jobs.specs import PersonalizeJob
-from engine.recipes.datasets import DIGITS, FSDD_TEST_SPEAKER, fsdd
+from engine.recipes.datasets import DIGITS, FSDD_HELDOUT_SPEAKERS, fsdd
 from tests.helpers import shared_data
 
 pytestmark = pytest.mark.slow  # fine-tunes the real model for 60 steps and decodes 100 clips twice (~40 s)
@@ -24,7 +24,7 @@ def accuracy(recognizer: SaysoRecognizer, utterances) -> float:
 def test_one_take_per_digit_makes_the_held_out_speaker_better_understood(tmp_path, model_path):
     shared_data()  # skips without the corpora
     take = lambda u: int(u.audio_path.stem.split("_")[2])  # noqa: E731
-    his = [u for u in fsdd() if u.speaker == f"fsdd-{FSDD_TEST_SPEAKER}"]  # never in the base model's training
+    his = [u for u in fsdd() if u.speaker == f"fsdd-{FSDD_HELDOUT_SPEAKERS[0]}"]  # never in the base model's training
     takes = [u for u in his if take(u) == 0]
     others = [u for u in his if 10 <= take(u) < 20]
     assert len(takes) == 10 and len(others) == 100
