@@ -19,7 +19,7 @@ import torch
 
 from engine.jobs.runners import _Context, _run_personalize
 from engine.jobs.specs import PersonalizeJob
-from engine.recipes.datasets import FSDD_TEST_SPEAKER, fsdd
+from engine.recipes.datasets import fsdd
 from engine.train.personalize import PersonalizeConfig
 from engine.workers.child import Child
 from tests.helpers import shared_data
@@ -36,7 +36,7 @@ def test_a_personalization_on_a_busy_machine_runs_on_the_threads_its_worker_chos
                                                                                    restore_threads):
     shared_data()
     monkeypatch.setattr(os, "getloadavg", lambda: (8.0, 8.0, 8.0))
-    takes = [u for u in fsdd() if u.speaker == f"fsdd-{FSDD_TEST_SPEAKER}"][:4]
+    takes = [u for u in fsdd() if u.speaker == "fsdd-nicolas"][:4]
     job = PersonalizeJob(tmp_path / "me", model_path, takes, config=PersonalizeConfig(steps=2, threads=2))
     (tmp_path / "me").mkdir()
     answers = mp.Queue()
