@@ -108,6 +108,10 @@ class TourBand(QFrame):
         self._watch(rec)
         self._show("transcribing", "Transcribing…", "")
         w.transcribe()
+        if not rec.busy:  # nothing was sent: a recording or another transcription is running
+            self._unwatch()
+            self._show("opened", "Sayso is busy (recording or transcribing): press <b>Transcribe it</b> again "
+                       "in a moment.", "Transcribe it")
 
     def _watch(self, recognizer) -> None:
         self._unwatch()

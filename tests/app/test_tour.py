@@ -66,6 +66,9 @@ def test_the_tour_is_skippable_and_comes_back_from_the_help_menu(qtbot, no_model
         qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert ended.args == [False] and not window.tour.isVisible()
     window.commands.tour.trigger()
+    qtbot.mouseClick(window.tour.next_button, Qt.MouseButton.LeftButton)  # open the sample
+    qtbot.mouseClick(window.tour.next_button, Qt.MouseButton.LeftButton)  # transcribe it: there is no model
+    assert window.tour.step == "transcribed" and "No model could be loaded" in window.tour.text.text()
     qtbot.mouseClick(window.tour.skip_button, Qt.MouseButton.LeftButton)
     assert not window.tour.isVisible()
     # Help → Open sample project, twice: built once, then opened as the user left it
