@@ -29,7 +29,7 @@ from engine.decode.recognizer import SaysoRecognizer
 from engine.decode.vocabulary import Vocabulary
 from engine.recipes.datasets import COMMANDS, DIGITS
 from engine.resources import CALIBRATIONS, sample_path
-from tests.helpers import bundled_model
+from tests.helpers import bundled_model, shared_data
 
 CLIPS = ["sc_go_0f250098.wav", "sc_up_03401e93.wav", "sc_stop_18f8afd5.wav", "fsdd_3_nicolas_1.wav"]
 
@@ -80,6 +80,7 @@ def test_the_shipped_models_are_calibrated_and_confidence_tracks_how_often_words
         assert load_calibration(None, name).calibrated, name
     from engine.recipes.base import heldout_sets
 
+    shared_data()  # skips here without ../shared/data
     utts, _ = heldout_sets()["sc-commands-heldout (open)"]
     conf, right = [], []
     for u in sorted(utts, key=lambda u: str(u.audio_path))[::10]:
