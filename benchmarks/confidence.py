@@ -96,19 +96,19 @@ def scored_words(rec, sets) -> list[tuple[float, bool, str]]:
 
 
 def write(name: str, table) -> Path:
+    from engine.atomic import atomic_write
+
     if name.startswith("whisper"):
-        CALIBRATIONS.mkdir(parents=True, exist_ok=True)
         path = CALIBRATIONS / f"{name}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(table.to_json(), indent=1) + "\n")
-        os.replace(tmp, path)
+        with atomic_write(path) as fh:
+            fh.write(json.dumps(table.to_json(), indent=1) + "\n")
         return path
-    config = json.loads((BUNDLED_MODEL / "config.json").read_text())
+    path = BUNDLED_MODEL / "config.json"
+    config = json.loads(path.read_text())
     config["meta"]["calibration"] = table.to_json()
-    tmp = BUNDLED_MODEL / "config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2))
-    os.replace(tmp, BUNDLED_MODEL / "config.json")
-    return BUNDLED_MODEL / "config.json"
+    with atomic_write(path) as fh:
+        json.dump(config, fh, indent=2)
+    return path
 
 
 def main() -> int:

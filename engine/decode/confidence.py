@@ -88,14 +88,16 @@ class Calibration:
                    None if d.get("ece") is None else float(d["ece"]))
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write ``folder/calibration.json`` atomically (temp file, fsync, rename)."""
+        """Write ``folder/calibration.json`` atomically (:func:`engine.atomic.atomic_write`).
+
+        Raises:
+            OSError: the folder is not writable or the disk is full (the old file is kept).
+        """
+        from engine.atomic import atomic_write
+
         path = Path(folder) / CALIBRATION_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.to_json(), f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with atomic_write(path) as fh:
+            json.dump(self.to_json(), fh, indent=1)
         return path
 
 
