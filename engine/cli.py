@@ -33,6 +33,7 @@ from engine.audio.errors import AudioError
 from engine.audio.io import AUDIO_LOG, audio_info
 from engine.checkpoint_layout import CheckpointError
 from engine.command_line import OneLineParser, os_error_line, positive_int
+from engine.data.errors import ProjectError
 from engine.data.manifest import ManifestError, read_manifest
 from engine.data.utterance import Utterance
 from engine.decode.vocabulary import Vocabulary, VocabularyError
@@ -146,6 +147,8 @@ class TrainSettings:
     device: str = "auto"
     model: dict = field(default_factory=dict)
     loss: dict = field(default_factory=dict)
+    teacher: str = ""
+    unlabeled: Path | None = None
     source: str = ""
     """The TOML file's name, for error messages ('' for a job from flags only)."""
 
@@ -153,7 +156,7 @@ class TrainSettings:
 _JOB_TYPES = {
     "train": Path, "dev": Path, "out": Path, "init_from": Path, "resume": bool, "epochs": int, "lr": float,
     "warmup_steps": int, "batch_seconds": float, "max_batch": int, "threads": int, "augment": bool, "seed": int,
-    "patience": int, "device": str, "model": dict, "loss": dict,
+    "patience": int, "device": str, "model": dict, "loss": dict, "teacher": str, "unlabeled": Path,
 }
 _TYPE_NAMES = {Path: "a path (string)", bool: "true or false", int: "an integer", float: "a number",
                str: "a string", dict: "a table"}
@@ -211,6 +214,11 @@ def load_job(path: str | Path) -> TrainSettings:
                         ``encoder_layers``, …); not with ``init_from``
     ``[loss]``          fields of :class:`engine.train.losses.LossConfig`
                         (``ctc_weight``, ``contrastive_weight``, ``label_smoothing``)
+    ``teacher``         a model id or folder (``whisper-base``): it transcribes
+                        ``unlabeled`` and the model also trains on those transcripts
+                        (sequence-level distillation, Kim & Rush 2016)
+    ``unlabeled``       a JSONL manifest (``text`` may be empty) or a Sayso project
+                        folder (its unlabeled utterances outside dev and test)
     ==================  =========================================================
 
     Relative paths are relative to the TOML file's folder. Required keys,
@@ -284,12 +292,16 @@ def check_job(job: TrainSettings) -> None:
             raise JobError(f"{src}{what} not found: {getattr(job, key)}")
     if job.init_from and not job.init_from.is_dir():
         raise JobError(f"{src}init_from checkpoint folder not found: {job.init_from}")
+    if bool(job.teacher) != bool(job.unlabeled):
+        raise JobError(f"{src}teacher and unlabeled go together: the teacher transcribes the unlabeled audio")
+    if job.unlabeled and not job.unlabeled.exists():
+        raise JobError(f"{src}unlabeled audio not found: {job.unlabeled} (a JSONL manifest or a project folder)")
 
 
 def _job_from_args(args) -> TrainSettings:
     """The job of ``--config`` (if given) with every explicitly given flag on top."""
     job = load_job(args.config) if args.config else TrainSettings()
-    for key in ("train", "dev", "out", "init_from", "epochs", "threads"):
+    for key in ("train", "dev", "out", "init_from", "epochs", "threads", "teacher", "unlabeled"):
         value = getattr(args, key)
         if value is not None:
             setattr(job, key, value)
@@ -335,6 +347,7 @@ def run_job(job: TrainSettings) -> list:
 
     check_job(job)
     train, dev = read_manifest(job.train), read_manifest(job.dev)
+    train = train + teacher_labels(job)
     cfg = train_config(job, train)
     noises = []
     if job.augment:
@@ -348,6 +361,44 @@ def run_job(job: TrainSettings) -> list:
 
     on_event = progress_printer() if distributed.is_main() else None
     return Trainer(cfg, job.out, on_event=on_event).fit(train, dev, noises, resume=job.resume)
+
+
+def teacher_labels(job: TrainSettings) -> list[Utterance]:
+    """The transcripts of ``job.unlabeled`` by ``job.teacher``, written to ``job.out/pseudo_labels.jsonl``
+    (a second run resumes it) and returned as training utterances; none without a teacher.
+
+    Raises:
+        JobError: under ``torchrun`` (label once without it), or the teacher heard nothing.
+        RegistryError: the teacher is neither a known model id nor a model folder.
+    """
+    if not job.teacher:
+        return []
+    from engine.recipes.distill import PSEUDO_LABELS, project_unlabeled, pseudo_label
+    from engine.registry.index import ModelRegistry
+    from engine.train import distributed
+
+    if distributed.world_size() > 1:
+        raise JobError("--teacher cannot run under torchrun: run it once without torchrun (the labels are kept "
+                       f"in {job.out / PSEUDO_LABELS}), then train from a manifest that includes them")
+    registry = ModelRegistry()
+    entry = registry.prepare(registry.resolve(job.teacher))
+    if job.unlabeled.is_dir():
+        from engine.data.store import Project
+
+        with Project.open(job.unlabeled, read_only=True) as project:
+            unlabeled = project_unlabeled(project)
+    else:
+        unlabeled = read_manifest(job.unlabeled)
+    if not unlabeled:
+        raise JobError(f"{job.unlabeled} has no unlabeled utterance for the teacher to transcribe")
+    print(f"{entry.name} transcribes {len(unlabeled)} unlabeled utterance(s)…", file=sys.stderr, flush=True)
+    manifest = pseudo_label(unlabeled, job.out / PSEUDO_LABELS, entry.name, job.threads, folder=entry.path)
+    labelled = read_manifest(manifest)
+    if not labelled:
+        raise JobError(f"the teacher {entry.name} heard no speech in {job.unlabeled}")
+    print(f"{len(labelled)} utterance(s) labelled by {entry.name} ({manifest}) train beside the labelled ones",
+          file=sys.stderr, flush=True)
+    return labelled
 
 
 def cmd_train(args) -> int:
@@ -412,6 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init-from", type=Path, help="checkpoint to fine-tune from")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/last")
     tr.add_argument("--threads", type=positive_int, help="CPU threads per process (default 2)")
+    tr.add_argument("--teacher", metavar="MODEL", help="distil: this model (an id such as whisper-base, or a "
+                    "folder) transcribes --unlabeled and the model also trains on its transcripts")
+    tr.add_argument("--unlabeled", type=Path, metavar="PATH", help="audio for the teacher: a JSONL manifest "
+                    "(text may be empty) or a Sayso project folder (its unlabeled utterances)")
     tr.set_defaults(func=cmd_train)
 
     sub.add_parser("models", help="the model registry: list, show, register, compare, export, use, remove",
@@ -440,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (AudioError, ManifestError, VocabularyError, CheckpointError, TrainingError, JobError,
-            RegistryError) as exc:
+            RegistryError, ProjectError) as exc:
         print(f"sayso: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a missing or unreadable file, a folder given for a file, a full disk, a read-only folder

@@ -37,6 +37,7 @@ from engine.jobs.events import (
     Progress,
 )
 from engine.jobs.specs import CompareJob, Data, EvaluateJob, FineTuneJob, Job, PersonalizeJob, TrainJob, resume_hint
+from engine.recipes.distill import PSEUDO_LABELS
 from engine.workers.child import Child, limit_threads
 
 __all__ = ["PROGRESS_INTERVAL_S", "JobDataError", "work"]
@@ -198,9 +199,10 @@ def _run_train(job: TrainJob, ctx: _Context) -> tuple[str, dict]:
     cfg.threads = limit_threads(cfg.threads)  # the trainer sets torch's threads to cfg.threads
     _tidy_checkpoints(Path(job.out_dir))
     train, dev = _utterances(job.train, "training"), _utterances(job.dev, "validation")
+    pseudo = _teacher_labels(job, ctx, cfg.threads)
     noises = _noises(job.noises, ctx)
     history = Trainer(cfg, job.out_dir, on_event=ctx.on_trainer_event, should_stop=ctx.stopping).fit(
-        train, dev, noises, resume=job.resume)
+        train + pseudo, dev, noises, resume=job.resume)
     if ctx.stopping() and (not history or math.isnan(history[-1].dev_wer)):
         raise _Cancelled()
     out = Path(job.out_dir)
@@ -213,7 +215,46 @@ def _run_train(job: TrainJob, ctx: _Context) -> tuple[str, dict]:
         "best": str(best) if best.exists() else "",
         "last": str(last),
     }
+    if job.teacher:
+        report["distillation"] = {"teacher": str(job.teacher), "pseudo_labels": len(pseudo),
+                                  "manifest": str(out / PSEUDO_LABELS)}
     return str(best if best.exists() else last), report
+
+
+def _teacher_labels(job: TrainJob, ctx: _Context, threads: int) -> list[Utterance]:
+    """The teacher's transcripts of ``job.unlabeled`` as training utterances (none without a teacher).
+
+    Stage ``"teacher"`` reports progress; a cancel stops between two utterances
+    (those already transcribed stay in the manifest, and a resume skips them).
+
+    Raises:
+        JobDataError: a teacher but no unlabeled utterance, or a teacher that hears nothing in them.
+    """
+    if not job.teacher:
+        return []
+    from engine.data.manifest import read_manifest
+    from engine.recipes.distill import pseudo_label
+    from engine.registry.index import ModelRegistry
+
+    unlabeled = _utterances(job.unlabeled, "unlabeled")
+    if not unlabeled:
+        raise JobDataError("Distillation needs unlabeled utterances for the teacher to transcribe; there are none.")
+    folder = Path(job.teacher)
+    name = ModelRegistry().resolve(folder).name
+    ctx.log.line(f"the teacher {name} transcribes {len(unlabeled)} unlabeled utterance(s) "
+                 "(sequence-level distillation)")
+
+    def progress(done: int, total: int) -> None:
+        if ctx.stopping():
+            raise _Cancelled()
+        ctx.progress("teacher", done, total)
+
+    manifest = pseudo_label(unlabeled, Path(job.out_dir) / PSEUDO_LABELS, name, threads, progress, folder=folder)
+    labelled = read_manifest(manifest)
+    if not labelled:
+        raise JobDataError(f"The teacher {name} heard no speech in the {len(unlabeled)} unlabeled utterance(s).")
+    ctx.log.line(f"{len(labelled)} utterance(s) labelled by {name} train beside the labelled ones")
+    return labelled
 
 
 def _tidy_checkpoints(out: Path) -> None:

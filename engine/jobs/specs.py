@@ -47,6 +47,12 @@ class TrainJob:
         noises: mix the Speech Commands background noises into the augmentation
             (:func:`engine.recipes.datasets.background_noises`; none if absent).
         resume: continue from ``out_dir/last`` (see :meth:`~engine.jobs.queue.JobRunner.resume`).
+        teacher: a model folder of either family (normally Whisper): before training it
+            transcribes ``unlabeled`` into ``out_dir/pseudo_labels.jsonl``
+            (:func:`engine.recipes.distill.pseudo_label`, resumable) and the model trains on
+            those transcripts beside ``train`` — sequence-level knowledge distillation
+            (Kim & Rush, EMNLP 2016). ``""``: no teacher.
+        unlabeled: the utterances the teacher transcribes (their ``text`` is ignored).
     """
 
     out_dir: str | os.PathLike
@@ -55,6 +61,8 @@ class TrainJob:
     config: TrainConfig | None = None
     noises: bool = False
     resume: bool = False
+    teacher: str | os.PathLike = ""
+    unlabeled: Data = ()
     kind: ClassVar[str] = "train"
     noun: ClassVar[str] = "training"
 

@@ -49,6 +49,9 @@ MAX_CHARS = 256
 """Longest pseudo-label kept (the student's ``ModelConfig.max_text_len``)."""
 PSEUDO_DIR = Path("recipes") / "pseudo"
 """Default folder of the manifests under :func:`engine.paths.cache_dir`."""
+PSEUDO_LABELS = "pseudo_labels.jsonl"
+"""The teacher's transcripts in a training run's folder (:class:`engine.jobs.specs.TrainJob` ``teacher``,
+``sayso train --teacher``)."""
 
 log = logging.getLogger("sayso.distill")
 
@@ -89,12 +92,24 @@ def unlabeled(sources: list[str]) -> list[Utterance]:
     return out
 
 
+def project_unlabeled(project) -> list[Utterance]:
+    """The unlabeled utterances of a Sayso project (:class:`engine.data.store.Project`) outside its dev and
+    test splits — what a teacher may transcribe without touching what the model is scored on.
+
+    Raises:
+        engine.data.errors.ProjectError: the project cannot be read.
+    """
+    from engine.data.query import UtteranceFilter
+
+    return [u for u in project.export_items(UtteranceFilter(status="unlabeled")) if u.split not in ("dev", "test")]
+
+
 def pseudo_label(utterances: list[Utterance], out: Path, teacher: str = "whisper-base", threads: int = 2,
                  progress=None, folder: Path | None = None) -> Path:
     """Transcribe ``utterances`` with ``teacher`` and append them to the manifest ``out``.
 
-    ``folder`` is the teacher's assembled model folder (default: :func:`~engine.whisper.sources.assemble`
-    of ``teacher`` into the user's models folder).
+    ``folder`` is the teacher's model folder, of either family (default: :func:`~engine.whisper.sources.assemble`
+    of the offline Whisper package ``teacher`` into the user's models folder); ``teacher`` names it in the rows.
 
     Utterances already in ``out`` (same audio file and start) are skipped, so a second call resumes.
     ``progress(done, total)`` is called after each one.
@@ -103,11 +118,12 @@ def pseudo_label(utterances: list[Utterance], out: Path, teacher: str = "whisper
         ``out``.
 
     Raises:
-        engine.whisper.folder.WhisperFolderError: the teacher cannot be assembled or loaded.
+        engine.train.checkpoint.CheckpointError: the teacher cannot be assembled or loaded
+            (:class:`~engine.whisper.folder.WhisperFolderError` for a Whisper folder).
     """
     from engine.audio.io import load_segment
+    from engine.decode.families import load_recognizer
     from engine.recipes.base import PSEUDO_PREFIX
-    from engine.whisper.recognizer import WhisperRecognizer
     from engine.whisper.sources import assemble
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +134,7 @@ def pseudo_label(utterances: list[Utterance], out: Path, teacher: str = "whisper
                 row = json.loads(line)
                 done.add((row["audio_filepath"], float(row.get("offset", 0.0))))
     todo = [u for u in utterances if (str(u.audio_path), float(u.start or 0.0)) not in done]
-    rec = WhisperRecognizer.from_checkpoint(folder or assemble(teacher), threads=threads)
+    rec = load_recognizer(folder or assemble(teacher), threads=threads)
     audio_s = decode_s = 0.0
     with open(out, "a", encoding="utf-8") as fh:
         for i, u in enumerate(todo):

@@ -314,3 +314,37 @@ def test_ctrl_c_cancels_a_pull_and_the_same_command_resumes_it(tmp_path, tiny_fo
         assert out.returncode == 0, out.stderr
         assert hub.ranges == [f"bytes={kept}-"]  # resumed where it stopped
     assert not part.exists() and out.stdout.startswith("whisper-small\t")
+
+
+def test_train_with_a_whisper_teacher_on_unlabeled_audio(tmp_path, tiny_folder):
+    """`sayso train --teacher`: Whisper tiny.en transcribes two unlabeled LibriSpeech sentences and the
+    model trains on its transcripts beside the 12 labelled digit clips."""
+    import soundfile as sf
+
+    from tests.helpers import shared_data
+
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    clips = sorted((shared_data() / "fsdd" / "recordings").glob("*_jackson_1*.wav"))[:12]
+    (tmp_path / "m.jsonl").write_text("".join(
+        json.dumps({"audio_filepath": str(c), "text": words[int(c.name[0])], "duration": 0.5}) + "\n" for c in clips))
+    libri = sorted((shared_data() / "librispeech_unlabeled").rglob("*.flac"), key=lambda p: sf.info(str(p)).frames)
+    heard = libri[:2]  # the two shortest sentences (about 2 s)
+    (tmp_path / "u.jsonl").write_text("".join(
+        json.dumps({"audio_filepath": str(c), "text": "", "duration": sf.info(str(c)).duration}) + "\n"
+        for c in heard))
+    job = _tiny_job(tmp_path, teacher=str(tiny_folder), unlabeled="u.jsonl")
+    out = sayso("train", "--config", job)
+    assert out.returncode == 0, out.stderr
+    assert "whisper-tiny.en transcribes 2 unlabeled utterance(s)" in out.stderr, out.stderr
+    rows = [json.loads(line) for line in (tmp_path / "run" / "pseudo_labels.jsonl").read_text().splitlines()]
+    assert [r["audio_filepath"] for r in rows] == [str(c) for c in heard]
+    assert all(r["teacher"] == "whisper-tiny.en" and 0.0 <= r["confidence"] <= 1.0 for r in rows)
+    assert all(len(r["text"].split()) >= 2 for r in rows), rows  # the teacher's sentences, not the empty text
+    assert "14 training and 12 validation utterances" in (tmp_path / "run" / "train.log").read_text()
+
+    # a teacher needs unlabeled audio, and an unknown teacher is one line
+    out = sayso("train", "--config", _tiny_job(tmp_path, teacher="whisper-tiny.en"))
+    assert out.returncode == 2 and out.stderr.startswith("sayso: error: job.toml: teacher and unlabeled go together")
+    out = sayso("train", "--config", _tiny_job(tmp_path, teacher="no-such-model", unlabeled="u.jsonl"))
+    assert out.returncode == 2 and "no-such-model" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
