@@ -305,6 +305,29 @@ class DataChoice(QWidget):
             return project_data(self._project, min_train, min_dev)
         return manifest_data(self.train_edit.text().strip(), self.dev_edit.text().strip() or None, min_train, min_dev)
 
+    def unlabeled(self) -> list[Utterance]:
+        """The open project's unlabeled utterances outside dev and test, for a teacher to transcribe
+        (:func:`engine.recipes.distill.project_unlabeled`).
+
+        Raises:
+            DataChoiceError: the data are manifests, or the project has none (the message says what to do).
+        """
+        from engine.data.errors import ProjectError
+        from engine.recipes.distill import project_unlabeled
+
+        if self.source != "project" or self._project is None:
+            raise DataChoiceError("A teacher transcribes the open project's unlabeled utterances: choose the "
+                                  "project's splits as the data, or no teacher.")
+        name = Path(self._project.folder).name
+        try:
+            utterances = project_unlabeled(self._project)
+        except (ProjectError, OSError) as exc:
+            raise DataChoiceError(f"Cannot read the project {name}: {exc}") from None
+        if not utterances:
+            raise DataChoiceError(f"The project {name} has no unlabeled utterances outside dev and test for the "
+                                  "teacher to transcribe: record or import some, or choose no teacher.")
+        return utterances
+
     def refresh(self) -> None:
         """Recount the project's utterances for the summary line."""
         if self.source != "project":

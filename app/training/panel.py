@@ -197,6 +197,7 @@ class TrainingPanel(QWidget):
         """The Train tab comes forward: count the project's utterances again (edits in the Dataset tab
         changed splits and statuses meanwhile)."""
         self.data_choice.refresh()
+        self.form.refresh_teachers()  # models installed or removed in the Models window meanwhile
         super().showEvent(event)
 
     @property
@@ -217,6 +218,12 @@ class TrainingPanel(QWidget):
         data = self._collect(min_train, min_dev)
         if data is None:
             return False
+        teacher, unlabeled = self.form.teacher, []
+        if teacher:
+            try:
+                unlabeled = self.data_choice.unlabeled()
+            except DataChoiceError as exc:
+                return self._refuse(str(exc))
         out = self._make_run_folder(data)
         if out is None:
             return False
@@ -225,15 +232,19 @@ class TrainingPanel(QWidget):
             job = PersonalizeJob(out, base, data.train, config=self.form.personalize_config(self.config_overrides),
                                  noises=True, rehearse=True)
         elif scratch:
-            job = TrainJob(out, data.train, data.dev, self.form.train_config(data.train, self.config_overrides))
+            job = TrainJob(out, data.train, data.dev, self.form.train_config(data.train, self.config_overrides),
+                           teacher=teacher, unlabeled=unlabeled)
         else:
             job = FineTuneJob(out, data.train, data.dev, self.form.train_config(data.train, self.config_overrides),
-                              init_from=base)
+                              init_from=base, teacher=teacher, unlabeled=unlabeled)
         what = {"personalize": "Personalization", "finetune": "Fine-tuning", "train": "Training"}[job.kind]
         self.display.begin_run(per_step=preset.key == "personalize")
         self._resumable = None
         self.display.append_log(f"{what} into {out}")
         self.display.append_log(data.description)
+        if teacher:
+            self.display.append_log(f"{self.form.teacher_combo.currentText()} first transcribes {len(unlabeled)} "
+                                    "unlabeled utterance(s) of the project; the model also trains on its transcripts")
         if not self._submit(job, _Run("train", job.kind, out, data.dev, per_step=preset.key == "personalize")):
             return False
         self._say(f"{what} queued: {data.description}", error=False)

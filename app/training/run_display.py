@@ -31,7 +31,8 @@ LOG_MAX_LINES = 5000
 PROGRESS_STEPS = 1000
 ERROR_STYLE = "color: #b00020"
 INFO_STYLE = ""
-STAGES = {"loading": "Loading audio", "train": "Training", "personalize": "Personalizing", "evaluate": "Evaluating"}
+STAGES = {"loading": "Loading audio", "teacher": "The teacher transcribes", "train": "Training",
+          "personalize": "Personalizing", "evaluate": "Evaluating"}
 """What the progress bar calls each stage of a job."""
 
 

@@ -47,6 +47,11 @@ if TYPE_CHECKING:
 __all__ = ["RunForm", "model_problem", "safe_name"]
 
 PRESET_KEY = "training/preset"
+TEACHER_KEY = "training/teacher"
+NO_TEACHER = "No teacher"
+TEACHER_HELP = ("Distil from a larger model: before training, it transcribes the project's unlabeled "
+                "utterances (outside dev and test) and the new model also learns from its transcripts "
+                "(sequence-level knowledge distillation). Their labels in the project are not changed.")
 """The settings key of the preset chosen last."""
 
 
@@ -116,6 +121,10 @@ class RunForm(QGroupBox):
         self.patience_spin.setRange(0, 1000)
         self.patience_spin.setSpecialValueText("never")
         self.patience_spin.setToolTip("Stop after this many epochs without a better validation WER")
+        self.teacher_combo = QComboBox()
+        self.teacher_combo.setToolTip(TEACHER_HELP)
+        self.teacher_label = QLabel("Distil from")
+        self.teacher_label.setToolTip(TEACHER_HELP)
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("name of the new model")
         self.folder_label = QLabel()
@@ -140,6 +149,7 @@ class RunForm(QGroupBox):
         form.addRow("Learning rate", self.lr_spin)
         self.patience_label = QLabel("Early stop")
         form.addRow(self.patience_label, self.patience_spin)
+        form.addRow(self.teacher_label, self.teacher_combo)
         form.addRow("Name", self.name_edit)
         form.addRow("Saved to", self.folder_label)
 
@@ -147,6 +157,8 @@ class RunForm(QGroupBox):
         self.from_scratch_radio.toggled.connect(self._update_enabled)
         self.name_edit.textChanged.connect(self._update_folder_label)
         self.base_browse.clicked.connect(self._browse_base)
+        self.refresh_teachers()
+        self.teacher_combo.currentIndexChanged.connect(self._remember_teacher)
         self._restore()
         self.set_base_model(BUNDLED_MODEL)
         self._on_preset()
@@ -173,6 +185,51 @@ class RunForm(QGroupBox):
         if index < 0:
             raise KeyError(key)
         self.preset_combo.setCurrentIndex(index)
+
+    @property
+    def teacher(self) -> str:
+        """The registry id of the model to distil from, or "" (none, or the preset personalizes)."""
+        if self.preset.key == "personalize":
+            return ""
+        return str(self.teacher_combo.currentData() or "")
+
+    def refresh_teachers(self) -> None:
+        """List the installed Whisper models as teachers (the registry is read here: a small index file),
+        keeping the choice the user made."""
+        from engine.registry.index import ModelRegistry, RegistryError
+        from engine.whisper.folder import WHISPER_FAMILY
+
+        qs = getattr(self.settings, "qsettings", None)
+        wanted = self.teacher_combo.currentData() if self.teacher_combo.count() else (
+            qs.value(TEACHER_KEY, "") if qs is not None else "")
+        try:
+            entries = [e for e in ModelRegistry().list() if e.family == WHISPER_FAMILY and e.available]
+        except (RegistryError, OSError):
+            entries = []
+        self.teacher_combo.blockSignals(True)
+        self.teacher_combo.clear()
+        self.teacher_combo.addItem(NO_TEACHER, "")
+        for e in entries:
+            self.teacher_combo.addItem(e.name, e.id)
+        index = self.teacher_combo.findData(wanted) if isinstance(wanted, str) and wanted else 0
+        self.teacher_combo.setCurrentIndex(max(0, index))
+        self.teacher_combo.blockSignals(False)
+
+    def set_teacher(self, model_id: str) -> None:
+        """Choose the teacher by registry id ("" for none).
+
+        Raises:
+            KeyError: no such installed Whisper model.
+        """
+        index = self.teacher_combo.findData(model_id)
+        if index < 0:
+            raise KeyError(model_id)
+        self.teacher_combo.setCurrentIndex(index)
+
+    def _remember_teacher(self, *_) -> None:
+        qs = getattr(self.settings, "qsettings", None)
+        if qs is not None:
+            qs.setValue(TEACHER_KEY, str(self.teacher_combo.currentData() or ""))
 
     @property
     def from_scratch(self) -> bool:
@@ -270,6 +327,9 @@ class RunForm(QGroupBox):
         self.patience_spin.setEnabled(not busy and training)
         self.patience_spin.setVisible(training)
         self.patience_label.setVisible(training)
+        self.teacher_combo.setEnabled(not busy and training)
+        self.teacher_combo.setVisible(training)
+        self.teacher_label.setVisible(training)
 
     def _on_preset(self, *_) -> None:
         p = self.preset

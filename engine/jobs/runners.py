@@ -239,8 +239,9 @@ def _teacher_labels(job: TrainJob, ctx: _Context, threads: int) -> list[Utteranc
     unlabeled = _utterances(job.unlabeled, "unlabeled")
     if not unlabeled:
         raise JobDataError("Distillation needs unlabeled utterances for the teacher to transcribe; there are none.")
-    folder = Path(job.teacher)
-    name = ModelRegistry().resolve(folder).name
+    registry = ModelRegistry()
+    entry = registry.prepare(registry.resolve(job.teacher))  # an offline package is assembled here, once
+    folder, name = Path(entry.path), entry.name
     ctx.log.line(f"the teacher {name} transcribes {len(unlabeled)} unlabeled utterance(s) "
                  "(sequence-level distillation)")
 
@@ -376,6 +377,7 @@ def _classify(exc: BaseException, job: Job) -> tuple[FailureKind, str]:
     """``(kind, user message)`` for an exception that ended a job in the worker."""
     from engine.audio.errors import AudioError
     from engine.data.manifest import ManifestError
+    from engine.registry.index import RegistryError
     from engine.train.checkpoint import CheckpointError
     from engine.train.trainer import NonFiniteLossError, TrainingError
 
@@ -386,7 +388,7 @@ def _classify(exc: BaseException, job: Job) -> tuple[FailureKind, str]:
         exc = exc.__cause__  # a checkpoint that could not be written (Trainer._save): a disk problem, below
     if isinstance(exc, TrainingError):
         return ("nan" if isinstance(exc, NonFiniteLossError) else "data"), str(exc)
-    if isinstance(exc, (JobDataError, ManifestError, AudioError, CheckpointError)):
+    if isinstance(exc, (JobDataError, ManifestError, AudioError, CheckpointError, RegistryError)):
         return "data", str(exc)
     disk_text = next((m for m in _DISK_MESSAGES if m in str(exc)), None)  # e.g. safetensors' SafetensorError
     if (isinstance(exc, OSError) and (exc.errno in _DISK_ERRNOS or isinstance(exc, PermissionError))) or disk_text:

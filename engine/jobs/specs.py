@@ -47,7 +47,8 @@ class TrainJob:
         noises: mix the Speech Commands background noises into the augmentation
             (:func:`engine.recipes.datasets.background_noises`; none if absent).
         resume: continue from ``out_dir/last`` (see :meth:`~engine.jobs.queue.JobRunner.resume`).
-        teacher: a model folder of either family (normally Whisper): before training it
+        teacher: a model id of the registry or a model folder, of either family (normally
+            Whisper, e.g. ``"whisper-base"``): before training it
             transcribes ``unlabeled`` into ``out_dir/pseudo_labels.jsonl``
             (:func:`engine.recipes.distill.pseudo_label`, resumable) and the model trains on
             those transcripts beside ``train`` — sequence-level knowledge distillation

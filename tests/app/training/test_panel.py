@@ -367,3 +367,44 @@ def test_a_job_failing_in_the_worker_shows_a_message_and_the_log_tail(qtbot, job
     # a personalization keeps no checkpoint, and the same data would fail again: Start, not Resume
     assert not panel.resume_button.isEnabled() and panel.start_button.isEnabled() and not panel.busy
     assert QApplication.activeModalWidget() is None
+
+
+@pytest.mark.slow
+def test_distilling_from_whisper_trains_on_the_projects_unlabeled_utterances(qtbot, jobs, project, tmp_path):
+    """Train tab, "Distil from" Whisper tiny.en: the teacher transcribes the project's one unlabeled
+    utterance in the worker (its progress shown), the model trains on it too, the project is unchanged."""
+    panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, project)
+    panel.form.set_preset("personalize")
+    assert not panel.form.teacher_combo.isVisible() and panel.form.teacher == ""  # a few takes: no teacher
+    panel.form.set_preset("train")
+    panel.form.from_scratch_radio.setChecked(True)
+    assert panel.form.teacher_combo.isVisible() and panel.form.teacher_combo.itemText(0) == "No teacher"
+    panel.form.set_teacher("whisper-tiny.en")
+    panel.form.length_spin.setValue(1)
+    panel.config_overrides = {"model": tiny_model(), "max_batch_seconds": 2.0, "warmup_steps": 2, "threads": 1}
+    stages: list[str] = []
+    jobs.progress.connect(lambda e: stages.append(e.stage))
+    with qtbot.waitSignal(jobs.finished, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    run = Path(blocker.args[0].checkpoint).parent
+    rows = [json.loads(line) for line in (run / "pseudo_labels.jsonl").read_text().splitlines()]
+    assert [Path(r["audio_filepath"]).name for r in rows] == ["fsdd_0_nicolas_2.wav"]
+    assert rows[0]["teacher"] == "whisper-tiny.en" and rows[0]["text"]
+    assert "teacher" in stages and stages.index("teacher") < stages.index("train")
+    log = panel.display.log_view.toPlainText()
+    assert "first transcribes 1 unlabeled utterance(s)" in log
+    assert "the teacher whisper-tiny.en transcribes 1 unlabeled utterance(s)" in log
+    assert blocker.args[0].report["distillation"]["pseudo_labels"] == 1
+    zero = [u for u in project.export_items() if u.audio_path.name == "fsdd_0_nicolas_2.wav"]
+    assert [u.text for u in zero] == ["zero"]  # the teacher's words stay out of the project's labels
+
+
+def test_a_teacher_needs_the_projects_unlabeled_utterances(qtbot, jobs, tmp_path):
+    panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path)  # no project: manifests
+    write_manifest(tmp_path / "m.jsonl", [Utterance(p, p.stem.split("_")[1], None, None) for p in sc_clips()])
+    panel.data_choice.set_manifests(tmp_path / "m.jsonl")
+    panel.form.set_preset("finetune")
+    panel.form.set_teacher("whisper-tiny.en")
+    assert not panel.start()
+    assert panel.display.message_label.text().startswith("A teacher transcribes the open project's unlabeled")
+    assert not panel.busy and not (tmp_path / "models").exists()
