@@ -50,6 +50,7 @@ from engine.audio.io import SAMPLE_RATE
 from engine.data.utterance import Utterance
 from engine.train.errors import TrainingError
 from engine.whisper.folder import CONFIG_FILE, TOKENIZER_FILE, check_folder
+from engine.whisper.personalize_config import WhisperPersonalizeConfig
 from engine.whisper.recognizer import MARGIN_FRAMES, PAD_S
 from engine.whisper.torch_model import TorchWhisper, load_torch_whisper
 
@@ -62,36 +63,6 @@ MAX_CLIP_S = 29.0 - 2 * PAD_S
 WINDOW_FRAMES = 3000
 """Whisper's 30 s window in 10 ms mel frames."""
 """Longer takes are cut (Whisper's window is 30 s)."""
-
-
-@dataclass
-class WhisperPersonalizeConfig:
-    """Settings of a Whisper personalization.
-
-    Attributes:
-        steps: optimizer steps.
-        lr: AdamW learning rate of the adapters (linear warmup over the first 5 steps).
-        rank: LoRA rank; ``alpha`` its scale (the update is ``alpha / rank · B A``).
-        top_encoder_layers: encoder layers (from the top) that get adapters; 0: the decoder only.
-        batch_takes: takes of the person per step (all of them if fewer).
-        batch_rehearse: rehearsal clips per step (0: none).
-        rehearse_clips: rehearsal clips drawn (:func:`rehearsal_clips`) when the caller gives none.
-        threads: torch CPU threads.
-        seed: makes the run repeatable.
-        quantization: CTranslate2 weight type of the export (``int8``, ``float16``, ``float32``).
-    """
-
-    steps: int = 30
-    lr: float = 5e-4
-    rank: int = 8
-    alpha: float = 16.0
-    top_encoder_layers: int = 0
-    batch_takes: int = 8
-    batch_rehearse: int = 8
-    rehearse_clips: int = 16
-    threads: int = 2
-    seed: int = 0
-    quantization: str = "int8"
 
 
 @dataclass
