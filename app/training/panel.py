@@ -218,6 +218,7 @@ class TrainingPanel(QWidget):
             if problem:
                 return self._refuse(problem)
         whisper = not scratch and family(base) == WHISPER_FAMILY
+        note = ""
         min_train, min_dev = (1, 1) if preset.key == "personalize" else (2, 2)
         data = self._collect(min_train, min_dev)
         if data is None:
@@ -230,8 +231,8 @@ class TrainingPanel(QWidget):
             # other people's clips; the job registers the model with its lineage
             config = self.form.whisper_personalize_config(self.config_overrides)
             job = PersonalizeJob(out, base, data.train, config=config, rehearse=True, name=out.name)
-            self.display.append_log(f"Whisper: LoRA adapters, {config.steps} steps at learning rate {config.lr:g} "
-                                    "(the Whisper recipe; the form's steps and rate are the Sayso model's)")
+            note = (f"Whisper: LoRA adapters, {config.steps} steps at learning rate {config.lr:g} "
+                    "(the Whisper recipe; the form's steps and rate are the Sayso model's)")
         elif preset.key == "personalize":
             # the benchmarked recipe: rehearse base data and add background noise to the takes
             job = PersonalizeJob(out, base, data.train, config=self.form.personalize_config(self.config_overrides),
@@ -246,6 +247,8 @@ class TrainingPanel(QWidget):
         self._resumable = None
         self.display.append_log(f"{what} into {out}")
         self.display.append_log(data.description)
+        if note:
+            self.display.append_log(note)
         if not self._submit(job, _Run("train", job.kind, out, data.dev, per_step=preset.key == "personalize")):
             return False
         self._say(f"{what} queued: {data.description}", error=False)
