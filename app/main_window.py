@@ -58,8 +58,6 @@ from app.window.recording import RecordingWiring
 from app.window.transcription import TranscriptionWiring
 from engine.audio.features import log_mel_db
 from engine.audio.io import SAMPLE_RATE
-from engine.resources import BUNDLED_MODEL
-from engine.whisper.folder import WHISPER_FAMILY
 
 TITLE = "Sayso studio"
 DEFAULT_SIZE = QSize(1280, 860)
@@ -114,8 +112,8 @@ class MainWindow(QMainWindow):
         self.prompts = PromptRecorder(None, self.recorder, self.playback, settings=self.settings)
         self.training_queue = TrainingJobQueue(parent=self)
         self.training = TrainingPanel(self.training_queue, self.playback, self.settings)
-        # the Train tab personalizes Sayso models only (Whisper: issue 17): a Whisper model leaves the bundled default
-        self.training.set_base_model(self.model_path if self.active_model.family != WHISPER_FAMILY else BUNDLED_MODEL)
+        # the Train tab personalizes the model in use, of either family (Whisper: LoRA, engine/whisper/personalize.py)
+        self.training.set_base_model(self.model_path)
         self.insight = InsightView()
         self.insight.set_recognizer(self.recognizer, self.active_model.family)
 

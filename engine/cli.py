@@ -1,4 +1,4 @@
-"""Headless command line: ``sayso transcribe | eval | train | models``.
+"""Headless command line: ``sayso transcribe | eval | train | personalize | models``.
 
 ``--model`` of ``transcribe`` and ``eval`` is any model of the registry
 (``sayso models list``: ``sayso-base``, ``whisper-base``, ``whisper-tiny.en`` …) or a
@@ -10,6 +10,11 @@ flag, a full disk, a read-only folder) prints one line ``sayso: error: …`` and
 exits with status 2; no traceback. ``transcribe`` goes on with the other files
 after one it cannot read (one line each) and exits 2 if any failed. Warnings
 about audio it reads anyway (a truncated file) are one line ``sayso: warning: …``.
+
+``sayso personalize --base MODEL --train MANIFEST.jsonl --out DIR`` adapts a model of either
+family to a person's takes (Sayso: :func:`engine.train.personalize.personalize`; Whisper: LoRA,
+:func:`engine.whisper.personalize.personalize_whisper`), registers the result with its lineage and
+prints its registry id and folder, ready for ``sayso transcribe --model ID``.
 
 ``sayso train --config job.toml`` reads a training job from a TOML file (see
 :func:`load_job` for the keys, ``resources/examples/job.toml`` for a sample);
@@ -419,6 +424,77 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _step_printer(what: str):
+    """``on_step(step, steps, loss)`` printing to stderr about once a second (and the last step)."""
+    import time
+
+    last = [0.0]
+
+    def on_step(step: int, steps: int, loss: float) -> bool:
+        now = time.monotonic()
+        if step == steps or now - last[0] >= 1.0:
+            last[0] = now
+            print(f"{what}: step {step}/{steps}, loss {loss:.3f}", file=sys.stderr, flush=True)
+        return False
+
+    return on_step
+
+
+def cmd_personalize(args) -> int:
+    """Personalize a model of either family on a NeMo manifest; register it; print its id and folder."""
+    from engine.checkpoint_layout import SAYSO_FAMILY
+    from engine.registry.index import ModelRegistry
+
+    if not args.train.is_file():
+        raise JobError(f"the training manifest {args.train} does not exist")
+    takes = read_manifest(args.train)
+    if not takes:
+        raise JobError(f"the training manifest {args.train} has no utterances")
+    for u in takes:  # every take readable before the model loads
+        audio_info(u.audio_path)
+    out = args.out.expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise JobError(f"{out} already exists; give a new folder for the personalized model")
+    registry = ModelRegistry()
+    entry = registry.prepare(registry.resolve(args.base))
+    if out.exists():
+        out.rmdir()  # empty: written whole below
+    log = lambda line: print(f"sayso: {line}", file=sys.stderr, flush=True)  # noqa: E731
+    if entry.family == SAYSO_FAMILY:
+        from engine.train.checkpoint import save_checkpoint
+        from engine.train.personalize import PersonalizeConfig, personalize
+        from engine.train.rehearsal import rehearsal_set
+
+        cfg = PersonalizeConfig(threads=args.threads, **({"steps": args.steps} if args.steps else {}))
+        base, what = rehearsal_set(seed=cfg.seed)
+        log(f"rehearsal: {what}")
+        from engine.recipes.datasets import background_noises
+        from engine.train.augment import coloured_noises
+
+        try:  # the studio's recipe: recorded background noise into the takes, synthetic where none is found
+            noises = background_noises() or coloured_noises()
+        except FileNotFoundError:
+            noises = coloured_noises()
+        model, tokenizer, meta, report = personalize(str(entry.path), takes, base, cfg, noises,
+                                                     on_step=_step_printer("personalize"))
+        folder = save_checkpoint(out, model, tokenizer, meta={**meta, "name": out.name, "personalized": {
+            "from": str(entry.path), **report.to_json()}})
+        new = registry.register(folder, out.name, parent=entry.id, train_data=takes, check=False,
+                                notes=f"Personalized from {entry.name} on {len(takes)} take(s), {report.steps} steps.")
+    else:
+        from engine.whisper.personalize import WhisperPersonalizeConfig, personalize_whisper, register_personalized
+
+        cfg = WhisperPersonalizeConfig(threads=args.threads, **({"steps": args.steps} if args.steps else {}))
+        folder, report = personalize_whisper(entry.path, takes, out, cfg=cfg, on_step=_step_printer("personalize"),
+                                             log=log, lineage={"base_id": entry.id, "name": out.name})
+        new = register_personalized(folder, entry.path, takes, report, registry, name=out.name)
+    log(f"personalized {entry.id} on {len(takes)} take(s) in {report.seconds:.1f} s; "
+        f"use it with: sayso transcribe --model {new.id} FILE")
+    print(f"id: {new.id}")
+    print(f"folder: {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from engine.version import version
 
@@ -468,6 +544,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--unlabeled", type=Path, metavar="PATH", help="audio for the teacher: a JSONL manifest "
                     "(text may be empty) or a Sayso project folder (its unlabeled utterances)")
     tr.set_defaults(func=cmd_train)
+
+    pe = sub.add_parser("personalize", help="adapt a model (Sayso or Whisper) to a person's takes; register it")
+    pe.add_argument("--base", required=True, help="the model to start from: a registry id (whisper-base, "
+                    "sayso-base, …) or a model folder")
+    pe.add_argument("--train", required=True, type=Path, metavar="MANIFEST.jsonl",
+                    help="the takes: NeMo JSONL (audio_filepath, text, duration)")
+    pe.add_argument("--out", required=True, type=Path, metavar="DIR", help="the new model's folder (must not exist)")
+    pe.add_argument("--steps", type=positive_int, help="optimizer steps (default: the family's recipe)")
+    pe.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
+    pe.set_defaults(func=cmd_personalize)
 
     sub.add_parser("models", help="the model registry: list, show, register, compare, export, use, remove",
                    add_help=False)  # listed in --help; engine.registry.cli parses its arguments

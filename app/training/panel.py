@@ -6,7 +6,9 @@ open project's train/dev splits or NeMo manifests) and the run
 it or from scratch, and a preset, :data:`engine.train.presets.PRESETS`):
 
 - **Quick personalization**: :class:`~engine.jobs.specs.PersonalizeJob`,
-  a few optimizer steps on the top layers of the base model (a few takes);
+  a few optimizer steps on the top layers of the base model (a few takes); a Whisper base
+  model gets LoRA adapters (:mod:`engine.whisper.personalize`), exported to CTranslate2 and
+  registered by the job;
 - **Fine-tune**: :class:`~engine.jobs.specs.FineTuneJob`, a few epochs of
   the whole base model at a low learning rate;
 - **Full training**: :class:`~engine.jobs.specs.TrainJob` from scratch
@@ -47,10 +49,12 @@ from app.training.data_choice import DataChoice, DataChoiceError, TrainingData
 from app.training.job_queue import TrainingJobQueue
 from app.training.run_display import RunDisplay
 from app.training.run_form import RunForm, model_problem, safe_name
+from engine.checkpoint_layout import family
 from engine.data.manifest import write_manifest
 from engine.data.utterance import Utterance
 from engine.jobs.events import JobFailed, JobFinished, JobStarted, LogLine, Metrics, Progress
 from engine.jobs.specs import EvaluateJob, FineTuneJob, PersonalizeJob, TrainJob
+from engine.whisper.folder import WHISPER_FAMILY
 
 __all__ = ["TrainingPanel"]
 
@@ -211,9 +215,11 @@ class TrainingPanel(QWidget):
             return False
         preset, scratch, base = self.form.preset, self.form.from_scratch, self.form.base_path
         if not scratch:
-            problem = model_problem(base)
+            problem = model_problem(base, whisper=preset.key == "personalize")
             if problem:
                 return self._refuse(problem)
+        whisper = not scratch and family(base) == WHISPER_FAMILY
+        note = ""
         min_train, min_dev = (1, 1) if preset.key == "personalize" else (2, 2)
         data = self._collect(min_train, min_dev)
         if data is None:
@@ -227,7 +233,14 @@ class TrainingPanel(QWidget):
         out = self._make_run_folder(data)
         if out is None:
             return False
-        if preset.key == "personalize":
+        if preset.key == "personalize" and whisper:
+            # LoRA with its own recipe (steps, learning rate: engine/whisper/personalize_config.py), rehearsing
+            # other people's clips; the job registers the model with its lineage
+            config = self.form.whisper_personalize_config(self.config_overrides)
+            job = PersonalizeJob(out, base, data.train, config=config, rehearse=True, name=out.name)
+            note = (f"Whisper: LoRA adapters, {config.steps} steps at learning rate {config.lr:g} "
+                    "(the Whisper recipe; the form's steps and rate are the Sayso model's)")
+        elif preset.key == "personalize":
             # the benchmarked recipe: rehearse base data and add background noise to the takes
             job = PersonalizeJob(out, base, data.train, config=self.form.personalize_config(self.config_overrides),
                                  noises=True, rehearse=True)
@@ -245,6 +258,8 @@ class TrainingPanel(QWidget):
         if teacher:
             self.display.append_log(f"{self.form.teacher_combo.currentText()} first transcribes {len(unlabeled)} "
                                     "unlabeled utterance(s) of the project; the model also trains on its transcripts")
+        if note:
+            self.display.append_log(note)
         if not self._submit(job, _Run("train", job.kind, out, data.dev, per_step=preset.key == "personalize")):
             return False
         self._say(f"{what} queued: {data.description}", error=False)
@@ -255,7 +270,7 @@ class TrainingPanel(QWidget):
         if self.busy:
             return False
         base = self.form.base_path
-        problem = model_problem(base)
+        problem = model_problem(base, whisper=True)  # an evaluation reads either family
         if problem:
             return self._refuse(problem)
         data = self._collect(0, 1)

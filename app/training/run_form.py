@@ -34,15 +34,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.checkpoint_layout import missing_files
+from engine.checkpoint_layout import family, missing_files
 from engine.data.utterance import Utterance
 from engine.paths import models_dir
 from engine.resources import BUNDLED_MODEL
 from engine.train.presets import PRESETS, Preset, scaled_warmup
+from engine.whisper.folder import WHISPER_FAMILY
 
 if TYPE_CHECKING:
     from engine.train.personalize import PersonalizeConfig
     from engine.train.trainer import TrainConfig
+    from engine.whisper.personalize_config import WhisperPersonalizeConfig
 
 __all__ = ["RunForm", "model_problem", "safe_name"]
 
@@ -61,10 +63,17 @@ def safe_name(name: str) -> str:
     return name[:80] or "model"
 
 
-def model_problem(path: Path) -> str | None:
-    """A user message when ``path`` is clearly not a checkpoint folder (a quick look at its files)."""
+def model_problem(path: Path, whisper: bool = False) -> str | None:
+    """A user message when ``path`` is clearly not a checkpoint folder (a quick look at its files).
+
+    Args:
+        whisper: a CTranslate2 Whisper folder is a model too (a personalization's base).
+    """
     if not str(path).strip() or not path.is_dir():
         return f"There is no model at {path}: choose the folder of a Sayso model."
+    if family(path) == WHISPER_FAMILY:
+        return None if whisper else (f"{path} is a Whisper model: it can be personalized (preset "
+                                     f"{PRESETS[0].title!r}), not fine-tuned or trained here.")
     missing = missing_files(path)
     if missing:
         return f"{path} is not a Sayso model ({', '.join(missing)} missing)."
@@ -300,6 +309,13 @@ class RunForm(QGroupBox):
         from engine.train.personalize import PersonalizeConfig
 
         return _replace(PersonalizeConfig(steps=self.length_spin.value(), lr=self.lr_spin.value()), overrides)
+
+    def whisper_personalize_config(self, overrides: Mapping[str, Any]) -> WhisperPersonalizeConfig:
+        """A Whisper personalization's config: its own recipe's defaults, then ``overrides`` (keys
+        :class:`~engine.whisper.personalize_config.WhisperPersonalizeConfig` lacks are ignored)."""
+        from engine.whisper.personalize_config import WhisperPersonalizeConfig
+
+        return _replace(WhisperPersonalizeConfig(), overrides)
 
     def train_config(self, train: Sequence[Utterance], overrides: Mapping[str, Any]) -> TrainConfig:
         """The training's config: the form's epochs, peak learning rate and patience, then ``overrides``

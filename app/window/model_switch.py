@@ -41,8 +41,8 @@ class ModelSwitching:
         model.model_changed.connect(self._on_model_changed)
         model.model_changed.connect(lambda _entry: w.projects.set_recognizer(model.recognizer))
         model.model_changed.connect(lambda _entry: w.insight.set_recognizer(model.recognizer, model.family))
-        # the Train tab personalizes Sayso models only (Whisper: issue 17), so a Whisper model is no base default
-        model.model_changed.connect(lambda _entry: model.sayso and w.training.set_base_model(model.path))
+        # the Train tab personalizes the model in use, of either family
+        model.model_changed.connect(lambda _entry: w.training.set_base_model(model.path))
         w.training.model_ready.connect(self._on_model_ready)
 
     def show_model(self) -> None:
@@ -96,7 +96,10 @@ class ModelSwitching:
         try:
             # written atomically by the job just now; loading it here would stall the GUI (~0.3-0.7 s), and
             # the worker that loads it next (evaluation, transcription) reports any problem
-            entry = ModelRegistry().register(path, Path(path).parent.name, parent=str(w.model_path), check=False)
+            registry = ModelRegistry()
+            # a Whisper personalization job registers its model itself, with its lineage
+            entry = next((e for e in registry.list() if Path(e.path) == Path(path)), None) or registry.register(
+                path, Path(path).parent.name, parent=str(w.model_path), check=False)
         except RegistryError as exc:
             w.statusBar().showMessage(f"The new model was not registered: {exc}", 10000)
             return

@@ -275,6 +275,11 @@ def _tidy_checkpoints(out: Path) -> None:
 
 
 def _run_personalize(job: PersonalizeJob, ctx: _Context) -> tuple[str, dict]:
+    from engine.checkpoint_layout import family
+    from engine.whisper.folder import WHISPER_FAMILY
+
+    if family(job.checkpoint) == WHISPER_FAMILY:
+        return _run_personalize_whisper(job, ctx)
     from engine.train.checkpoint import save_checkpoint
     from engine.train.personalize import PersonalizeConfig, personalize
 
@@ -303,6 +308,48 @@ def _run_personalize(job: PersonalizeJob, ctx: _Context) -> tuple[str, dict]:
     ctx.log.line(f"personalized in {report.seconds:.1f} s: loss {report.first_loss:.3f} -> {report.last_loss:.3f}; "
                  f"saved to {path}")
     return str(path), report.to_json()
+
+
+def _run_personalize_whisper(job: PersonalizeJob, ctx: _Context) -> tuple[str, dict]:
+    """LoRA personalization of a Whisper folder (:func:`engine.whisper.personalize.personalize_whisper`),
+    exported to CTranslate2 in ``out_dir/model`` and registered with its lineage."""
+    from engine.registry.index import RegistryError
+    from engine.whisper.personalize import WhisperPersonalizeConfig, personalize_whisper, register_personalized
+
+    cfg = copy.deepcopy(job.config) if isinstance(job.config, WhisperPersonalizeConfig) else WhisperPersonalizeConfig()
+    cfg.threads = limit_threads(cfg.threads)  # personalize_whisper() sets torch's threads to cfg.threads
+    takes = _utterances(job.takes, "takes")
+    rehearsal = _utterances(job.base, "base") or (None if job.rehearse else [])
+    out = Path(job.out_dir) / "model"
+    if out.exists():  # a run that was stopped after its export: start over
+        shutil.rmtree(out)
+    ctx.log.line(f"personalizing Whisper {job.checkpoint} on {len(takes)} take(s): LoRA rank {cfg.rank}, "
+                 f"{cfg.steps} steps, {cfg.threads} CPU thread(s)")
+
+    def on_prepare(done: int, total: int) -> bool:
+        ctx.progress("loading", done, total)
+        return ctx.stopping()
+
+    def on_step(step: int, steps: int, loss: float) -> bool:
+        ctx.progress("personalize", step, steps, loss=loss)
+        return ctx.stopping()
+
+    try:
+        folder, report = personalize_whisper(job.checkpoint, takes, out, rehearsal, cfg, on_step=on_step,
+                                             log=ctx.log.line, on_prepare=on_prepare,
+                                             lineage={"name": job.name or Path(job.out_dir).name})
+    except InterruptedError:
+        raise _Cancelled() from None
+    result = report.to_json()
+    try:
+        entry = register_personalized(folder, job.checkpoint, takes, report, job.registry,
+                                      name=job.name or Path(job.out_dir).name)
+    except RegistryError as exc:
+        ctx.log.line(f"the model is saved but not registered: {exc}")
+    else:
+        result["model_id"] = entry.id
+        ctx.log.line(f"registered as {entry.id} (parent {entry.parent_id or entry.parent_path})")
+    return str(folder), result
 
 
 def _run_evaluate(job: EvaluateJob, ctx: _Context) -> tuple[str, dict]:

@@ -31,6 +31,7 @@ from engine.data.utterance import Utterance
 if TYPE_CHECKING:  # the caller's process need not import torch
     from engine.train.personalize import PersonalizeConfig
     from engine.train.trainer import TrainConfig
+    from engine.whisper.personalize import WhisperPersonalizeConfig
 
 JobKind = Literal["train", "finetune", "personalize", "evaluate", "compare"]
 
@@ -81,22 +82,34 @@ class FineTuneJob(TrainJob):
 class PersonalizeJob:
     """Few-shot personalization of ``checkpoint`` on ``takes``; the result goes to ``out_dir/model``.
 
-    ``base`` utterances are rehearsed at every step; with ``rehearse`` and no
+    **A Sayso checkpoint**: ``base`` utterances are rehearsed at every step; with ``rehearse`` and no
     ``base``, the base model's own corpora are (:func:`engine.train.rehearsal.rehearsal_set`,
     if they are on this machine). ``noises``: mix recorded background noise into
     the takes (synthetic coloured noise where none is found). ``config`` is a
     :class:`~engine.train.personalize.PersonalizeConfig` (``None``: the
-    defaults). ``resume`` has no effect (the run is seconds long: it starts over).
+    defaults).
+
+    **A CTranslate2 Whisper folder** (:func:`engine.whisper.personalize.personalize_whisper`):
+    ``base`` clips are rehearsed with the base model's own transcripts of them; with ``rehearse``
+    and no ``base``, :func:`engine.whisper.personalize.rehearsal_clips`; ``noises`` is ignored;
+    ``config`` is a :class:`~engine.whisper.personalize.WhisperPersonalizeConfig` (anything else:
+    its defaults). The exported CTranslate2 folder is registered in the model registry (``registry``:
+    its folder, ``None`` the default) with its lineage (the base model, the takes, the steps), under
+    ``name`` (default: the run folder's name); the report's ``model_id`` names the entry.
+
+    ``resume`` has no effect (the run is about a minute long: it starts over).
     """
 
     out_dir: str | os.PathLike
     checkpoint: str | os.PathLike
     takes: Data
     base: Data = ()
-    config: PersonalizeConfig | None = None
+    config: PersonalizeConfig | WhisperPersonalizeConfig | None = None
     noises: bool = False
     rehearse: bool = False
     resume: bool = False
+    registry: str | os.PathLike | None = None
+    name: str | None = None
     kind: ClassVar[str] = "personalize"
     noun: ClassVar[str] = "personalization"
 

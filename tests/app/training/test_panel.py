@@ -408,3 +408,30 @@ def test_a_teacher_needs_the_projects_unlabeled_utterances(qtbot, jobs, tmp_path
     assert not panel.start()
     assert panel.display.message_label.text().startswith("A teacher transcribes the open project's unlabeled")
     assert not panel.busy and not (tmp_path / "models").exists()
+
+
+@pytest.mark.slow
+def test_quick_personalization_of_whisper_registers_a_ctranslate2_model(qtbot, jobs, project, tmp_path):
+    """The Train tab with a Whisper base (the model in use): Personalize runs the LoRA job, which exports a
+    CTranslate2 folder and registers it with its lineage; the evaluation then decodes with it."""
+    from engine.registry.index import ModelRegistry
+
+    whisper = ModelRegistry().prepare("whisper-tiny.en").path  # assembled in this test's own data folder
+    panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, project, whisper)
+    panel.form.set_preset("finetune")
+    assert not panel.start() and "is a Whisper model" in panel.display.message_label.text()
+    panel.form.set_preset("personalize")
+    panel.config_overrides = {"steps": 3, "batch_rehearse": 0}
+    ready: list[str] = []
+    panel.model_ready.connect(ready.append)
+    with qtbot.waitSignal(panel.evaluation_ready, timeout=TIMEOUT_MS * 3) as blocker:
+        assert panel.start()
+    [folder] = ready
+    assert Path(folder).name == "model" and (Path(folder) / "model.bin").is_file()
+    [entry] = [e for e in ModelRegistry().list() if e.path == Path(folder)]
+    assert entry.family == "whisper" and entry.parent_id == "whisper-tiny.en" and entry.train_utterances == 6
+    assert "3 steps" in entry.notes
+    assert blocker.args[0]["utterances"] == 3
+    steps = panel.display.curves.step_points()
+    assert steps and steps[-1][0] == 3
+    assert "Whisper: LoRA adapters, 3 steps" in panel.display.log_view.toPlainText()
