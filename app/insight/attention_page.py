@@ -448,7 +448,9 @@ class AttentionPage(QWidget):
                 xs += [t, t]
                 ys += [0.0, float(n_rows)]
         self.cross_bounds.setData(xs, ys)
-        marked = [t for t in r.tokens if _has_sound(t.token)]  # characters, or Whisper's pieces without punctuation
+        # a Sayso model's characters are marked under its words; Whisper's pieces are the rows of its
+        # cross-attention (mostly whole words), so its waveform shows the words alone
+        marked = [] if getattr(r, "alignment_heads", ()) else [t for t in r.tokens if t.token != " "]
         cx, cy = [], []
         for t in marked:
             cx += [t.start, t.start]
@@ -458,7 +460,7 @@ class AttentionPage(QWidget):
             self.waveform.removeItem(item)
         self._overlay = []
         for t in marked:
-            label = pg.TextItem(t.token.strip(), color=(255, 220, 120), anchor=(0.5, 1.0))
+            label = pg.TextItem(t.token, color=(255, 220, 120), anchor=(0.5, 1.0))
             label.setPos((t.start + t.end) / 2, -0.85)
             self.waveform.addItem(label, ignoreBounds=True)
             self._overlay.append(label)
@@ -527,11 +529,6 @@ class AttentionPage(QWidget):
     def _say(self, text: str) -> None:
         self._set_status(text)
         self.message.emit(text)
-
-
-def _has_sound(token: str) -> bool:
-    """A token drawn on the waveform: a character (a Sayso model) or a Whisper piece with a letter or digit."""
-    return any(c.isalnum() or c == "'" for c in token)
 
 
 def _features(audio: np.ndarray) -> np.ndarray:

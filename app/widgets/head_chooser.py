@@ -56,6 +56,7 @@ class HeadChooser(QComboBox):
     def __init__(self, tooltip: str, parent=None) -> None:
         super().__init__(parent)
         self.setToolTip(tooltip)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "alignment heads" fits
         self.addItem(AVERAGE)
         self.setEnabled(False)
         self.wanted = AVERAGE

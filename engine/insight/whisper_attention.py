@@ -79,7 +79,8 @@ def word_timings(alignment: np.ndarray, tokens: list[int], probs: np.ndarray, to
         audio: the ``(samples,)`` 16 kHz audio: given, each word's edges are moved onto the speech
             holding it, as the Sayso model's are (:func:`engine.decode.boundaries.refine_spans`,
             anchored on the frame where each of the word's tokens attends most); None: Whisper's
-            own times (the warping path: a word runs until the next one starts, pauses included).
+            own times (the warping path: a word runs until the next one starts, pauses included). The
+            anchors are on speech frames when the token's stretch of the path has any.
 
     Returns:
         ``(tokens, words)``: every token with its text (``" Three"``), and the normalized words
@@ -103,14 +104,22 @@ def word_timings(alignment: np.ndarray, tokens: list[int], probs: np.ndarray, to
     spans = [(float(starts[g[0]]), float(starts[g[-1] + 1])) for _, g in groups]
     moved = spans
     if audio is not None and groups:
-        from engine.decode.boundaries import refine_spans, speech_runs
+        from engine.decode.boundaries import refine_spans, speech_frames, speech_runs
+
+        runs = speech_runs(audio)
+        speech = speech_frames(runs, alignment.shape[1], frame_s)
 
         def peak(i: int) -> float:
+            """Where token ``i`` attends most in its stretch of the path, on speech if the stretch has any
+            (the first token's stretch starts at 0 s, where the heads also rest before the speech)."""
             lo, hi = int(first[i]), max(int(first[i + 1]), int(first[i]) + 1)
-            return (lo + int(np.argmax(alignment[i, lo:hi]))) * frame_s
+            row = alignment[i, lo:hi].astype(np.float64)
+            if speech[lo:hi].any():
+                row = np.where(speech[lo:hi], row, -np.inf)
+            return (lo + int(np.argmax(row))) * frame_s
 
         anchors = [[(peak(i), peak(i) + frame_s) for i in g] for _, g in groups]
-        moved = refine_spans(anchors, speech_runs(audio), duration)
+        moved = refine_spans(anchors, runs, duration)
     ends = [float(starts[i + 1]) for i in range(len(tokens))]
     token_starts = [float(x) for x in starts[:-1]]
     for (_, g), (s, e), (a, b) in zip(groups, spans, moved):  # a word's tokens keep their places within it
