@@ -11,6 +11,12 @@ Hovering a row of the cross-attention highlights the frames it attends to
 shaded); clicking it plays that stretch (by word: the word as aligned).
 Clicking a word on the waveform plays it.
 
+A Whisper model is shown alike: its decoder's cross-attention per layer and head (the 30 s
+window cropped to the audio; its alignment heads amber in the head picker and averaged as
+"alignment heads", shown first), its encoder's self-attention, and word times from the
+alignment heads (:mod:`engine.insight.whisper_attention`; the worker loads its weights in
+torch on the first inspection, and says in one line if torch or transformers is missing).
+
 The model never runs here: the page asks the recognition worker
 (:meth:`app.recognizer_bridge.RecognizerBridge.inspect`) and only while it is shown, so
 normal decoding pays nothing for it. The word timings of an aligned
@@ -46,6 +52,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.attention_view import AttentionView
+from app.widgets.head_chooser import ALIGNMENT
 from app.widgets.self_attention_view import SelfAttentionView
 from app.widgets.spectrogram_view import SpectrogramView
 from app.widgets.waveform_view import WaveformView
@@ -55,6 +62,7 @@ from engine.audio.io import SAMPLE_RATE, load_segment, write_audio
 from engine.data.errors import ProjectError
 from engine.decode.alignment import WordTiming
 from engine.insight.attention import attended_span, word_rows
+from engine.text.normalize import normalize_text
 from engine.workers.recognition import InspectResult, RecognitionFailure
 
 CROSS_VIEW_KEY = "insight/cross_view"
@@ -204,8 +212,15 @@ class AttentionPage(QWidget):
             self.show_utterance(self._selected)
 
     def set_recognizer(self, recognizer) -> None:
+        """The recognition worker of the model in use; an utterance on show is inspected again with a new model
+        (now if the page is visible, else when it is shown)."""
+        changed = recognizer is not self.recognizer
         self.recognizer = recognizer
         self._request = None
+        if changed and recognizer is not None and len(self.audio) and self.inspection is not None:
+            self._pending = True
+            if self.isVisible():
+                self.inspect()
         self._update_buttons()
 
     def show_utterance(self, utterance) -> None:
@@ -302,13 +317,19 @@ class AttentionPage(QWidget):
                 self.by_word.setChecked(by_word)
                 self.by_word.blockSignals(False)
                 self.cross.set_rows(_by_word if by_word else None)
-        self.cross.set_attention(r.cross_attention, r.attention_tokens, r.frame_shift)
+        heads = tuple(getattr(r, "alignment_heads", ()))
+        if heads and self._settings.value(CROSS_VIEW_KEY) is None:
+            self.cross.set_view(ALIGNMENT)  # until the user chooses: where Whisper's word times come from
+        self.cross.set_attention(r.cross_attention, r.attention_tokens, r.frame_shift, heads)
         self.self_view.set_attention(r.self_attention, r.frame_shift)
         self.waveform.set_words(r.words)
         self._draw_marks()
         what = "the model's own transcription" if r.recognized else "the transcript"
         line = (f"Aligned {what} “{r.transcript}” ({len(r.words)} word{'s' if len(r.words) != 1 else ''}) "
                 f"with {r.model} in {r.seconds:.2f} s. Hover a row to see where the model listened; click it to hear.")
+        if heads:
+            line += (f" Word times from its {len(heads)} alignment heads (amber in the head picker: "
+                     + ", ".join(f"L{la + 1}·H{h + 1}" for la, h in heads) + ").")
         if not r.transcript:
             line = "The model hears no words here; the attention of its end-of-text token is shown."
         saved = self._save_timings(r)
@@ -369,7 +390,7 @@ class AttentionPage(QWidget):
         r = self.inspection
         if self.by_word.isChecked() and r is not None:
             _, labels, _ = word_rows(r.cross_attention[0, 0], r.attention_tokens)
-            if 0 <= row < len(r.words) and labels[row] == r.words[row].word:
+            if 0 <= row < len(r.words) and normalize_text(labels[row]) == r.words[row].word:
                 return r.words[row].start, r.words[row].end
         w = self._row_weights(row)
         return attended_span(w, r.frame_shift) if w is not None and r is not None else (0.0, 0.0)
@@ -427,21 +448,22 @@ class AttentionPage(QWidget):
                 xs += [t, t]
                 ys += [0.0, float(n_rows)]
         self.cross_bounds.setData(xs, ys)
+        # a Sayso model's characters are marked under its words; Whisper's pieces are the rows of its
+        # cross-attention (mostly whole words), so its waveform shows the words alone
+        marked = [] if getattr(r, "alignment_heads", ()) else [t for t in r.tokens if t.token != " "]
         cx, cy = [], []
-        for t in r.tokens:
-            if t.token != " ":
-                cx += [t.start, t.start]
-                cy += [-1.0, -0.85]
+        for t in marked:
+            cx += [t.start, t.start]
+            cy += [-1.0, -0.85]
         self.char_marks.setData(cx, cy)
         for item in self._overlay:
             self.waveform.removeItem(item)
         self._overlay = []
-        for t in r.tokens:
-            if t.token != " ":
-                label = pg.TextItem(t.token, color=(255, 220, 120), anchor=(0.5, 1.0))
-                label.setPos((t.start + t.end) / 2, -0.85)
-                self.waveform.addItem(label, ignoreBounds=True)
-                self._overlay.append(label)
+        for t in marked:
+            label = pg.TextItem(t.token, color=(255, 220, 120), anchor=(0.5, 1.0))
+            label.setPos((t.start + t.end) / 2, -0.85)
+            self.waveform.addItem(label, ignoreBounds=True)
+            self._overlay.append(label)
 
     # -- export ----------------------------------------------------------------
     def _folder(self) -> str:

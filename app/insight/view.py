@@ -18,10 +18,13 @@ from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 from app.insight.attention_page import AttentionPage
 from app.insight.embedding_page import EmbeddingPage
 from engine.checkpoint_layout import SAYSO_FAMILY
+from engine.whisper.folder import WHISPER_FAMILY
 
-UNSUPPORTED = ("Insight needs a Sayso model: the {family} model in use has no cross-attention maps or "
-               "speech-text embeddings. Switch to a Sayso model (Models window) to use these pages.")
-"""Why the pages are disabled while a model of another family is active."""
+UNSUPPORTED = ("The embedding map needs a Sayso model: the {family} model in use has no shared speech–text "
+               "space. Its attention is on the Attention page; switch to a Sayso model (Models window) for the map.")
+"""Why the embedding page is disabled while a model of another family is active."""
+ATTENTION_FAMILIES = (SAYSO_FAMILY, WHISPER_FAMILY, None)
+"""Families whose attention the Attention page shows (Whisper's through its weights in torch)."""
 
 
 class InsightView(QWidget):
@@ -64,16 +67,21 @@ class InsightView(QWidget):
 
     def set_recognizer(self, recognizer, family: str | None = SAYSO_FAMILY) -> None:
         """The :class:`app.recognizer_bridge.RecognizerBridge` serving the active model, or ``None`` (no model),
-        and the model's family: the pages need the Sayso cross-modal model (attention maps, embeddings), so
-        another family (Whisper) disables them, each tab saying why (:attr:`disabled_reason`)."""
+        and the model's family. The Attention page works with Sayso and Whisper models; the embedding map
+        needs the Sayso cross-modal model, so another family disables that page, saying why
+        (:attr:`disabled_reason`)."""
         self.recognizer = recognizer
         self.attention.set_recognizer(recognizer)
         self.embedding.set_recognizer(recognizer)
         self.disabled_reason = None if family in (SAYSO_FAMILY, None) else UNSUPPORTED.format(family=family.title())
-        for index, page in enumerate((self.attention, self.embedding)):
-            page.setEnabled(self.disabled_reason is None)
-            self.pages.setTabEnabled(index, self.disabled_reason is None)
-            self.pages.setTabToolTip(index, self.disabled_reason or "")
+        attention_on = family in ATTENTION_FAMILIES
+        for index, (page, on) in enumerate(((self.attention, attention_on),
+                                            (self.embedding, self.disabled_reason is None))):
+            page.setEnabled(on)
+            self.pages.setTabEnabled(index, on)
+            self.pages.setTabToolTip(index, "" if on else self.disabled_reason or "")
+        if not self.pages.isTabEnabled(self.pages.currentIndex()) and attention_on:
+            self.pages.setCurrentIndex(0)
         self.reason.setText(self.disabled_reason or "")
         self.reason.setVisible(self.disabled_reason is not None)
 

@@ -116,9 +116,12 @@ class AttentionView(QWidget):
         self.placeholder.setText(message)
         self.placeholder.setVisible(True)
 
-    def set_attention(self, attention: np.ndarray | None, tokens: list[str], frame_shift: float) -> None:
-        """Show ``(layers, heads, tokens, frames)`` weights; ``tokens`` label the rows; ``frame_shift`` in s.
-        ``attention`` None: the model has no cross-attention maps (Whisper), and the view says so."""
+    def set_attention(self, attention: np.ndarray | None, tokens: list[str], frame_shift: float,
+                      marked: tuple | list = ()) -> None:
+        """Show ``(layers, heads, tokens, frames)`` weights; ``tokens`` label the rows; ``frame_shift`` in s;
+        ``marked``: ``(layer, head)`` pairs (0-based) the chooser marks and offers averaged (Whisper's
+        alignment heads). ``attention`` None: the transcription came without maps (Whisper's, from
+        CTranslate2), and the view says so."""
         if attention is None:
             self.clear_attention(NO_MAPS)
             return
@@ -127,7 +130,7 @@ class AttentionView(QWidget):
             return
         self.attention, self.tokens, self.frame_shift = attention, list(tokens), frame_shift
         self._set_hovered(-1)
-        self.combo.set_shape(*attention.shape[:2])
+        self.combo.set_shape(*attention.shape[:2], marked=marked)
         self.placeholder.setVisible(False)
         self._draw()
 
@@ -136,7 +139,7 @@ class AttentionView(QWidget):
         """The ``(tokens, frames)`` map on screen, or ``None``."""
         if self.attention is None:
             return None
-        m = select_map(self.attention, self.current_view)
+        m = select_map(self.attention, self.current_view, self.combo.marked)
         return m if self.rows is None else self.rows(m, self.tokens)[0]
 
     @property

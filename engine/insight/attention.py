@@ -54,6 +54,9 @@ class Inspection:
         duration: seconds of audio.
         seconds: wall time of the inspection.
         model: the model's name.
+        alignment_heads: ``(layer, head)`` pairs of ``cross_attention`` whose attention follows the
+            speech (Whisper's alignment heads, :mod:`engine.insight.whisper_attention`); empty for a
+            Sayso model.
     """
 
     transcript: str
@@ -67,6 +70,7 @@ class Inspection:
     duration: float
     seconds: float
     model: str
+    alignment_heads: tuple[tuple[int, int], ...] = ()
 
 
 @contextmanager
@@ -175,26 +179,33 @@ def attended_span(weights: np.ndarray, frame_shift: float, share: float = 0.5,
 
 
 def word_rows(attention_map: np.ndarray, tokens: list[str]) -> tuple[np.ndarray, list[str], list[list[int]]]:
-    """Average a ``(tokens, frames)`` map over each word's characters.
+    """Average a ``(tokens, frames)`` map over each word's tokens.
 
-    ``tokens`` are the row labels (characters, ``" "`` between words, then
-    ``"<eos>"``). Returns ``(map (words + 1, frames), labels, rows of each
-    word)``; ``"<eos>"`` stays a row of its own, spaces are left out.
+    ``tokens`` are the row labels, then ``"<eos>"``: characters with ``" "`` between words (a
+    Sayso model), or Whisper's pieces, where a piece that starts with a space starts a word
+    (``" Three"``, ``","``, ``" one"``) and punctuation stays with the word before it. Returns
+    ``(map (words + 1, frames), labels, rows of each word)``; ``"<eos>"`` stays a row of its own,
+    spaces are left out.
     """
     groups, labels, cur = [], [], []
+
+    def close() -> None:
+        if cur:
+            groups.append(list(cur))
+            labels.append("".join(tokens[j] for j in cur).strip())
+        cur.clear()
+
     for i, t in enumerate(tokens):
         if t == " " or t == "<eos>":
-            if cur:
-                groups.append(cur)
-                labels.append("".join(tokens[j] for j in cur))
-            cur = []
+            close()
             if t == "<eos>":
                 groups.append([i])
                 labels.append(t)
+        elif t.startswith(" "):  # a Whisper piece that starts a word
+            close()
+            cur.append(i)
         else:
             cur.append(i)
-    if cur:
-        groups.append(cur)
-        labels.append("".join(tokens[j] for j in cur))
+    close()
     rows = np.stack([attention_map[g].mean(axis=0) for g in groups]) if groups else attention_map[:0]
     return rows, labels, groups

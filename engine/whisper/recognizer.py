@@ -55,7 +55,7 @@ from engine.decode.confidence import UNCALIBRATED, Calibration, calibrate_words,
 from engine.decode.protocol import Recognition, Segment, TranscriptScore
 from engine.decode.vocabulary import Vocabulary
 from engine.text.normalize import normalize_text
-from engine.whisper.folder import WhisperFolderError, check_folder
+from engine.whisper.folder import WHISPER_FAMILY, WhisperFolderError, check_folder
 
 if TYPE_CHECKING:
     from engine.audio.endpoint import EndpointConfig
@@ -109,6 +109,9 @@ class WhisperRecognizer:
     'yes'
     """
 
+    family = WHISPER_FAMILY
+    """The model family (:data:`engine.whisper.folder.WHISPER_FAMILY`)."""
+
     def __init__(self, model: WhisperModel, name: str = "whisper", language: str = "en", beam_size: int = 5,
                  phrase_window_s: int = WINDOW_S, block_s: float = BLOCK_S,
                  calibration: Calibration = UNCALIBRATED) -> None:
@@ -118,6 +121,8 @@ class WhisperRecognizer:
         self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
                                    language=language)
         self._vad = VadOptions()
+        self.path: Path | None = None
+        """The folder it was loaded from (:meth:`from_checkpoint`): Insight loads the same weights in torch."""
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, threads: int = 2, compute_type: str = "int8",
@@ -141,7 +146,9 @@ class WhisperRecognizer:
             raise WhisperFolderError(f"{path}: CTranslate2 cannot load it ({exc}).") from None
         settings.setdefault("name", path.name)
         settings.setdefault("calibration", load_calibration(path, settings["name"]))
-        return cls(model, **settings)
+        recognizer = cls(model, **settings)
+        recognizer.path = path
+        return recognizer
 
     def transcribe_file(self, path: str | os.PathLike, vocabulary: Vocabulary | None = None,
                         attention: bool = True) -> Recognition:

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["RUNTIME_MODULES", "WHISPER_EXTRA", "whisper_missing"]
+__all__ = ["RUNTIME_MODULES", "TORCH_EXTRA", "TORCH_MODULES", "WHISPER_EXTRA", "torch_missing", "whisper_missing"]
 
 WHISPER_EXTRA = "pip install 'sayso[whisper]'"
 """The command that adds the Whisper family."""
 RUNTIME_MODULES = {"faster_whisper": "faster-whisper", "ctranslate2": "CTranslate2"}
 """The modules the Whisper recognizer imports → their names for people."""
+TORCH_EXTRA = "pip install 'sayso[whisper-torch]'"
+"""The command that adds Whisper in torch (attention maps, personalization)."""
+TORCH_MODULES = {"torch": "PyTorch", "transformers": "transformers"}
+"""The modules Whisper in torch (:mod:`engine.whisper.torch_model`) imports → their names for people."""
 
 
 def whisper_missing() -> str | None:
@@ -44,3 +48,13 @@ def _findable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):  # None in sys.modules, or a module without a spec
         return False
+
+
+def torch_missing(what: str = "Whisper's attention maps") -> str | None:
+    """``None`` when Whisper can run in torch here (torch and ``transformers``), else one line naming
+    what is missing and :data:`TORCH_EXTRA` (``what`` is the feature that needs it)."""
+    missing = [label for module, label in TORCH_MODULES.items() if not _findable(module)]
+    if not missing:
+        return None
+    return (f"{what} need {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+            f"not installed; {TORCH_EXTRA} adds {'it' if len(missing) == 1 else 'them'}.")

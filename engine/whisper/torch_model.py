@@ -3,7 +3,7 @@
 :func:`load_torch_whisper` loads a CTranslate2 folder (converted in memory by
 :mod:`engine.whisper.torch_weights`) or a Hugging Face folder (safetensors) as a
 :class:`TorchWhisper`: the ``transformers`` model (eager attention, so that
-``output_attentions=True`` returns the weights), a ``WhisperFeatureExtractor``
+every attention module returns its weights), a ``WhisperFeatureExtractor``
 (log-mel, padded to the 30 s window; pure numpy, nothing downloaded), the
 folder's tokenizer and the decoder prompt for English transcription without
 timestamps.
@@ -13,7 +13,9 @@ transcript and returns the decoder's cross-attention ``(layers, heads, tokens,
 frames)``: row ``i`` is the position that predicts token ``i`` (as Whisper's word
 timing reads it), frames are encoder frames of :data:`FRAME_S` cropped to the
 audio. The alignment heads (``config.json``'s ``alignment_heads``: the heads
-whose attention follows the speech) are given with it.
+whose attention follows the speech) are given with it. :meth:`TorchWhisper.look` is
+the same pass keeping the encoder's self-attention and the tokens' probabilities too (Insight,
+:mod:`engine.insight.whisper_attention`).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from engine.audio.io import SAMPLE_RATE, check_audio
 from engine.whisper.folder import TOKENIZER_FILE, WhisperFolderError
 from engine.whisper.torch_weights import load_whisper
 
-__all__ = ["FRAME_S", "CrossAttention", "TorchWhisper", "load_torch_whisper"]
+__all__ = ["FRAME_S", "CrossAttention", "Look", "TorchWhisper", "load_torch_whisper"]
 
 FRAME_S = 0.02
 """Seconds per encoder frame (the encoder's second convolution halves the 10 ms mel frames)."""
@@ -123,18 +125,69 @@ class TorchWhisper:
             engine.audio.errors.AudioError: empty or shorter than 0.1 s.
             ValueError: audio longer than 30 s, or no tokens.
         """
+        return self.look(audio, tokens).cross
+
+    def look(self, audio: np.ndarray, tokens: list[int], encoder: bool = False) -> Look:
+        """One teacher-forced pass over ``tokens`` that keeps what Insight shows (:class:`Look`).
+
+        The weights are taken by forward hooks on the attention modules, each layer's cropped to
+        the audio's frames as it is computed (a 30 s window's full self-attention would be 1500 × 1500
+        per head); the hooks are removed before this returns.
+
+        Args:
+            encoder: also keep the encoder's self-attention (frames × frames).
+
+        Raises:
+            engine.audio.errors.AudioError: empty or shorter than 0.1 s.
+            ValueError: audio longer than 30 s, or no tokens.
+        """
         audio = check_audio(audio)
         if len(audio) > WINDOW_S * SAMPLE_RATE or not tokens:
             raise ValueError("cross_attention takes up to 30 s of audio and at least one token")
         frames = min(math.ceil(len(audio) / SAMPLE_RATE / FRAME_S), self.model.config.max_source_positions)
+        first = len(self.prompt) - 1
+        rows = slice(first, first + len(tokens))
+        cross: list[torch.Tensor] = []
+        selfs: list[torch.Tensor] = []
+
+        def keep(store, crop):
+            def hook(_module, _args, output):
+                store.append(crop(output[1][0]))
+            return hook
+
+        modules = [(layer.encoder_attn, keep(cross, lambda w: w[:, rows, :frames].float()))
+                   for layer in self.model.model.decoder.layers]
+        if encoder:
+            modules += [(layer.self_attn, keep(selfs, lambda w: w[:, :frames, :frames].to(torch.float16)))
+                        for layer in self.model.model.encoder.layers]
+        handles = [module.register_forward_hook(hook) for module, hook in modules]
         ids = torch.tensor([self.prompt + list(tokens)])
-        with torch.inference_mode():
-            out = self.model(input_features=self.mel(audio).to(self.model.dtype), decoder_input_ids=ids,
-                             output_attentions=True)
-        rows = slice(len(self.prompt) - 1, len(self.prompt) - 1 + len(tokens))
-        weights = torch.stack([a[0, :, rows, :frames] for a in out.cross_attentions]).float().numpy()
-        return CrossAttention(weights, list(tokens), [self.tokenizer.decode([t]) for t in tokens],
-                              self.alignment_heads)
+        try:
+            with torch.inference_mode():
+                out = self.model(input_features=self.mel(audio).to(self.model.dtype), decoder_input_ids=ids)
+        finally:
+            for h in handles:
+                h.remove()
+        probs = torch.softmax(out.logits[0, rows].float(), dim=-1)[torch.arange(len(tokens)), torch.tensor(tokens)]
+        ca = CrossAttention(torch.stack(cross).numpy(), list(tokens), [self.tokenizer.decode([t]) for t in tokens],
+                            self.alignment_heads)
+        return Look(ca, torch.stack(selfs).numpy() if encoder else None, probs.numpy())
+
+
+@dataclass(frozen=True)
+class Look:
+    """What :meth:`TorchWhisper.look` keeps of one teacher-forced pass.
+
+    Attributes:
+        cross: the decoder's cross-attention (:class:`CrossAttention`).
+        encoder: ``(layers, heads, frames, frames)`` float16 encoder self-attention cropped to the
+            audio's frames (rows over the whole window, so cropped rows sum to ≤ 1), or None.
+        probs: ``(tokens,)`` the model's probability of each given token.
+    """
+
+    cross: CrossAttention
+    encoder: np.ndarray | None
+    probs: np.ndarray
 
 
 def load_torch_whisper(folder: str | os.PathLike, threads: int | None = None) -> TorchWhisper:

@@ -15,7 +15,9 @@ Every request gets exactly one answer:
 - :meth:`RecognitionWorker.submit_score` (score audio against a transcript,
   :meth:`Recognizer.score <engine.decode.protocol.Recognizer.score>`) → :class:`ScoreResult`;
 - :meth:`RecognitionWorker.submit_inspection` (attention and alignment,
-  :func:`engine.insight.attention.inspect`) → :class:`InspectResult` with an
+  :func:`engine.insight.attention.inspect`; for a Whisper model
+  :func:`engine.insight.whisper_attention.inspect`, which loads its weights in torch
+  on the first inspection) → :class:`InspectResult` with an
   :class:`~engine.insight.attention.Inspection`;
 - or, for any of them, :class:`RecognitionFailure` whose ``kind`` is one of
   :data:`FailureKind` and whose ``message`` is meant for a user (an
@@ -224,6 +226,8 @@ def _serve(child: Child, checkpoint: str, threads: int, name: str | None = None)
             child.send(RecognitionFailure(rid, "audio", str(exc)))
         except VocabularyError as exc:
             child.send(RecognitionFailure(rid, "vocabulary", str(exc)))
+        except CheckpointError as exc:  # e.g. Whisper's attention without torch: one line
+            child.send(RecognitionFailure(rid, "checkpoint", str(exc)))
         except Exception as exc:
             tb = traceback.format_exc(limit=6)
             child.send(RecognitionFailure(rid, "internal", f"Recognition failed ({type(exc).__name__}: {exc}).\n{tb}"))
@@ -233,7 +237,10 @@ def _answer(recognizer, req, vocabularies: dict) -> Answer:
     """The answer to one transcribe, score or inspect request (raises what the engine raises)."""
     rid = req.request_id
     if isinstance(req, InspectRequest):
-        from engine.insight.attention import inspect
+        if getattr(recognizer, "family", None) == "whisper":
+            from engine.insight.whisper_attention import inspect  # its weights in torch, loaded on first use
+        else:
+            from engine.insight.attention import inspect
 
         return InspectResult(rid, inspect(recognizer, req.audio, req.transcript))
     if isinstance(req, ScoreRequest):

@@ -1,6 +1,6 @@
 """The studio with a Whisper model: chosen in the Models window (an offline package's model, assembled
-off the GUI thread on first use), it transcribes a held-out AN4 speaker; the Sayso-only views say why they
-are off."""
+off the GUI thread on first use), it transcribes a held-out AN4 speaker; Insight's attention page stays on
+(tests/app/insight/test_whisper_attention_page.py), the Sayso-only views say why they are off."""
 from __future__ import annotations
 
 import pytest
@@ -51,18 +51,19 @@ def test_transcribe_a_held_out_speaker_with_whisper_tiny(qtbot, model_path):
     assert window.attention.attention is None and window.attention.placeholder.textItem.toPlainText() == NO_MAPS
 
 
-def test_insight_pages_say_why_they_are_off_with_whisper(qtbot, model_path):
+def test_insight_attention_stays_on_with_whisper_and_the_map_says_why_it_is_off(qtbot, model_path):
     window = MainWindow(model_path)
     qtbot.addWidget(window)
     insight = window.insight
     assert insight.disabled_reason is None and insight.pages.isTabEnabled(0) and insight.pages.isTabEnabled(1)
     switch_to_tiny(qtbot, window)
-    assert "Insight needs a Sayso model" in insight.disabled_reason
+    assert "embedding map needs a Sayso model" in insight.disabled_reason
     assert insight.reason.text() == insight.disabled_reason and not insight.reason.isHidden()
-    assert not insight.pages.isTabEnabled(0) and not insight.pages.isTabEnabled(1)
+    assert insight.pages.isTabEnabled(0) and not insight.pages.isTabEnabled(1)  # Whisper's attention: its weights in torch
+    assert insight.attention.recognizer is window.recognizer
     assert insight.pages.tabToolTip(1) == insight.disabled_reason
     assert window.switch_model(model_path)  # back to Sayso: the pages are on again
-    assert insight.disabled_reason is None and insight.pages.isTabEnabled(0) and insight.reason.isHidden()
+    assert insight.disabled_reason is None and insight.pages.isTabEnabled(1) and insight.reason.isHidden()
 
 
 @pytest.mark.audio_device
