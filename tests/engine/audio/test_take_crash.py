@@ -32,10 +32,14 @@ MAX_LOSS_SECONDS = 1.0
 
 RECORD_SCRIPT = textwrap.dedent("""
     import sys, time
+    import sounddevice as sd
     from engine.audio.capture import Recorder
     from engine.audio.take import TakeWriter
-    rec = Recorder(device=int(sys.argv[1]), device_rate=16000)
+    # the device by its name, enumerated in this process (an index from the test's process may differ)
+    [index] = [d["index"] for d in sd.query_devices() if d["name"] == sys.argv[1] and d["max_input_channels"] > 0]
+    rec = Recorder(device=index, device_rate=16000)
     rec.start()
+    print(f"recording device {index}: {rec.device_name}", file=sys.stderr, flush=True)
     take = TakeWriter(sys.argv[2], device_name=rec.device_name)
     print(take.take_id, flush=True)
     while True:                      # what the app's timer does, until killed
@@ -99,7 +103,7 @@ def start_recording_process(mic, takes: Path) -> tuple[subprocess.Popen | None, 
     killed and its take removed).
     """
     env = dict(os.environ, **pulse_env(mic.dir))
-    proc = subprocess.Popen([sys.executable, "-c", RECORD_SCRIPT, str(mic.device), str(takes)],
+    proc = subprocess.Popen([sys.executable, "-c", RECORD_SCRIPT, mic.device_name, str(takes)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partials = lambda: sorted(takes.glob("*.partial.wav")) if takes.is_dir() else []
     wait_for(lambda: partials() or proc.poll() is not None, 60, "the recording process")
