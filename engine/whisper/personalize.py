@@ -60,9 +60,9 @@ __all__ = ["LINEAGE_FILE", "WhisperPersonalizeConfig", "WhisperPersonalizeReport
 LINEAGE_FILE = "personalized.json"
 """Written into the exported folder: the base model, the takes, the settings and the report."""
 MAX_CLIP_S = 29.0 - 2 * PAD_S
+"""Longer takes are cut (Whisper's window is 30 s)."""
 WINDOW_FRAMES = 3000
 """Whisper's 30 s window in 10 ms mel frames."""
-"""Longer takes are cut (Whisper's window is 30 s)."""
 
 
 @dataclass
