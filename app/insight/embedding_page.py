@@ -266,11 +266,15 @@ class EmbeddingPage(QWidget):
         self._statuses = [r.status if r else None for r in rows]
         self.map.set_points(result.audio_xy, result.text_xy, emb.text_index, emb.texts, self._describe)
         self._apply_colours()
-        self.panel.set_data(emb.audio, emb.text, emb.texts, self._transcripts, self._speakers)
+        self.panel.set_data(emb.audio, emb.text, emb.texts, self._transcripts, self._speakers, emb.text_space)
+        self.lines.setEnabled(emb.text_space)
         self.open_button.setEnabled(False)
         failed = f"; {len(emb.failed)} could not be read ({emb.failed[0][1]})" if emb.failed else ""
+        space = (f"{len(emb.texts)} distinct transcripts (★)" if emb.text_space else
+                 f"{self.embedder.model_path.name}'s encoder states, averaged over each take (Whisper has no text "
+                 "side: no ★, no search by text)")
         self.status.setText(
-            f"{len(emb.ids)} utterances, {len(emb.texts)} distinct transcripts (★) · {METHODS[result.method]} · "
+            f"{len(emb.ids)} utterances, {space} · {METHODS[result.method]} · "
             f"{emb.computed} new embeddings, {emb.cached} from the cache · {result.seconds:.1f} s{failed}. "
             "Hover a point for its transcript, click to play it and select it in the Dataset table, "
             "double-click to open it in the Dataset tab.")

@@ -42,6 +42,8 @@ from engine.workers.embedding import TextResult
 MAX_RESULTS = 50
 NEAREST_TRANSCRIPTS = 8
 DEBOUNCE_MS = 150
+NO_TEXT_SEARCH = "Search by text needs a Sayso model: Whisper has no text embeddings"
+"""The search field's placeholder while the map shows a Whisper model's encoder states."""
 
 Embedder = Callable[[list[str], Callable[[object], None]], object]
 """``embed(texts, on_answer)``: embed texts in the background and call ``on_answer(TextResult | EmbedFailure)``."""
@@ -75,6 +77,9 @@ class SearchPanel(QWidget):
         self.transcripts: list[str] = []
         self.speakers: list[str] = []
         self.selected = -1
+        self.text_space = True
+        """False for a model without text embeddings (Whisper): search by text is off, and a picked
+        recording lists the recordings nearest to it instead of transcripts."""
         self.results: list[int] = []
         self.last_latency_ms: float | None = None
         self._vectors: dict[str, np.ndarray] = {}
@@ -121,13 +126,19 @@ class SearchPanel(QWidget):
 
     # -- data ----------------------------------------------------------------
     def set_data(self, audio: np.ndarray, text: np.ndarray, texts: Sequence[str], transcripts: Sequence[str],
-                 speakers: Sequence[str]) -> None:
-        """Audio ``(n, embed_dim)`` of the utterances, text ``(m, embed_dim)`` of ``texts``; per-utterance labels."""
+                 speakers: Sequence[str], text_space: bool = True) -> None:
+        """Audio ``(n, embed_dim)`` of the utterances, text ``(m, embed_dim)`` of ``texts``; per-utterance labels;
+        ``text_space`` False for a model without text embeddings (:attr:`text_space`)."""
         self.audio, self.text, self.texts = audio, text, list(texts)
         self.transcripts, self.speakers = list(transcripts), list(speakers)
         self._vectors.update({t: v for t, v in zip(self.texts, text)})
         self.selected = -1
-        self.set_enabled_search(len(audio) > 0)
+        self.text_space = text_space
+        self.nearest_table.setHorizontalHeaderLabels(
+            ["Nearest transcripts" if text_space else "Nearest recordings (transcript · speaker)", "Similarity"])
+        self.query.setPlaceholderText("Find recordings: type what was said…" if text_space else NO_TEXT_SEARCH)
+        self.query.setToolTip("" if text_space else NO_TEXT_SEARCH)
+        self.set_enabled_search(len(audio) > 0 and text_space)
         self.select(-1)
         if self.query.text().strip():
             self.run_query()
@@ -222,7 +233,14 @@ class SearchPanel(QWidget):
             return
         own = self.transcripts[index]
         self.selected_label.setText(f"Selected: “{own or '(unlabeled)'}” · {self.speakers[index] or 'no speaker'}")
-        if len(self.text):
+        if not self.text_space:  # the recordings that sound most alike to this model
+            r = rank(self.audio[index], self.audio, NEAREST_TRANSCRIPTS + 1)
+            others = [(j, s) for j, s in zip(r.indices, r.scores) if j != index][:NEAREST_TRANSCRIPTS]
+            self.nearest_table.setRowCount(len(others))
+            for row, (j, s) in enumerate(others):
+                label = f"{self.transcripts[j] or '(unlabeled)'} · {self.speakers[j] or 'no speaker'}"
+                self._set_row(self.nearest_table, row, [label, f"{s:.3f}"], int(j))
+        elif len(self.text):
             r = rank(self.audio[index], self.text, NEAREST_TRANSCRIPTS)
             self.nearest_table.setRowCount(len(r))
             for row, (j, s) in enumerate(zip(r.indices, r.scores)):

@@ -20,11 +20,12 @@ from app.insight.embedding_page import EmbeddingPage
 from engine.checkpoint_layout import SAYSO_FAMILY
 from engine.whisper.folder import WHISPER_FAMILY
 
-UNSUPPORTED = ("The embedding map needs a Sayso model: the {family} model in use has no shared speech–text "
-               "space. Its attention is on the Attention page; switch to a Sayso model (Models window) for the map.")
-"""Why the embedding page is disabled while a model of another family is active."""
-ATTENTION_FAMILIES = (SAYSO_FAMILY, WHISPER_FAMILY, None)
-"""Families whose attention the Attention page shows (Whisper's through its weights in torch)."""
+UNSUPPORTED = ("Insight cannot look inside the {family} model in use; switch to a Sayso or Whisper model "
+               "(Models window).")
+"""Why the pages are disabled while a model of a family Insight does not know is active."""
+INSIGHT_FAMILIES = (SAYSO_FAMILY, WHISPER_FAMILY, None)
+"""Families both pages show: a Sayso model's shared audio–text space, and Whisper's attention (its weights in
+torch) and encoder states (audio only) on the map."""
 
 
 class InsightView(QWidget):
@@ -67,21 +68,18 @@ class InsightView(QWidget):
 
     def set_recognizer(self, recognizer, family: str | None = SAYSO_FAMILY) -> None:
         """The :class:`app.recognizer_bridge.RecognizerBridge` serving the active model, or ``None`` (no model),
-        and the model's family. The Attention page works with Sayso and Whisper models; the embedding map
-        needs the Sayso cross-modal model, so another family disables that page, saying why
+        and the model's family. Both pages work with Sayso and Whisper models (Whisper's map shows its
+        encoder states, with no text side); a family Insight does not know disables them, saying why
         (:attr:`disabled_reason`)."""
         self.recognizer = recognizer
         self.attention.set_recognizer(recognizer)
         self.embedding.set_recognizer(recognizer)
-        self.disabled_reason = None if family in (SAYSO_FAMILY, None) else UNSUPPORTED.format(family=family.title())
-        attention_on = family in ATTENTION_FAMILIES
-        for index, (page, on) in enumerate(((self.attention, attention_on),
-                                            (self.embedding, self.disabled_reason is None))):
+        on = family in INSIGHT_FAMILIES
+        self.disabled_reason = None if on else UNSUPPORTED.format(family=str(family).title())
+        for index, page in enumerate((self.attention, self.embedding)):
             page.setEnabled(on)
             self.pages.setTabEnabled(index, on)
-            self.pages.setTabToolTip(index, "" if on else self.disabled_reason or "")
-        if not self.pages.isTabEnabled(self.pages.currentIndex()) and attention_on:
-            self.pages.setCurrentIndex(0)
+            self.pages.setTabToolTip(index, "" if on else self.disabled_reason)
         self.reason.setText(self.disabled_reason or "")
         self.reason.setVisible(self.disabled_reason is not None)
 

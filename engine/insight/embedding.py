@@ -7,6 +7,10 @@ vectors (``embed_dim`` = 128 for the bundled model), so a dot product is the
 cosine similarity the model was trained to maximize for matching pairs
 (a CLIP-style contrastive loss, Radford et al. 2021).
 
+A Whisper model has no text side: its audio embedding is its encoder's states
+over the audio, averaged (:meth:`engine.whisper.recognizer.WhisperRecognizer.audio_embedding`,
+``(d_model,)``), and there are no text embeddings (:func:`has_text_space`).
+
 The cache is one file per model, ``<project>/cache/embeddings/<model hash>.npz``
 (:func:`cache_file`), holding string keys and float32 rows, read and written
 with ``allow_pickle=False`` and written atomically (:mod:`engine.atomic`):
@@ -38,32 +42,50 @@ import numpy as np
 from engine.atomic import atomic_write
 from engine.checkpoint_layout import CONFIG_FILE, WEIGHTS_FILE
 from engine.data.utterance import Utterance
+from engine.whisper.folder import MODEL_FILE as WHISPER_WEIGHTS_FILE
 
 __all__ = ["CACHE_DIR", "EmbedItem", "EmbeddingCache", "ProjectEmbeddings", "audio_key", "cache_file",
-           "embed_audio", "embed_items", "embed_texts", "model_hash", "project_items", "project_rows"]
+           "embed_audio", "embed_items", "embed_texts", "has_text_space", "model_hash", "project_items",
+           "project_rows"]
 
 CACHE_DIR = Path("cache") / "embeddings"
 """Where, inside a project folder, the embedding caches live."""
-_HASH_FILES = (WEIGHTS_FILE, CONFIG_FILE)
+_WEIGHTS_FILES = (WEIGHTS_FILE, WHISPER_WEIGHTS_FILE)
+"""The weights file of each family (Sayso, Whisper), whichever the folder has."""
+_digests: dict[tuple[str, int, int], str] = {}
+"""SHA-256 of weights files by (path, size, modification time): a Whisper model.bin is hundreds of MB."""
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _digests[key] = h.hexdigest()
+    return _digests[key]
 
 
 def model_hash(checkpoint: str | os.PathLike) -> str:
-    """First 16 hex digits of the SHA-256 of a checkpoint's weights and config.
+    """First 16 hex digits of a SHA-256 over a checkpoint's weights and config (either family).
+
+    The weights' own digest is remembered for the process (keyed by path, size and modification
+    time), so asking again for a large Whisper model costs a ``stat``.
 
     Raises:
-        FileNotFoundError: the folder has no ``model.safetensors``.
+        FileNotFoundError: the folder has neither ``model.safetensors`` nor a Whisper ``model.bin``.
     """
     folder = Path(checkpoint)
-    if not (folder / _HASH_FILES[0]).is_file():
-        raise FileNotFoundError(f"{folder} is not a model checkpoint (it has no {_HASH_FILES[0]}).")
+    weights = next((name for name in _WEIGHTS_FILES if (folder / name).is_file()), None)
+    if weights is None:
+        raise FileNotFoundError(f"{folder} is not a model checkpoint (it has no {' or '.join(_WEIGHTS_FILES)}).")
     h = hashlib.sha256()
-    for name in _HASH_FILES:
-        path = folder / name
-        if path.is_file():
-            h.update(name.encode())
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
+    h.update(weights.encode() + _file_digest(folder / weights).encode())
+    config = folder / CONFIG_FILE
+    if config.is_file():
+        h.update(CONFIG_FILE.encode() + config.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -164,6 +186,8 @@ class ProjectEmbeddings:
         failed: ``(utterance id, message)`` of utterances whose audio could not be read.
         cached: rows read from the cache (the rest were computed).
         computed: rows computed in this run.
+        text_space: False if the model has no text embeddings (Whisper): ``texts`` is then empty and
+            ``audio`` holds its pooled encoder states.
     """
 
     ids: np.ndarray
@@ -174,10 +198,19 @@ class ProjectEmbeddings:
     failed: list[tuple[int, str]]
     cached: int = 0
     computed: int = 0
+    text_space: bool = True
+
+
+def has_text_space(recognizer) -> bool:
+    """True if the recognizer embeds text in its audio space (a Sayso model); False for Whisper."""
+    return callable(getattr(recognizer, "embed_text", None))
 
 
 def embed_audio(recognizer, audio: np.ndarray) -> np.ndarray:
-    """``(embed_dim,)`` float32 audio embedding of ``(samples,)`` float32 16 kHz audio."""
+    """``(embed_dim,)`` float32 L2-normalized audio embedding of ``(samples,)`` float32 16 kHz audio
+    (a Whisper model: its pooled encoder states, ``(d_model,)``)."""
+    if not has_text_space(recognizer):
+        return recognizer.audio_embedding(audio)
     import torch
 
     with torch.inference_mode():
@@ -187,7 +220,14 @@ def embed_audio(recognizer, audio: np.ndarray) -> np.ndarray:
 
 
 def embed_texts(recognizer, texts: Sequence[str]) -> np.ndarray:
-    """``(len(texts), embed_dim)`` float32 text embeddings (texts normalized first, as transcripts are)."""
+    """``(len(texts), embed_dim)`` float32 text embeddings (texts normalized first, as transcripts are).
+
+    Raises:
+        ValueError: the model has no text space (:func:`has_text_space`: Whisper).
+    """
+    if not has_text_space(recognizer):
+        raise ValueError(f"{getattr(recognizer, 'name', 'This model')} has no text embeddings: only a Sayso model "
+                         "places text and audio in one space.")
     import torch
 
     from engine.text.normalize import normalize_text
@@ -204,7 +244,8 @@ def embed_items(recognizer, items: Iterable[EmbedItem], cache: EmbeddingCache,
                 save_every: int = 500) -> ProjectEmbeddings:
     """Embed utterances' audio and transcripts, reading and filling ``cache``.
 
-    The cache is saved every ``save_every`` computed rows and at the end, so
+    A model without a text space (Whisper, :func:`has_text_space`) embeds the audio only:
+    the result's ``texts`` is empty and every ``text_index`` is -1. The cache is saved every ``save_every`` computed rows and at the end, so
     a stop or a crash keeps what is done.
 
     Args:
@@ -250,7 +291,7 @@ def embed_items(recognizer, items: Iterable[EmbedItem], cache: EmbeddingCache,
         rows.append(vec)
         keep.append(it)
         progress("audio", i, len(items))
-    texts = sorted({it.utterance.text for it in keep if it.utterance.text})
+    texts = sorted({it.utterance.text for it in keep if it.utterance.text}) if has_text_space(recognizer) else []
     todo = [t for t in texts if t not in cache.text]
     progress("text", 0, len(todo))
     for j, t in enumerate(todo, 1):
@@ -275,7 +316,7 @@ def embed_items(recognizer, items: Iterable[EmbedItem], cache: EmbeddingCache,
         texts=texts,
         text=np.stack([cache.text[t] for t in texts]) if texts else np.zeros((0, dim), np.float32),
         text_index=np.array([where.get(it.utterance.text, -1) for it in keep], dtype=np.int64),
-        failed=failed, cached=cached, computed=computed)
+        failed=failed, cached=cached, computed=computed, text_space=has_text_space(recognizer))
 
 
 def project_rows(project, page: int = 5000) -> list:

@@ -207,6 +207,23 @@ class WhisperRecognizer:
         (probs,) = self._token_probs(encoded, frames, [tokens])
         return TranscriptScore(likelihood=float(np.mean(np.log(np.maximum(probs, 1e-12)))))
 
+    def audio_embedding(self, audio: np.ndarray) -> np.ndarray:
+        """The point Insight's embedding map shows for a take: Whisper's encoder states over the audio.
+
+        Args:
+            audio: ``(samples,)`` float32 16 kHz mono; past ``WINDOW_S - 1`` seconds it is cut.
+
+        Returns:
+            ``(d_model,)`` float32 (384 for tiny, 512 for base): the encoder's last-layer states over the
+            audio's own frames (20 ms each, the padding of the 30 s window left out) averaged and
+            L2-normalized. Whisper has no text side: there is no text embedding to compare it with.
+        """
+        audio = np.asarray(audio, dtype=np.float32)[: (WINDOW_S - 1) * SAMPLE_RATE]
+        encoded, frames = self._encode(audio, WINDOW_S)
+        states = np.asarray(encoded)[0, : max(1, frames // 2)].astype(np.float32)
+        pooled = states.mean(axis=0)
+        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+
     def stream(self, endpoint: EndpointConfig | None = None, vocabulary: Vocabulary | None = None) -> WhisperStream:
         """A live session (:class:`engine.whisper.stream.WhisperStream`): LocalAgreement-2 partials while
         an utterance is spoken, and each utterance between two pauses transcribed whole when it ends."""

@@ -49,10 +49,12 @@ from engine.workers.process import CANCEL_TIMEOUT_S, Ending, WorkerProcess, desc
 
 __all__ = ["EmbedFailure", "EmbedProgress", "EmbeddingWorker", "FailureKind", "MapResult", "TextResult"]
 
-FailureKind = Literal["checkpoint", "disk", "empty", "cancelled", "crashed", "internal"]
+FailureKind = Literal["checkpoint", "disk", "empty", "no_text_space", "cancelled", "crashed", "internal"]
 """Why a request failed: the model cannot be loaded, the cache cannot be written, nothing to
-embed, the user cancelled, the worker died, or a bug."""
+embed, texts asked of a model without a text space (Whisper), the user cancelled, the worker died, or a bug."""
 CANCELLED_MESSAGE = "Embedding was cancelled; what was done is cached."
+NO_TEXT_SPACE = ("Search by text needs a Sayso model: {name} (Whisper) has no text embeddings, only its "
+                 "encoder's states of the audio.")
 PROGRESS_INTERVAL_S = 0.1
 """At most about this many progress events per second (plus each stage's first and last)."""
 
@@ -122,20 +124,26 @@ Answer = EmbedProgress | MapResult | TextResult | EmbedFailure
 
 # -- child process ----------------------------------------------------------
 class _Server:
-    def __init__(self, child: Child, checkpoint: str) -> None:
-        self.child, self.checkpoint = child, checkpoint
+    def __init__(self, child: Child, checkpoint: str, threads: int) -> None:
+        self.child, self.checkpoint, self.threads = child, checkpoint, threads
         self.recognizer, self.load_error, self.model = None, None, ""
         self.deferred: list = []
         self._last_progress = (None, 0.0)
 
     def load(self) -> None:
-        from engine.decode.recognizer import SaysoRecognizer
+        """Load the model: a Sayso model with :func:`~engine.workers.child.limit_threads` torch threads, a
+        Whisper model with CTranslate2 threads (its audio embedding needs no torch)."""
+        from engine.checkpoint_layout import SAYSO_FAMILY, CheckpointError, family
+        from engine.decode.families import load_recognizer
         from engine.insight.embedding import model_hash
-        from engine.train.checkpoint import CheckpointError
+        from engine.workers.child import limit_threads
 
         try:
             self.model = model_hash(self.checkpoint)
-            self.recognizer = SaysoRecognizer.from_checkpoint(self.checkpoint)
+            threads = self.threads
+            if family(Path(self.checkpoint)) in (SAYSO_FAMILY, None):
+                threads = limit_threads(threads)
+            self.recognizer = load_recognizer(self.checkpoint, threads=threads)
         except (CheckpointError, FileNotFoundError) as exc:
             self.load_error = f"The model cannot be loaded: {exc}"
         except Exception as exc:  # noqa: BLE001 - a broken install, out of memory, …
@@ -179,8 +187,12 @@ class _Server:
         on the cores the studio's search needs right after the answer."""
         import torch
 
-        from engine.insight.embedding import embed_texts
+        from engine.insight.embedding import embed_texts, has_text_space
 
+        if not has_text_space(self.recognizer):
+            self.child.send(EmbedFailure(req.request_id, "no_text_space", NO_TEXT_SPACE.format(
+                name=getattr(self.recognizer, "name", "this model"))))
+            return
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
@@ -258,8 +270,8 @@ def _save_projection(path: Path, key: str, xy: np.ndarray) -> None:
         np.savez(fh, key=np.array(key), xy=xy.astype(np.float32))
 
 
-def _serve(child: Child, checkpoint: str) -> None:
-    _Server(child, checkpoint).run()
+def _serve(child: Child, checkpoint: str, threads: int) -> None:
+    _Server(child, checkpoint, threads).run()
 
 
 # -- parent side ------------------------------------------------------------
@@ -267,15 +279,16 @@ class EmbeddingWorker(WorkerProcess):
     """The embedding process of one checkpoint and its requests; use from one thread.
 
     Args:
-        checkpoint: a checkpoint folder (its model embeds everything).
-        threads: torch CPU threads inside the worker.
+        checkpoint: a checkpoint folder of either family (its model embeds everything; a Whisper
+            model embeds audio only, :func:`engine.insight.embedding.has_text_space`).
+        threads: CPU threads inside the worker (torch's for a Sayso model, CTranslate2's for Whisper).
         cancel_timeout: seconds a cancelled map run has before the process is killed.
     """
 
     def __init__(self, checkpoint: str | os.PathLike, threads: int = 2,
                  cancel_timeout: float = CANCEL_TIMEOUT_S) -> None:
         self.checkpoint = str(Path(checkpoint))
-        super().__init__(_serve, (self.checkpoint,), name="sayso-embedding", threads=threads,
+        super().__init__(_serve, (self.checkpoint, threads), name="sayso-embedding",  # _Server.load limits threads
                          cancel_timeout=cancel_timeout)
 
     def failure(self, request_id: int, ending: Ending, exitcode: int | None) -> EmbedFailure:

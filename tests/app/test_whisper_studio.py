@@ -51,18 +51,21 @@ def test_transcribe_a_held_out_speaker_with_whisper_tiny(qtbot, model_path):
     assert window.attention.attention is None and window.attention.placeholder.textItem.toPlainText() == NO_MAPS
 
 
-def test_insight_attention_stays_on_with_whisper_and_the_map_says_why_it_is_off(qtbot, model_path):
+def test_insight_stays_on_with_whisper_and_follows_the_model_switch(qtbot, model_path):
     window = MainWindow(model_path)
     qtbot.addWidget(window)
     insight = window.insight
     assert insight.disabled_reason is None and insight.pages.isTabEnabled(0) and insight.pages.isTabEnabled(1)
+    sayso_embedder = insight.embedding.embedder
     switch_to_tiny(qtbot, window)
-    assert "embedding map needs a Sayso model" in insight.disabled_reason
-    assert insight.reason.text() == insight.disabled_reason and not insight.reason.isHidden()
-    assert insight.pages.isTabEnabled(0) and not insight.pages.isTabEnabled(1)  # Whisper's attention: its weights in torch
+    # Whisper's attention (its weights in torch) and its encoder states on the map
+    assert insight.disabled_reason is None and insight.reason.isHidden()
+    assert insight.pages.isTabEnabled(0) and insight.pages.isTabEnabled(1)
     assert insight.attention.recognizer is window.recognizer
-    assert insight.pages.tabToolTip(1) == insight.disabled_reason
-    assert window.switch_model(model_path)  # back to Sayso: the pages are on again
+    assert insight.embedding.embedder is not sayso_embedder
+    assert insight.embedding.embedder.model_path == window.recognizer.model_path
+    assert window.switch_model(model_path)  # back to Sayso: the map embeds with it again
+    assert insight.embedding.embedder.model_path == window.recognizer.model_path
     assert insight.disabled_reason is None and insight.pages.isTabEnabled(1) and insight.reason.isHidden()
 
 

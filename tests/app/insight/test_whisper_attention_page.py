@@ -49,9 +49,9 @@ def test_the_attention_page_shows_whispers_heads_and_word_times(qtbot, tiny_fold
         view.resize(1300, 800)
         view.set_project(project)
         view.set_recognizer(bridge, "whisper")
-        # the attention page is on for Whisper; the embedding map (Sayso's shared space) says why it is off
-        assert view.pages.isTabEnabled(0) and not view.pages.isTabEnabled(1)
-        assert "embedding map needs a Sayso model" in view.disabled_reason and view.pages.currentIndex() == 0
+        # both pages are on for Whisper (the map shows its encoder states)
+        assert view.pages.isTabEnabled(0) and view.pages.isTabEnabled(1) and view.disabled_reason is None
+        assert view.pages.currentIndex() == 0
         view.show()
         view.show_utterance(utt)
         page = view.attention

@@ -105,3 +105,21 @@ def test_a_killed_worker_fails_its_request_and_restarts(worker, project, model_p
     answer = worker.wait(rid, timeout=30)
     assert isinstance(answer, EmbedFailure) and answer.kind == "crashed" and "SIGKILL" in answer.message
     assert isinstance(worker.wait(worker.texts(["no"]), timeout=60), TextResult)
+
+
+@pytest.mark.slow
+def test_a_whisper_model_maps_audio_only_and_refuses_text_in_one_line(project, tiny_folder):
+    from engine.workers.embedding import NO_TEXT_SPACE
+
+    items = project_items(project)
+    worker = EmbeddingWorker(tiny_folder, threads=1)
+    try:
+        result = worker.wait(worker.map(items, cache_file(project.folder, model_hash(tiny_folder)), "pca"), 300)
+        assert isinstance(result, MapResult), getattr(result, "message", result)
+        assert result.audio_xy.shape == (len(items), 2) and result.text_xy.shape == (0, 2)
+        assert not result.embeddings.text_space and result.embeddings.audio.shape == (len(items), 384)
+        answer = worker.wait(worker.texts(["left"]))
+        assert isinstance(answer, EmbedFailure) and answer.kind == "no_text_space"
+        assert answer.message == NO_TEXT_SPACE.format(name=tiny_folder.name) and "\n" not in answer.message
+    finally:
+        worker.close()
