@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # pip's notes about index folders this machine's pip config names but lacks, and setuptools' banners
 QUIET_PIP := { grep -vE "^WARNING: Location|BuildBackendWarning|^ +(!!|\*+|$$)|^  +[A-Z].*|corresp\(|with strategy|as your package" || true; }
 
-.PHONY: run test setup system-deps bench base-model screenshot clean-venv soak
+.PHONY: run test setup system-deps bench base-model clean-venv soak
 
 run: setup
 	$(PY) -m app $(ARGS)

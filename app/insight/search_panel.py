@@ -138,6 +138,8 @@ class SearchPanel(QWidget):
             ["Nearest transcripts" if text_space else "Nearest recordings (transcript · speaker)", "Similarity"])
         self.query.setPlaceholderText("Find recordings: type what was said…" if text_space else NO_TEXT_SEARCH)
         self.query.setToolTip("" if text_space else NO_TEXT_SEARCH)
+        for widget in (self.result_table, self.phrases, self.zero_shot):  # text queries only: room for the rest
+            widget.setVisible(text_space)
         self.set_enabled_search(len(audio) > 0 and text_space)
         self.select(-1)
         if self.query.text().strip():

@@ -17,10 +17,11 @@ from engine.model.audio_encoder import ENCODER_FRAME_S
 
 PLACEHOLDER = "cross-attention appears after Transcribe"
 """What the empty view says."""
-NO_MAPS = "no attention maps for this model"
+NO_MAPS = "no attention maps here for this model: Insight → Attention & alignment shows them"
+"""What it says after a transcription without maps (a Whisper model: ``Recognition.attention`` is None; its
+attention comes from its weights in torch, on the Insight tab)."""
 LABEL_PX = 15
 """Row labels of the attention map are at least this many pixels apart (one line of the axis font)."""
-"""What it says after a transcription without maps (a Whisper model: ``Recognition.attention`` is None)."""
 
 
 def token_label(token: str) -> str:

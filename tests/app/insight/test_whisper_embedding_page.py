@@ -39,6 +39,7 @@ def test_the_map_shows_whispers_encoder_states_and_nearest_recordings(qtbot, tin
         panel = page.panel
         assert not panel.query.isEnabled() and panel.query.placeholderText() == NO_TEXT_SEARCH
         assert not page.lines.isEnabled()
+        assert panel.result_table.isHidden() and panel.phrases.isHidden()  # text queries only
 
         # a picked take lists the takes that sound most alike to Whisper: another "left" first
         left = next(i for i, uid in enumerate(emb.ids) if project.utterance(int(uid)).text == "left")
