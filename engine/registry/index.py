@@ -1178,9 +1178,14 @@ class ModelRegistry:
                             found.append(folder)
         except OSError:
             return removed
-        for p in found:
+        old = []
+        for p in found:  # ages first: deleting a temp file inside a folder makes the folder look new
+            with contextlib.suppress(OSError):
+                if now - p.lstat().st_mtime >= min_age_s:
+                    old.append(p)
+        for p in old:
             try:
-                if now - p.lstat().st_mtime < min_age_s:
+                if not p.exists() and not p.is_symlink():  # a temp file inside a folder removed before it
                     continue
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
             except OSError:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import pytest
@@ -282,3 +283,20 @@ def test_two_processes_registering_at_once_lose_nothing(tmp_path, checkpoint):
     names = sorted(e.name for e in ModelRegistry(root).list() if not e.builtin)
     assert names == [f"{t}-{i}" for t in "ab" for i in range(4)]
     assert not list(root.glob(f"{INDEX_NAME}.corrupt-*"))
+
+
+def test_a_registration_killed_while_writing_its_entry_is_removed_whole_by_the_next_change(tmp_path, checkpoint):
+    # what a kill -9 inside register() leaves after the copy: the stand-in entry.json, a half-written
+    # real one beside it, and an index that never listed the model
+    reg = ModelRegistry(tmp_path / "models")
+    reg.register(checkpoint, "kept", copy=True, model_id="kept")
+    cut = tmp_path / "models" / "cut"
+    shutil.copytree(tmp_path / "models" / "kept", cut)
+    (cut / "entry.json").write_text(json.dumps({"id": "cut", "stored": True, "registering": True}))
+    (cut / ".entry.json.x1y2.tmp").write_text('{"id": "cut", "na')
+    hour_ago = time.time() - 3600
+    for p in (cut / ".entry.json.x1y2.tmp", cut):
+        os.utime(p, (hour_ago, hour_ago))
+    # the temp file and its folder both go in one pass (deleting the file must not make the folder look new)
+    assert sorted(reg.remove_orphans(min_age_s=600)) == ["cut", "cut/.entry.json.x1y2.tmp"]
+    assert not cut.exists() and [e.id for e in reg.list() if not e.read_only] == ["kept"]
