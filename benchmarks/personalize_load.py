@@ -1,11 +1,13 @@
 """Quick personalization through the studio's own path, idle and beside busy processes.
 
 Usage: QT_QPA_PLATFORM=offscreen python benchmarks/personalize_load.py [--takes 3] [--busy 0,2] [--steps 60]
+           [--model whisper-base]
 
 The studio's Train tab (offscreen Qt: the real :class:`app.training.panel.TrainingPanel` in the
 main window) personalizes the bundled model on k takes per digit of the held-out FSDD speaker
 *nicolas* (his first takes; 3 of his other takes per digit for validation), preset
-"Personalize", the default steps, started with its Start button, exactly as a user would. The
+"Personalize", the default steps, started with its Start button, exactly as a user would
+(``--model whisper-base``: with Whisper base in use, the Train tab's Whisper personalization). The
 job runs in the training worker process; the time is from Start to the evaluation shown
 (start-up, model load, rehearsal data, steps, saving, evaluation), as a person waits for it.
 
@@ -41,7 +43,7 @@ def takes(k: int) -> tuple[list, list]:
     return train, dev
 
 
-def run_once(k: int, steps: int | None, folder: Path) -> dict:
+def run_once(k: int, steps: int | None, folder: Path, model: str | None = None) -> dict:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.main_window import MainWindow
@@ -55,6 +57,10 @@ def run_once(k: int, steps: int | None, folder: Path) -> dict:
     write_manifest(folder / "dev.jsonl", dev)
     window = MainWindow(BUNDLED_MODEL)
     window.show()
+    if model:
+        from engine.registry.index import ModelRegistry
+
+        assert window.switch_model(ModelRegistry().prepare(model).path)
     panel = window.training
     panel.form.models_root = folder / "models"
     panel.data_choice.set_manifests(folder / "train.jsonl", folder / "dev.jsonl")
@@ -82,6 +88,10 @@ def run_once(k: int, steps: int | None, folder: Path) -> dict:
     end = time.perf_counter()
     wall = end - t0
     n_steps = panel.form.length_spin.value()
+    if model:  # a Whisper personalization runs its own recipe's steps (engine/whisper/personalize_config.py)
+        from engine.whisper.personalize_config import WhisperPersonalizeConfig
+
+        n_steps = WhisperPersonalizeConfig().steps
     # phases as a person sees them: waiting to start, the steps, saving, the evaluation
     phases = {}
     if first_step and last_step and job_end:
@@ -99,6 +109,7 @@ def main() -> int:
     p.add_argument("--takes", type=int, default=3, help="takes per digit")
     p.add_argument("--busy", default="0,2", help="comma-separated numbers of busy processes beside it")
     p.add_argument("--steps", type=int, default=None, help="steps (default: the preset's)")
+    p.add_argument("--model", default=None, help="the model in use (default: the bundled Sayso model)")
     args = p.parse_args()
     for n in (int(x) for x in args.busy.split(",")):
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
@@ -108,13 +119,13 @@ def main() -> int:
             with tempfile.TemporaryDirectory(prefix="sayso-bench-personalize-") as tmp:
                 os.environ["XDG_DATA_HOME"] = str(Path(tmp) / "data")
                 os.environ["XDG_CONFIG_HOME"] = str(Path(tmp) / "config")
-                r = run_once(args.takes, args.steps, Path(tmp))
+                r = run_once(args.takes, args.steps, Path(tmp), args.model)
         finally:
             for h in hogs:
                 h.kill()
                 h.wait()
         status = "" if r["ok"] else f"  FAILED: {r['message']}"
-        print(f"busy processes {n}: personalized ({args.takes} takes/digit, {r['steps']} steps) in {r['wall']:.1f} s "
+        print(f"busy processes {n}: {args.model or 'sayso-base'} personalized ({args.takes} takes/digit, {r['steps']} steps) in {r['wall']:.1f} s "
               f"from Start to evaluation; first step after {r['first']:.1f} s; {r['threads']} worker thread(s); "
               f"load average at start {r['load']:.1f} on {os.cpu_count()} cores{status}", flush=True)
         if r["phases"]:

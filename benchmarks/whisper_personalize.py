@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/whisper_personalize.py [--model whisper-base] [--speakers nicolas,jason] [--k 1,3]
        [--draws 3] [--heldout 5] [--an4 20] [--threads 2] [--steps N] [--top-encoder-layers N]
+       [--decoder none|attention|all] [--an4-speakers fejs,mcel]
 
 For each FSDD speaker and k: ``--draws`` draws of k takes per digit (seeded); the personalized model
 (LoRA on Whisper, merged, exported to CTranslate2 int8) chooses among the ten digits on held-out takes
@@ -11,6 +12,10 @@ before → after, fine-tune seconds (the whole personalize_whisper call: caching
 pseudo-labels, steps, merge, export) and the load average; then the general WER of the first personalized
 model of each speaker on ``--an4`` held-out AN4 sentences (open vocabulary, digits as read, as
 benchmarks/whisper_wer.py scores them) against the base model's.
+
+``--an4-speakers``: held-out AN4 speakers (continuous speech: digits, spelled letters, commands). Of each
+speaker's 12–13 utterances, 6 are kept for testing (fixed) and k of the others are drawn as takes; the
+figure is the open WER on the 6 (digits as read), before and after.
 
 FSDD: the Free Spoken Digit Dataset (Jackson et al., CC BY-SA 4.0); AN4: CMU (BSD-style licence).
 """
@@ -60,6 +65,34 @@ def accuracy(rec: WhisperRecognizer, test) -> float:
     return right / len(test)
 
 
+def an4_few_shot(base: Path, base_rec: WhisperRecognizer, cfg, speakers: list[str], ks: list[int], draws: int,
+                 tmp: str, threads: int) -> None:
+    """Personalize on k utterances of each held-out AN4 speaker; open WER on 6 of their other utterances."""
+    from engine.recipes.datasets import an4
+
+    everything = an4()
+    for speaker in speakers:
+        mine = sorted((u for u in everything if u.speaker == f"an4-{speaker}"), key=lambda u: str(u.audio_path))
+        random.Random(f"an4-{speaker}").shuffle(mine)
+        test, pool = mine[:6], mine[6:]
+        clips = [(u.audio_path, u.text) for u in test]
+        before = general_wer(base_rec, clips)
+        print(f"an4 {speaker}: {len(mine)} utterances; {base_rec.name} alone {before:.1%} open WER on 6 of them",
+              flush=True)
+        for k in ks:
+            after, secs = [], []
+            for draw in range(draws):
+                train = random.Random(f"{speaker}-{k}-{draw}").sample(pool, min(k, len(pool)))
+                t0 = time.perf_counter()
+                folder, _ = personalize_whisper(base, train, Path(tmp) / f"an4-{speaker}-{k}-{draw}", cfg=cfg)
+                secs.append(time.perf_counter() - t0)
+                after.append(general_wer(WhisperRecognizer.from_checkpoint(folder, threads=threads), clips))
+                print(f"  k={k} draw {draw}: {before:.1%} -> {after[-1]:.1%}; fine-tune {secs[-1]:.1f} s; "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+            print(f"  an4 {speaker} k={k}: {before:.1%} -> {sum(after) / len(after):.1%} "
+                  f"({min(after):.1%}–{max(after):.1%}), fine-tune {sum(secs) / len(secs):.1f} s", flush=True)
+
+
 def general_wer(rec: WhisperRecognizer, clips) -> float:
     refs, hyps = [], []
     for path, ref in clips:
@@ -81,6 +114,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int)
     ap.add_argument("--top-encoder-layers", type=int)
     ap.add_argument("--quantization", default="int8")
+    ap.add_argument("--decoder", choices=["none", "attention", "all"], help="decoder adapters (default: the recipe's)")
+    ap.add_argument("--an4-speakers", default="", help="held-out AN4 speakers to personalize on, e.g. fejs,mcel")
+    ap.add_argument("--an4-k", default="1,3,5")
     args = ap.parse_args()
 
     base = ModelRegistry().prepare(args.model).path
@@ -89,6 +125,8 @@ def main() -> None:
         cfg.steps = args.steps
     if args.top_encoder_layers is not None:
         cfg.top_encoder_layers = args.top_encoder_layers
+    if args.decoder:
+        cfg.decoder = args.decoder
     print(f"{args.model} ({base}); {cfg}; {os.cpu_count()} cores, load at start {os.getloadavg()[0]:.1f}", flush=True)
     base_rec = WhisperRecognizer.from_checkpoint(base, threads=args.threads)
     an4 = an4_clips(1)[: args.an4] if args.an4 else []
@@ -98,7 +136,10 @@ def main() -> None:
     everything = fsdd()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for speaker in args.speakers.split(","):
+        if args.an4_speakers:
+            an4_few_shot(base, base_rec, cfg, args.an4_speakers.split(","), [int(x) for x in args.an4_k.split(",")],
+                         args.draws, tmp, args.threads)
+        for speaker in filter(None, args.speakers.split(",")):
             takes = [u for u in everything if u.speaker == f"fsdd-{speaker}"]
             _, test = split(takes, 1, args.heldout, 0)
             before = accuracy(base_rec, test)

@@ -234,11 +234,12 @@ class TrainingPanel(QWidget):
         if out is None:
             return False
         if preset.key == "personalize" and whisper:
-            # LoRA with its own recipe (steps, learning rate: engine/whisper/personalize_config.py), rehearsing
-            # other people's clips; the job registers the model with its lineage
+            # LoRA with its own recipe (engine/whisper/personalize_config.py: the top encoder layers, steps,
+            # learning rate); the job registers the model with its lineage
             config = self.form.whisper_personalize_config(self.config_overrides)
             job = PersonalizeJob(out, base, data.train, config=config, rehearse=True, name=out.name)
-            note = (f"Whisper: LoRA adapters, {config.steps} steps at learning rate {config.lr:g} "
+            note = (f"Whisper: LoRA adapters on its top {config.top_encoder_layers} encoder layers, "
+                    f"{config.steps} steps at learning rate {config.lr:g} "
                     "(the Whisper recipe; the form's steps and rate are the Sayso model's)")
         elif preset.key == "personalize":
             # the benchmarked recipe: rehearse base data and add background noise to the takes

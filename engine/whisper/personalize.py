@@ -4,8 +4,11 @@ The recipe (speaker adaptation of a large pretrained model with low-rank adapter
 Hu et al. 2021 "LoRA"; rehearsal against forgetting, Robins 1995):
 
 - **Adapters** (``peft`` ``LoraConfig``, rank :attr:`WhisperPersonalizeConfig.rank`) on every
-  linear layer of the decoder (self- and cross-attention, feed-forward) and of the top
-  :attr:`~WhisperPersonalizeConfig.top_encoder_layers` encoder layers; everything else is frozen.
+  linear layer of the top :attr:`~WhisperPersonalizeConfig.top_encoder_layers` encoder layers (2 by
+  default) and, if :attr:`~WhisperPersonalizeConfig.decoder` says so, of the decoder; everything else
+  is frozen. By default the decoder is not adapted: the person's voice is an acoustic matter, and
+  adapting the decoder to a few short phrases changed how Whisper writes everything else (measured:
+  :class:`~engine.whisper.personalize_config.WhisperPersonalizeConfig`).
 - **A cheap step on a CPU.** The frozen lower encoder runs once per clip (no gradients) and its
   output is cached. Whisper always encodes a 30 s window, but a short take fills a few percent
   of it: a step recomputes the top encoder layers only for the first ``L`` frames (the longest
@@ -17,9 +20,10 @@ Hu et al. 2021 "LoRA"; rehearsal against forgetting, Robins 1995):
   adapted layers also compute them), so a step costs a few decoder passes over ``L`` frames.
 - **Targets.** A take's transcript is written as the phrase choice scores it (`` Seven.``) and
   its audio gets :data:`~engine.whisper.recognizer.PAD_S` of silence on each side, as there.
-- **Rehearsal.** Each step also replays a few other people's clips with the base model's own
-  transcripts of them (pseudo-labels, decoded once before training), so the adapters learn the
-  person's voice, not a new way of writing English (:func:`rehearsal_clips`).
+- **Rehearsal** (off by default: with the decoder frozen it did not help, and with it adapted it
+  made open transcription worse). If :attr:`~WhisperPersonalizeConfig.batch_rehearse` is set, each
+  step also replays a few other people's clips with the base model's own transcripts of them
+  (pseudo-labels, decoded once before training; :func:`rehearsal_clips`).
 - **Export.** The adapters are merged (``merge_and_unload``), the model saved as a Hugging Face
   folder (:func:`engine.whisper.torch_weights.save_hf_folder`, safetensors), converted by
   CTranslate2's own ``TransformersConverter`` (``int8`` by default) and moved into place
@@ -227,16 +231,33 @@ def _top_layer(layer, x: torch.Tensor, k_rest: torch.Tensor, v_rest: torch.Tenso
     return x + layer.fc2(layer.activation_fn(layer.fc1(layer.final_layer_norm(x))))
 
 
-def _lora_targets(n_encoder: int, top: int) -> str:
-    """The regular expression of the modules that get adapters (``peft`` ``target_modules``)."""
-    # not the cross-attention's keys and values: the encoder frames past the ones a step keeps (which open
-    # decoding attends to) keep what the base model makes of them
-    dec = r"model\.decoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|encoder_attn\.(q_proj|out_proj)|fc1|fc2)"
-    if top == 0:
-        return dec
-    layers = "|".join(str(i) for i in range(n_encoder - top, n_encoder))
-    enc = rf"model\.encoder\.layers\.({layers})\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|fc1|fc2)"
-    return f"({dec}|{enc})"
+DECODER_TARGETS = {
+    "all": r"self_attn\.(q_proj|k_proj|v_proj|out_proj)|encoder_attn\.(q_proj|out_proj)|fc1|fc2",
+    "attention": r"self_attn\.(q_proj|v_proj)|encoder_attn\.q_proj",
+    "none": "",
+}
+"""The decoder modules that get adapters, by :attr:`WhisperPersonalizeConfig.decoder`. Never the
+cross-attention's keys and values: the encoder frames past the ones a step keeps (which open decoding
+attends to) keep what the base model makes of them."""
+
+
+def _lora_targets(n_encoder: int, top: int, decoder: str = "all") -> str:
+    """The regular expression of the modules that get adapters (``peft`` ``target_modules``).
+
+    Raises:
+        ValueError: an unknown ``decoder`` choice, or no module at all (``"none"`` and ``top`` 0).
+    """
+    if decoder not in DECODER_TARGETS:
+        raise ValueError(f"decoder adapters {decoder!r}: choose one of {', '.join(DECODER_TARGETS)}")
+    parts = []
+    if DECODER_TARGETS[decoder]:
+        parts.append(rf"model\.decoder\.layers\.\d+\.({DECODER_TARGETS[decoder]})")
+    if top:
+        layers = "|".join(str(i) for i in range(n_encoder - top, n_encoder))
+        parts.append(rf"model\.encoder\.layers\.({layers})\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|fc1|fc2)")
+    if not parts:
+        raise ValueError("no module gets adapters: adapt the decoder or some top encoder layers")
+    return parts[0] if len(parts) == 1 else "(" + "|".join(parts) + ")"
 
 
 class _Trainer:
@@ -359,7 +380,7 @@ def personalize_whisper(base: str | os.PathLike, takes: Sequence[Utterance], out
         f"({frames} frames kept) in {prepare_s:.1f} s")
 
     lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=0.0, bias="none",
-                      target_modules=_lora_targets(n_enc, top))
+                      target_modules=_lora_targets(n_enc, top, cfg.decoder))
     model = get_peft_model(tw.model, lora)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -454,8 +475,8 @@ def _write_card(folder: Path, name: str, base: Path, facts: dict) -> None:
     cfg = facts.get("config", {})
     text = f"""# {facts.get("name") or name}
 
-Whisper {info.size_name} personalized by Sayso: LoRA adapters (rank {cfg.get("rank", "?")}) on the decoder and the top
-{cfg.get("top_encoder_layers", "?")} encoder layer(s), fitted to {len(facts.get("takes", []))} take(s) of one person in
+Whisper {info.size_name} personalized by Sayso: LoRA adapters (rank {cfg.get("rank", "?")}) on the top
+{cfg.get("top_encoder_layers", "?")} encoder layer(s) (decoder: {cfg.get("decoder", "?")}), fitted to {len(facts.get("takes", []))} take(s) of one person in
 {cfg.get("steps", "?")} steps, merged and converted for CTranslate2 ({cfg.get("quantization", "?")}).
 
 - **Good at:** the voice and the words of the person whose takes it was adapted to; elsewhere about

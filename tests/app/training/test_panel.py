@@ -434,4 +434,4 @@ def test_quick_personalization_of_whisper_registers_a_ctranslate2_model(qtbot, j
     assert blocker.args[0]["utterances"] == 3
     steps = panel.display.curves.step_points()
     assert steps and steps[-1][0] == 3
-    assert "Whisper: LoRA adapters, 3 steps" in panel.display.log_view.toPlainText()
+    assert "Whisper: LoRA adapters on its top 2 encoder layers, 3 steps" in panel.display.log_view.toPlainText()
