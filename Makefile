@@ -54,6 +54,7 @@ bench: setup
 	$(PY) benchmarks/live_latency.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/live_fps.py --with-training
 	$(PY) benchmarks/few_shot.py
+	$(PY) benchmarks/few_shot.py --speaker jason
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/personalize_load.py
 	$(PY) benchmarks/training.py
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/gui_stall.py
@@ -65,6 +66,10 @@ bench: setup
 	$(PY) benchmarks/attention_overhead.py
 	$(PY) benchmarks/confidence.py
 	$(PY) benchmarks/whisper_torch_parity.py
+	$(PY) benchmarks/whisper_word_boundaries.py
+	$(PY) benchmarks/whisper_personalize.py --k 1,3,5 --draws 3
+	$(PY) benchmarks/whisper_personalize.py --speakers "" --an4-speakers fejs,mcel --draws 1 --an4 0
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/personalize_load.py --model whisper-base
 
 base-model: setup
 	.venv/bin/pip install -q -e ".[recipes]"
