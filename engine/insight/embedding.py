@@ -245,8 +245,8 @@ def embed_items(recognizer, items: Iterable[EmbedItem], cache: EmbeddingCache,
     """Embed utterances' audio and transcripts, reading and filling ``cache``.
 
     A model without a text space (Whisper, :func:`has_text_space`) embeds the audio only:
-    the result's ``texts`` is empty and every ``text_index`` is -1. The cache is saved every ``save_every`` computed rows and at the end, so
-    a stop or a crash keeps what is done.
+    the result's ``texts`` is empty and every ``text_index`` is -1. The cache is saved every
+    ``save_every`` computed rows and at the end, so a stop or a crash keeps what is done.
 
     Args:
         progress: called with ``(stage, done, total)``, stage ``"audio"`` or ``"text"``.

@@ -185,14 +185,14 @@ class _Server:
     def answer_texts(self, req: _TextRequest) -> None:
         """One thread: a text takes about a millisecond, and idle OpenMP threads of a parallel run would spin
         on the cores the studio's search needs right after the answer."""
-        import torch
-
         from engine.insight.embedding import embed_texts, has_text_space
 
-        if not has_text_space(self.recognizer):
+        if not has_text_space(self.recognizer):  # Whisper: its worker never imports torch
             self.child.send(EmbedFailure(req.request_id, "no_text_space", NO_TEXT_SPACE.format(
                 name=getattr(self.recognizer, "name", "this model"))))
             return
+        import torch
+
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
