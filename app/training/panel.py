@@ -239,8 +239,7 @@ class TrainingPanel(QWidget):
             config = self.form.whisper_personalize_config(self.config_overrides)
             job = PersonalizeJob(out, base, data.train, config=config, rehearse=True, name=out.name)
             note = (f"Whisper: LoRA adapters on its top {config.top_encoder_layers} encoder layers, "
-                    f"{config.steps} steps at learning rate {config.lr:g} "
-                    "(the Whisper recipe; the form's steps and rate are the Sayso model's)")
+                    f"{config.steps} steps at learning rate {config.lr:g}")
         elif preset.key == "personalize":
             # the benchmarked recipe: rehearse base data and add background noise to the takes
             job = PersonalizeJob(out, base, data.train, config=self.form.personalize_config(self.config_overrides),

@@ -86,6 +86,12 @@ def _replace(cfg, overrides: Mapping[str, Any]):
     return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if k in fields})
 
 
+WHISPER_PERSONALIZE_HELP = ("Whisper: LoRA adapters on its top {layers} encoder layers learn how you sound; its "
+                            "decoder stays as it is, so it keeps writing English as before. About half a minute "
+                            "for three takes per word; the new model is exported for fast transcription.")
+"""What the Personalize preset says when the base model is a Whisper model."""
+
+
 class RunForm(QGroupBox):
     """The Train tab's "Model" box: preset, base model, from base or scratch, length, learning rate, name.
 
@@ -101,6 +107,8 @@ class RunForm(QGroupBox):
         self._base_default = BUNDLED_MODEL
         self._project_name: str | None = None
         self._busy = False
+        self._whisper_recipe = False
+        """True while the steps and learning rate shown are Whisper's personalization recipe's."""
 
         self.preset_combo = QComboBox()
         for p in PRESETS:
@@ -261,6 +269,7 @@ class RunForm(QGroupBox):
         """Name the base model under its field (its registry name; whether it is the model in use)."""
         from engine.registry.index import ModelRegistry, RegistryError
 
+        self._apply_recipe()
         text = self.base_edit.text().strip()
         if not text:
             self.base_note.setText("")
@@ -311,11 +320,12 @@ class RunForm(QGroupBox):
         return _replace(PersonalizeConfig(steps=self.length_spin.value(), lr=self.lr_spin.value()), overrides)
 
     def whisper_personalize_config(self, overrides: Mapping[str, Any]) -> WhisperPersonalizeConfig:
-        """A Whisper personalization's config: its own recipe's defaults, then ``overrides`` (keys
+        """A Whisper personalization's config: its own recipe with the form's steps and learning rate (which
+        show the recipe's when a Whisper base is chosen), then ``overrides`` (keys
         :class:`~engine.whisper.personalize_config.WhisperPersonalizeConfig` lacks are ignored)."""
         from engine.whisper.personalize_config import WhisperPersonalizeConfig
 
-        return _replace(WhisperPersonalizeConfig(), overrides)
+        return _replace(WhisperPersonalizeConfig(steps=self.length_spin.value(), lr=self.lr_spin.value()), overrides)
 
     def train_config(self, train: Sequence[Utterance], overrides: Mapping[str, Any]) -> TrainConfig:
         """The training's config: the form's epochs, peak learning rate and patience, then ``overrides``
@@ -354,12 +364,35 @@ class RunForm(QGroupBox):
         self.length_spin.setValue(p.length)
         self.lr_spin.setValue(p.lr)
         self.patience_spin.setValue(p.patience)
+        self._whisper_recipe = False
+        self._apply_recipe()
         if not self.name_edit.isModified():
             self._default_name()
         qs = getattr(self.settings, "qsettings", None)
         if qs is not None:
             qs.setValue(PRESET_KEY, p.key)
         self._update_enabled()
+
+    def _apply_recipe(self) -> None:
+        """Show the steps and learning rate the job will use: the preset's, or, when Personalize has a
+        Whisper base, Whisper's own recipe's (:class:`~engine.whisper.personalize_config.WhisperPersonalizeConfig`);
+        the user's edits stay until the recipe changes."""
+        text = self.base_edit.text().strip()
+        whisper = self.preset.key == "personalize" and bool(text) and family(Path(text).expanduser()) == WHISPER_FAMILY
+        if whisper == self._whisper_recipe:
+            return
+        self._whisper_recipe = whisper
+        if whisper:
+            from engine.whisper.personalize_config import WhisperPersonalizeConfig
+
+            recipe = WhisperPersonalizeConfig()
+            self.length_spin.setValue(recipe.steps)
+            self.lr_spin.setValue(recipe.lr)
+            self.preset_help.setText(WHISPER_PERSONALIZE_HELP.format(layers=recipe.top_encoder_layers))
+        else:
+            self.length_spin.setValue(self.preset.length)
+            self.lr_spin.setValue(self.preset.lr)
+            self.preset_help.setText(self.preset.description)
 
     def _suggested_name(self) -> str:
         noun = {"personalize": "personalized", "finetune": "finetuned", "train": "trained"}[self.preset.key]

@@ -420,8 +420,16 @@ def test_quick_personalization_of_whisper_registers_a_ctranslate2_model(qtbot, j
     panel = make_panel(qtbot, jobs, RecordingPlayback(), tmp_path, project, whisper)
     panel.form.set_preset("finetune")
     assert not panel.start() and "is a Whisper model" in panel.display.message_label.text()
+    assert panel.form.length_spin.value() == 3  # the fine-tune preset's epochs
     panel.form.set_preset("personalize")
-    panel.config_overrides = {"steps": 3, "batch_rehearse": 0}
+    # the form shows what will run: Whisper's recipe, not the Sayso preset's 60 steps at 3e-4
+    from engine.whisper.personalize_config import WhisperPersonalizeConfig
+
+    recipe = WhisperPersonalizeConfig()
+    assert (panel.form.length_spin.value(), panel.form.lr_spin.value()) == (recipe.steps, recipe.lr)
+    panel.form.length_spin.setValue(3)  # the user's steps are what runs
+    assert panel.form.whisper_personalize_config({}).steps == 3
+    panel.config_overrides = {"batch_rehearse": 0}
     ready: list[str] = []
     panel.model_ready.connect(ready.append)
     with qtbot.waitSignal(panel.evaluation_ready, timeout=TIMEOUT_MS * 3) as blocker:
