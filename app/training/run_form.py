@@ -87,7 +87,7 @@ def _replace(cfg, overrides: Mapping[str, Any]):
 
 
 WHISPER_PERSONALIZE_HELP = ("Whisper: LoRA adapters on its top {layers} encoder layers learn how you sound; its "
-                            "decoder stays as it is, so it keeps writing English as before. About half a minute "
+                            "decoder stays as it is, so it keeps writing English as before. About a minute "
                             "for three takes per word; the new model is exported for fast transcription.")
 """What the Personalize preset says when the base model is a Whisper model."""
 
