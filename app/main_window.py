@@ -58,6 +58,7 @@ from app.window.recording import RecordingWiring
 from app.window.transcription import TranscriptionWiring
 from engine.audio.features import log_mel_db
 from engine.audio.io import SAMPLE_RATE
+from engine.whisper.folder import WHISPER_FAMILY
 
 TITLE = "Sayso studio"
 DEFAULT_SIZE = QSize(1280, 860)
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         self.training.set_base_model(self.model_path)
         self.insight = InsightView()
         self.insight.set_recognizer(self.recognizer, self.active_model.family)
+        self.attention.set_model_has_maps(self.active_model.family != WHISPER_FAMILY)
 
         self.files = AudioFiles(self)
         self.recording = RecordingWiring(self)

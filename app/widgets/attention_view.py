@@ -18,8 +18,8 @@ from engine.model.audio_encoder import ENCODER_FRAME_S
 PLACEHOLDER = "cross-attention appears after Transcribe"
 """What the empty view says."""
 NO_MAPS = "no attention maps here for this model: Insight → Attention & alignment shows them"
-"""What it says after a transcription without maps (a Whisper model: ``Recognition.attention`` is None; its
-attention comes from its weights in torch, on the Insight tab)."""
+"""What it says with a model whose transcriptions come without maps, before and after each (a Whisper
+model: ``Recognition.attention`` is None; its attention comes from its weights in torch, on the Insight tab)."""
 LABEL_PX = 15
 """Row labels of the attention map are at least this many pixels apart (one line of the axis font)."""
 
@@ -61,6 +61,8 @@ class AttentionView(QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")  # image[row=token, col=frame]
         self.image.setColorMap(pg.colormap.get("viridis"))
         self.plot.addItem(self.image)
+        self.idle_message = PLACEHOLDER
+        """What the empty view says: :data:`PLACEHOLDER`, or :data:`NO_MAPS` (:meth:`set_model_has_maps`)."""
         self.placeholder = pg.TextItem(PLACEHOLDER, color=(150, 150, 150))
         self.plot.addItem(self.placeholder)
         self.highlight = pg.QtWidgets.QGraphicsRectItem()
@@ -108,8 +110,16 @@ class AttentionView(QWidget):
         """Choose ``"average"`` or ``"layer L head H"``; remembered until a map with that head arrives."""
         self.combo.set_view(view)
 
-    def clear_attention(self, message: str = PLACEHOLDER) -> None:
-        """No map; ``message`` in its place."""
+    def set_model_has_maps(self, has_maps: bool) -> None:
+        """Whether the model in use returns attention maps with its transcriptions; without (Whisper's
+        CTranslate2), the empty view says where its maps are from the start, not after a transcription."""
+        self.idle_message = PLACEHOLDER if has_maps else NO_MAPS
+        if self.attention is None:
+            self.clear_attention()
+
+    def clear_attention(self, message: str | None = None) -> None:
+        """No map; ``message`` (default :attr:`idle_message`) in its place."""
+        message = self.idle_message if message is None else message
         self.attention, self.tokens = None, []
         self._set_hovered(-1)
         self.image.clear()

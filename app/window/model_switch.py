@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.active_model import model_problem
+from engine.whisper.folder import WHISPER_FAMILY
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -41,6 +42,7 @@ class ModelSwitching:
         model.model_changed.connect(self._on_model_changed)
         model.model_changed.connect(lambda _entry: w.projects.set_recognizer(model.recognizer))
         model.model_changed.connect(lambda _entry: w.insight.set_recognizer(model.recognizer, model.family))
+        model.model_changed.connect(lambda _entry: w.attention.set_model_has_maps(model.family != WHISPER_FAMILY))
         # the Train tab personalizes the model in use, of either family
         model.model_changed.connect(lambda _entry: w.training.set_base_model(model.path))
         w.training.model_ready.connect(self._on_model_ready)

@@ -184,8 +184,8 @@ class _TorchCache:
     @torch.inference_mode()
     def __call__(self, audio: np.ndarray, tokens: list[int]) -> _Clip:
         enc, L = self.encoder, self.frames
-        states = enc(self.tw.mel(audio), output_hidden_states=True).hidden_states  # embeddings, then each layer's
         n = len(enc.layers)
+        states = _lower_states(enc, self.tw.mel(audio), n - 1)  # the last layer's output is never needed
         kv = []
         for j in range(n - self.top, n):
             layer = enc.layers[j]
@@ -193,6 +193,20 @@ class _TorchCache:
             kv.append((_heads(layer.self_attn.k_proj(h), layer.self_attn.num_heads)[0].half(),
                        _heads(layer.self_attn.v_proj(h), layer.self_attn.num_heads)[0].half()))
         return _Clip(states[n - self.top][0, :L].float().clone(), kv, tokens)
+
+
+def _lower_states(encoder, mel: torch.Tensor, layers: int) -> list[torch.Tensor]:
+    """The input of each of the first ``layers + 1`` layers of a ``WhisperEncoder`` (as its
+    ``hidden_states`` output: the embeddings, then each layer's output), ``(1, 1500, d)`` each, without
+    running the layers above: ``mel`` is ``(1, n_mels, 3000)``."""
+    x = F.gelu(encoder.conv2(F.gelu(encoder.conv1(mel)))).permute(0, 2, 1)
+    x = x + encoder.embed_positions.weight[: x.shape[1]]
+    states = [x]
+    for layer in encoder.layers[:layers]:
+        x = layer(x, None)
+        x = x[0] if isinstance(x, tuple) else x
+        states.append(x)
+    return states
 
 
 class _Ct2Cache:
@@ -350,7 +364,6 @@ def personalize_whisper(base: str | os.PathLike, takes: Sequence[Utterance], out
 
     from faster_whisper import WhisperModel
 
-    ct2 = WhisperModel(str(base), device="cpu", compute_type="int8", cpu_threads=cfg.threads)
     tw = load_torch_whisper(base)
     tw.model.set_attn_implementation("sdpa")
     n_enc = tw.model.config.encoder_layers
@@ -359,6 +372,9 @@ def personalize_whisper(base: str | os.PathLike, takes: Sequence[Utterance], out
         rehearsal, what = (rehearsal_clips(cfg.rehearse_clips, cfg.seed) if cfg.batch_rehearse else ([], "none"))
         say(f"rehearsal: {what}")
     rehearsal = list(rehearsal) if cfg.batch_rehearse else []
+    # CTranslate2 only for what torch does not do here: the rehearsal's pseudo-labels, a decoder-only cache
+    ct2 = (WhisperModel(str(base), device="cpu", compute_type="int8", cpu_threads=cfg.threads)
+           if rehearsal or not top else None)
     take_audio = [_audio(t) for t in takes]
     rehearse_audio = [_audio(r) for r in rehearsal]
     labels = _pseudo_labels(ct2, rehearse_audio) if rehearse_audio else []

@@ -87,20 +87,42 @@ def main(target: Callable, threads: int | None, requests: mp.Queue, answers: mp.
     answers.join_thread()
 
 
+def runnable_now(samples: int = 10, interval: float = 0.02) -> int | None:
+    """Threads of other processes ready to run right now, system-wide (Linux: ``None`` elsewhere).
+
+    The median over ``samples`` reads of ``/proc/loadavg``'s running count (its fourth field,
+    ``running/total``), ``interval`` seconds apart, less the reader itself: what the cores are busy
+    with *now*, where the load average still counts work that ended a minute ago.
+    """
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as fh:
+                counts.append(int(fh.read().split()[3].split("/")[0]) - 1)
+        except (OSError, IndexError, ValueError):
+            return None
+        if i + 1 < samples:
+            threading.Event().wait(interval)
+    return max(0, sorted(counts)[len(counts) // 2])
+
+
 def fitting_threads(requested: int, cores: int | None = None, load: float | None = None) -> int:
     """The CPU threads a worker should use now: ``requested``, fewer while other processes keep cores busy.
 
-    ``max(1, min(requested, cores − ⌊load⌋))`` with ``load`` the 1-minute load average
-    (runnable processes; the studio and idle workers add little; rounded down because the average
-    lags a minute behind work that has ended). A fixed thread count on a busy
-    machine oversubscribes it: torch's threads wait for each other at every operator, and the
-    personalization job measured 6× slower beside two busy processes where sharing the cores
-    explains 2× (benchmarks/personalize_load.py).
+    ``max(1, min(requested, cores − ⌊load⌋))`` with ``load`` the threads of other processes ready to
+    run now (:func:`runnable_now`), or where that cannot be read the 1-minute load average. A fixed
+    thread count on a busy machine oversubscribes it: torch's threads wait for each other at every
+    operator, and the personalization job measured 6× slower beside two busy processes where sharing
+    the cores explains 2× (benchmarks/personalize_load.py). The load average alone lags a minute behind:
+    right after the studio's own work it chose 1 thread on idle cores (a Whisper personalization then
+    took 119 s instead of 96 s).
 
     >>> fitting_threads(2, cores=2, load=0.3), fitting_threads(2, cores=2, load=1.2), fitting_threads(2, cores=2, load=8)
     (2, 1, 1)
     """
     cores = cores or os.cpu_count() or 1
+    if load is None:
+        load = runnable_now()
     if load is None:
         try:
             load = os.getloadavg()[0]

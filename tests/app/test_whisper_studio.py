@@ -8,7 +8,7 @@ import srt
 
 from app.active_model import resolve_model_path
 from app.main_window import MainWindow
-from app.widgets.attention_view import NO_MAPS
+from app.widgets.attention_view import NO_MAPS, PLACEHOLDER
 from engine.decode.protocol import Final
 from engine.text.normalize import normalize_text
 from engine.whisper.sources import installed_packaged
@@ -43,7 +43,10 @@ def test_transcribe_a_held_out_speaker_with_whisper_tiny(qtbot, model_path):
     switch_to_tiny(qtbot, window)
     assert window.model_label.text() == "Model: whisper-tiny.en"
     assert window.training.form.base_path == window.model_path  # the Train tab personalizes the model in use
+    # from the start, not only after a transcription, the attention pane says where Whisper's maps are
+    assert window.attention.placeholder.textItem.toPlainText() == NO_MAPS
     assert window.open_file(HELD_OUT)
+    assert window.attention.placeholder.textItem.toPlainText() == NO_MAPS
     with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
         window.commands.transcribe.trigger()
     # Whisper writes the digits as a number ("Enter 8196."), which the normalizer spells out
@@ -67,6 +70,7 @@ def test_insight_stays_on_with_whisper_and_follows_the_model_switch(qtbot, model
     assert window.switch_model(model_path)  # back to Sayso: the map embeds with it again
     assert insight.embedding.embedder.model_path == window.recognizer.model_path
     assert insight.disabled_reason is None and insight.pages.isTabEnabled(1) and insight.reason.isHidden()
+    assert window.attention.placeholder.textItem.toPlainText() == PLACEHOLDER  # its transcriptions bring maps
 
 
 @pytest.mark.audio_device

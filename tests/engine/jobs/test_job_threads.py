@@ -5,14 +5,15 @@ took 1.7 s in a plain process: the worker chose 1 thread (``limit_threads``), th
 ``personalize()`` set torch back to the preset's fixed 2 threads, oversubscribing the busy cores
 (measured here: 1.74 s a step with 2 threads vs 0.22 s with 1, no rehearsal, load 3.8).
 
-The runner is called in this process so torch's thread count can be read after it. The load
-average cannot be set for real in a test (it lags a minute behind busy processes), so
-``os.getloadavg`` reports 8 here: the one stand-in, and it only feeds ``fitting_threads``.
+The runner is called in this process so torch's thread count can be read after it, beside one real
+busy process per core (the worker reads the threads ready to run now, not the lagging load average).
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -26,16 +27,25 @@ from tests.helpers import shared_data
 
 
 @pytest.fixture
+def busy_machine():
+    """One process spinning on each core, for as long as the test runs."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    yield
+    for h in hogs:
+        h.kill()
+        h.wait()
+
+
+@pytest.fixture
 def restore_threads():
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
 
 
-def test_a_personalization_on_a_busy_machine_runs_on_the_threads_its_worker_chose(tmp_path, model_path, monkeypatch,
-                                                                                   restore_threads):
+def test_a_personalization_on_a_busy_machine_runs_on_the_threads_its_worker_chose(tmp_path, model_path,
+                                                                                   restore_threads, busy_machine):
     shared_data()
-    monkeypatch.setattr(os, "getloadavg", lambda: (8.0, 8.0, 8.0))
     takes = [u for u in fsdd() if u.speaker == "fsdd-nicolas"][:4]
     job = PersonalizeJob(tmp_path / "me", model_path, takes, config=PersonalizeConfig(steps=2, threads=2))
     (tmp_path / "me").mkdir()

@@ -152,3 +152,28 @@ def test_as_a_job_with_progress_registry_entry_and_cancel(tiny_folder, tmp_path)
     assert entry.name == "my voice" and entry.path == Path(finished.checkpoint) and entry.train_utterances == 10
     assert isinstance(cancelled[-1], JobFailed) and cancelled[-1].kind == "cancelled"
     assert not (tmp_path / "stopped" / "model").exists()
+
+
+def test_the_cached_top_layers_give_what_the_whole_encoder_gives(tiny_folder) -> None:
+    """A step runs only the adapted layers over the take's frames, attending to the cached keys and
+    values of the rest of the 30 s window: before any adaptation that must be the encoder's own output."""
+    import torch
+
+    from engine.whisper.personalize import _top_layer, _TorchCache
+    from engine.whisper.torch_model import load_torch_whisper
+
+    tw = load_torch_whisper(tiny_folder)
+    tw.model.set_attn_implementation("sdpa")
+    audio = load_utterance(nicolas(1)[3])
+    top, frames = 2, 80
+    clip = _TorchCache(tw, top, frames)(audio, [1, 2])
+    encoder = tw.model.model.encoder
+    n = len(encoder.layers)
+    with torch.inference_mode():
+        x = clip.x[None]
+        for i, j in enumerate(range(n - top, n)):
+            x = _top_layer(encoder.layers[j], x, clip.kv[i][0][None], clip.kv[i][1][None])
+        cached = encoder.layer_norm(x)[0]
+        whole = encoder(tw.mel(audio)).last_hidden_state[0, :frames]
+    assert cached.shape == whole.shape == (frames, tw.model.config.d_model)
+    assert torch.allclose(cached, whole, atol=2e-3), float((cached - whole).abs().max())
