@@ -68,8 +68,8 @@ bench: setup
 	$(PY) benchmarks/whisper_torch_parity.py
 	$(PY) benchmarks/whisper_word_boundaries.py
 	$(PY) benchmarks/whisper_personalize.py --k 1,3,5 --draws 3
-	$(PY) benchmarks/whisper_personalize.py --speakers "" --an4-speakers fejs,mcel --draws 1 --an4 0
-	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/personalize_load.py --model whisper-base
+	$(PY) benchmarks/whisper_personalize.py --speakers "" --an4-speakers fejs,mcel --draws 3 --an4 0
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/personalize_load.py --model whisper-base --busy 0,2
 
 base-model: setup
 	.venv/bin/pip install -q -e ".[recipes]"
