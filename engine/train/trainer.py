@@ -250,7 +250,10 @@ class Trainer:
         try:
             if self.world_size > 1:
                 self.rank, self.world_size = distributed.rank(), distributed.world_size()
-            return self._fit(train, dev, noises, resume, device)
+            reports = self._fit(train, dev, noises, resume, device)
+            if owned:  # rank 0 saves after the last collective: tear the group down together (not on errors,
+                distributed.barrier()  # where a rank that raised alone would wait here for ever)
+            return reports
         finally:
             if owned:
                 distributed.cleanup()
