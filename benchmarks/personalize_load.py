@@ -93,12 +93,8 @@ def run_once(k: int, steps: int | None, folder: Path, model: str | None = None) 
         time.sleep(0.005)
     end = time.perf_counter()
     wall = end - t0
-    n_steps = panel.form.length_spin.value()
-    if model:  # a Whisper personalization runs its own recipe's steps (engine/whisper/personalize_config.py)
-        from engine.whisper.personalize_config import WhisperPersonalizeConfig
-
-        n_steps = WhisperPersonalizeConfig().steps
-    # phases as a person sees them: waiting to start, the steps, saving, the evaluation
+    n_steps = panel.form.length_spin.value()  # with a Whisper base the form shows (and runs) Whisper's recipe
+    # phases as a person sees them: start-up, loading the takes, the steps, saving, the evaluation
     phases = {}
     if first_event and first_step and last_step and job_end:
         phases = {"start-up": first_event[0] - t0, "loading": first_step[0] - first_event[0],
