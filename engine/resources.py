@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-__all__ = ["APP_ICON", "BUNDLED_MODEL", "CALIBRATIONS", "EXAMPLES", "ICONS", "PACKAGE", "RESOURCES", "SAMPLES",
+__all__ = ["APP_ICON", "BUNDLED_MODEL", "BUNDLED_MODELS", "CALIBRATIONS", "EXAMPLES", "ICONS", "PACKAGE", "RESOURCES", "SAMPLES",
            "icon_path", "sample_path"]
 
 PACKAGE = "sayso_resources"
@@ -32,8 +32,12 @@ def _resources_folder() -> Path:
 
 RESOURCES = _resources_folder()
 """The folder of bundled resources (the installed :data:`PACKAGE`, else the checkout's ``resources/``)."""
-BUNDLED_MODEL = RESOURCES / "models" / "base"
-"""The base model that ships with Sayso (a checkpoint folder, see :mod:`engine.checkpoint_layout`)."""
+BUNDLED_MODELS = RESOURCES / "models"
+"""The folder of the Sayso models that ship with it, one checkpoint folder each (see
+:mod:`engine.checkpoint_layout`): :data:`BUNDLED_MODEL` and any shipped beside it."""
+BUNDLED_MODEL = BUNDLED_MODELS / "base"
+"""The base model that ships with Sayso: the default of its family, the one personalization and
+training start from unless told otherwise."""
 SAMPLES = RESOURCES / "samples"
 """Short real speech clips (16 kHz WAV) with their attribution in ``README.md``."""
 ICONS = RESOURCES / "icons"

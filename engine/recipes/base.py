@@ -240,10 +240,10 @@ def write_model_card(path: Path, config: dict) -> None:
     pseudo_text = (f"\n- **Pseudo-labels** (sequence-level distillation, Kim & Rush 2016): {pseudo['utterances']} utterances "
                    f"transcribed by {pseudo['teacher']} ({', '.join(pseudo['sources'])}); LibriSpeech (Panayotov et al. 2015, "
                    "CC BY 4.0). No figure is measured against pseudo-labels." if pseudo else "")
-    path.write_text(f"""# sayso-base
+    path.write_text(f"""# {meta.get('name', 'sayso-base')}
 
-The base recognizer bundled with Sayso: a cross-modal (audio ↔ text) model trained from
-scratch on this project's own recipe, on CPU.
+A recognizer bundled with Sayso: a cross-modal (audio ↔ text) model trained from
+scratch on this project's own recipe, on CPU.{' ' + meta['good_at'] if meta.get('good_at') else ''}
 
 - **Architecture:** log-mel (80 bins, 25 ms / 10 ms) → conv subsampling ×4 → Conformer encoder
   ({model['encoder_layers']} layers, d={model['d_model']}, {model['encoder_heads']} heads, kernel {model['conv_kernel']})
@@ -360,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="torch threads (1 trains faster than 2 when other work shares the cores)")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start from this checkpoint and run stage 2 only (e.g. the v1 base model; said in the card)")
+    p.add_argument("--encoder-layers", type=int, default=None, metavar="N",
+                   help="with --init-from: grow its encoder to N Conformer layers first (engine.recipes.grow)")
     p.add_argument("--weight", action="append", default=[], metavar="SOURCE=W",
                    help=f"override a source's weight (sources: {', '.join(SOURCE_WEIGHTS)})")
     p.add_argument("--pseudo-labels", type=Path, action="append", default=[], metavar="MANIFEST",
@@ -369,7 +371,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="train nothing: tune, evaluate and publish the best checkpoint of the runs in --work "
                         "(after a run was stopped; the history is read from its last/ checkpoint)")
     p.add_argument("--out", type=Path, default=BUNDLED_MODEL, help="where the bundled model goes")
+    p.add_argument("--name", default="sayso-base", help="the model's name (its card's title; in the registry)")
+    p.add_argument("--good-at", default="", help="what the model is good at, one sentence or two (the registry shows it)")
+    p.add_argument("--float16", action="store_true",
+                   help="ship the weights at half precision (half the size; the figures are measured on them)")
     args = p.parse_args(argv)
+    if args.encoder_layers and not args.init_from:
+        p.error("--encoder-layers grows the --init-from checkpoint: give --init-from too")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.time()
     weights = dict(SOURCE_WEIGHTS)
@@ -394,11 +402,18 @@ def main(argv: list[str] | None = None) -> int:
 
     noises = background_noises()
     history = []
+    grown = f", its encoder grown to {args.encoder_layers} layers by layer duplication" if args.encoder_layers else ""
     if args.publish_only:
         history, best, stages = _finished_runs(args.work, args.init_from)
+        stages += grown
     elif args.init_from:
         best = args.init_from
         stages = f"continued from {args.init_from.name} with the second-stage settings only"
+        if args.encoder_layers:
+            from engine.recipes.grow import deepen
+
+            best = deepen(args.init_from, args.work / "grown", args.encoder_layers)
+            stages += grown
     else:
         cfg = TrainConfig(epochs=args.epochs, threads=args.threads)
         history = Trainer(cfg, args.work / "run", on_event=progress_printer(log_lines=False)).fit(train, dev, noises, resume=args.resume)
@@ -415,6 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.init_from or _dev_wer(args.work / "run2" / "best") <= _dev_wer(best):
             best = args.work / "run2" / "best"
     log.info("selected %s (dev WER %.2f%%)", best, 100 * _dev_wer(best))
+    if args.float16:
+        from engine.train.checkpoint import load_checkpoint, save_checkpoint
+
+        model, tokenizer, meta = load_checkpoint(best)
+        best = save_checkpoint(args.work / "float16", model, tokenizer, meta, float16=True)
     ctc_weight = tune_ctc_weight(best, dev)
     _set_meta(best, {"decode": {"ctc_weight": ctc_weight}})
     figures = evaluate_all(best, args.work, threads=args.threads)
@@ -424,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy2(best / f, args.out / f)
     config = read_config(args.out)
     config["meta"].update({
-        "name": "sayso-base", "figures": figures,
+        "name": args.name, "figures": figures, **({"good_at": args.good_at} if args.good_at else {}),
         "train_minutes": round(sum(h.seconds for h in history) / 60 if args.publish_only else (time.time() - t0) / 60, 1),
         "stages": stages,
         "data": {"train_utterances": len(train), "real": len(splits.train), "synthetic": len(synth_train),

@@ -18,7 +18,9 @@ checkpoints and CTranslate2 Whisper folders; every entry says its ``family``,
 **Read-only entries**, listed but never written or removed; figures from
 :meth:`ModelRegistry.compare` are still kept for them in the index:
 
-- ``sayso-base``, always first: the bundled model (``resources/models/base``);
+- ``sayso-base``, always first: the bundled model (``resources/models/base``), then any Sayso
+  model shipped beside it (``resources/models/<name>`` is ``sayso-<name>``, e.g. ``sayso-base-v2``;
+  what it is good at is its config's ``meta.good_at``);
 - the offline Whisper models (``whisper-tiny.en``, ``whisper-base``) whose
   pinned packages are installed (:data:`engine.whisper.sources.PACKAGED`): built in,
   assembled from the packages into ``<root>/<name>/`` the first time they are
@@ -97,7 +99,7 @@ from engine.checkpoint_layout import (
 from engine.data.manifest import read_manifest
 from engine.data.utterance import Utterance
 from engine.paths import models_dir
-from engine.resources import BUNDLED_MODEL
+from engine.resources import BUNDLED_MODEL, BUNDLED_MODELS
 from engine.whisper.folder import MODEL_FILE as WHISPER_WEIGHTS
 from engine.whisper.folder import WHISPER_FAMILY, WhisperFolderError, check_folder, sha256_file
 from engine.whisper.folder import summarize as summarize_whisper
@@ -123,6 +125,9 @@ __all__ = [
 ]
 
 BUILTIN_ID = "sayso-base"
+"""Id of the bundled base model, always in the registry."""
+BUNDLED_PREFIX = "sayso-"
+"""A Sayso model shipped beside the base one in ``resources/models/<name>`` has the id ``sayso-<name>``."""
 ORPHAN_AGE_S = 600.0
 """Temp files and folders in the registry older than this (seconds) are left-overs of killed writes."""
 BUNDLED_GOOD_AT = ("Digits, the 35 Speech Commands words and short commands, best with a vocabulary "
@@ -130,7 +135,6 @@ BUNDLED_GOOD_AT = ("Digits, the 35 Speech Commands words and short commands, bes
                    "in minutes, shows its attention maps and shared audio–text space. Not made for open "
                    "sentences: use a Whisper model for those.")
 """What the bundled model is good at (its card's notes)."""
-"""Id of the bundled base model, always in the registry."""
 INDEX_NAME = "registry.json"
 ENTRY_NAME = "entry.json"
 INDEX_VERSION = 2
@@ -489,6 +493,9 @@ class ModelRegistry:
     Args:
         root: the registry folder (created on first write); default :func:`engine.paths.models_dir`.
         bundled: the bundled model folder (default :data:`engine.resources.BUNDLED_MODEL`).
+        beside: Sayso model folders shipped beside it, listed as ``sayso-<folder name>`` (None: the
+            other checkpoint folders of :data:`engine.resources.BUNDLED_MODELS` when ``bundled`` is the
+            default, else none).
         packaged: names of the offline Whisper models listed as built-in (None: those whose
             pinned packages are installed, :func:`engine.whisper.sources.installed_packaged`);
             a model already assembled in ``root`` is listed in any case.
@@ -508,10 +515,15 @@ class ModelRegistry:
     """
 
     def __init__(self, root: str | os.PathLike | None = None, bundled: str | os.PathLike = BUNDLED_MODEL,
-                 packaged: Iterable[str] | None = None, hf_cache: str | os.PathLike | None = None) -> None:
+                 packaged: Iterable[str] | None = None, hf_cache: str | os.PathLike | None = None,
+                 beside: Iterable[str | os.PathLike] | None = None) -> None:
         self.root = Path(root) if root is not None else models_dir()
         self.root = self.root.expanduser().absolute()
         self.bundled = Path(bundled).absolute()
+        if beside is None:
+            beside = shipped_beside() if _same(self.bundled, BUNDLED_MODEL) else ()
+        self.beside = {BUNDLED_PREFIX + Path(f).name: Path(f).absolute() for f in beside}
+        """The Sayso models shipped beside :attr:`bundled`, by id."""
         self.packaged = tuple(installed_packaged() if packaged is None else packaged)
         unknown = sorted(set(self.packaged) - set(PACKAGED))
         if unknown:
@@ -702,7 +714,7 @@ class ModelRegistry:
                 in_place = chosen is not None and copy and _same(src, self.root / chosen)  # pulled into its folder
                 if in_place:  # a rebuilt index may already list the bare folder: this record replaces that one
                     index["models"] = [e for e in index["models"] if not (e.id == chosen and _same(e.path, src))]
-                taken = {e.id for e in index["models"]} | {BUILTIN_ID} | set(PACKAGED)
+                taken = {e.id for e in index["models"]} | self._reserved()
                 if chosen is None:
                     while chosen is None or chosen in taken or (self.root / chosen).exists():
                         chosen = _slug(name) + "-" + uuid.uuid4().hex[:8]
@@ -850,8 +862,8 @@ class ModelRegistry:
             RegistryError: a read-only entry (``sayso-base``, an offline package's model, one in the
                 Hugging Face cache: never removed here) or no such model.
         """
-        if model_id == BUILTIN_ID:
-            raise RegistryError(f"{BUILTIN_ID} is the bundled model and cannot be removed.")
+        if model_id in {BUILTIN_ID, *self.beside}:
+            raise RegistryError(f"{model_id} is a bundled model and cannot be removed.")
         with self._locked() as index:
             entry = self._find(index, model_id)
             if entry.read_only:
@@ -1008,25 +1020,31 @@ class ModelRegistry:
         known = ", ".join([BUILTIN_ID] + [e.id for e in index["models"]] + [e.id for e in others])
         raise RegistryError(f"No model {model_id!r} in the registry at {self.root} (known: {known}).")
 
-    def _builtin(self, index: dict) -> ModelEntry:
+    def _reserved(self) -> set[str]:
+        """Ids no registered model may take: the bundled models' and the offline packages'."""
+        return {BUILTIN_ID, *self.beside, *PACKAGED}
+
+    def _builtin(self, index: dict, model_id: str = BUILTIN_ID) -> ModelEntry:
+        """The entry of a bundled Sayso model: ``sayso-base`` or one of :attr:`beside`."""
+        folder = self.bundled if model_id == BUILTIN_ID else self.beside[model_id]
         try:
-            summary, meta = summarize_checkpoint(self.bundled)
+            summary, meta = summarize_checkpoint(folder)
         except RegistryError as exc:  # a broken install: still listed, so the user sees why
             summary, meta = {}, {}
-            log.warning("The bundled model is unusable: %s", exc)
+            log.warning("The bundled model %s is unusable: %s", model_id, exc)
         return ModelEntry(
-            id=BUILTIN_ID, name=str(meta.get("name") or BUILTIN_ID), path=self.bundled,
-            created=_mtime_iso(self.bundled / WEIGHTS_FILE), config=summary,
+            id=model_id, name=str(meta.get("name") or model_id), path=folder,
+            created=_mtime_iso(folder / WEIGHTS_FILE), config=summary,
             train_utterances=(meta.get("data") or {}).get("train_utterances"),
-            metrics={**own_figures(meta), **index["read_only_metrics"].get(BUILTIN_ID, {})},
-            notes=BUNDLED_GOOD_AT, builtin=True,
+            metrics={**own_figures(meta), **index["read_only_metrics"].get(model_id, {})},
+            notes=BUNDLED_GOOD_AT if model_id == BUILTIN_ID else str(meta.get("good_at") or ""), builtin=True,
             source="bundled with Sayso (trained by its recipe)",
         )
 
     def _builtins(self, index: dict) -> list[ModelEntry]:
-        """``sayso-base``, then the offline Whisper packages' models (installed, or already assembled here;
-        none without the Whisper extra)."""
-        out = [self._builtin(index)]
+        """``sayso-base``, the Sayso models shipped beside it, then the offline Whisper packages' models
+        (installed, or already assembled here; none without the Whisper extra)."""
+        out = [self._builtin(index)] + [self._builtin(index, model_id) for model_id in self.beside]
         for name, model in PACKAGED.items() if not whisper_missing() else ():
             folder = self.root / name
             assembled = family(folder) == WHISPER_FAMILY
@@ -1050,7 +1068,7 @@ class ModelRegistry:
 
         if whisper_missing():
             return []
-        taken = {BUILTIN_ID, *PACKAGED, *(e.id for e in index["models"])}
+        taken = {*self._reserved(), *(e.id for e in index["models"])}
         out = []
         for name, snap in hf_cache_models(self.hf_cache or hf_cache_dir()).items():
             model_id = re.sub(r"[^a-z0-9._-]+", "-", name)
@@ -1299,7 +1317,7 @@ class ModelRegistry:
         return models
 
     def _entry_from_folder(self, folder: Path) -> ModelEntry | None:
-        reserved = {BUILTIN_ID, *PACKAGED}
+        reserved = self._reserved()
         try:
             entry = ModelEntry.from_json(json.loads((folder / ENTRY_NAME).read_text(encoding="utf-8")), self.root)
             if entry.id != folder.name or entry.id in reserved:
@@ -1328,13 +1346,22 @@ class ModelRegistry:
         return None
 
 
+def shipped_beside() -> list[Path]:
+    """The Sayso checkpoint folders in :data:`engine.resources.BUNDLED_MODELS` other than
+    :data:`engine.resources.BUNDLED_MODEL`, by name."""
+    if not BUNDLED_MODELS.is_dir():
+        return []
+    return [f for f in sorted(BUNDLED_MODELS.iterdir())
+            if f.name != BUNDLED_MODEL.name and family(f) == SAYSO_FAMILY]
+
+
 def _empty_index() -> dict:
     return {"version": INDEX_VERSION, "active": None, "models": [], "read_only_metrics": {}}
 
 
 def _why_read_only(entry: ModelEntry) -> str:
-    if entry.id == BUILTIN_ID:
-        return "the bundled model"
+    if entry.builtin and entry.family == SAYSO_FAMILY:
+        return "a bundled model"
     if entry.builtin:
         return "a built-in offline model"
     return "in the Hugging Face cache (read-only)"

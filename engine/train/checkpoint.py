@@ -47,8 +47,12 @@ def save_checkpoint(
     meta: dict | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     trainer_state: dict | None = None,
+    float16: bool = False,
 ) -> Path:
     """Write a checkpoint folder atomically and return its path.
+
+    ``float16`` stores the floating-point weights at half precision (half the size on disk, e.g. for a
+    model that ships with Sayso); :func:`load_checkpoint` reads them back into float32.
 
     Raises:
         OSError: disk full or not writable (safetensors' own write errors too), its
@@ -62,6 +66,8 @@ def save_checkpoint(
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         # The decoder and text encoder share the embedding; store it once.
         state = {k: v for k, v in state.items() if not k.startswith(("decoder.embedding.", "text_encoder.embedding."))}
+        if float16:
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
         _write_json(tmp / CONFIG_FILE, {
             "model": model.cfg.to_json(), "tokenizer": tokenizer.to_json(), "meta": meta or {},

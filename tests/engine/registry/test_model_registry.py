@@ -81,6 +81,33 @@ def test_builtin_entry_is_listed_and_read_only(tmp_path):
     assert not (BUNDLED_MODEL / "entry.json").exists()  # the bundled folder is never written
 
 
+def test_a_model_shipped_beside_the_base_one_is_listed_read_only_and_usable(tmp_path):
+    shipped = tmp_path / "models"
+    base, second = copy_checkpoint(shipped / "base"), copy_checkpoint(shipped / "base-v2")
+    config = json.loads((second / "config.json").read_text())
+    config["meta"].update(name="sayso-base v2", good_at="Short sentences of digits, letters and commands.")
+    (second / "config.json").write_text(json.dumps(config))
+    reg = ModelRegistry(tmp_path / "reg", bundled=base, beside=[second])
+
+    ids = [e.id for e in reg.list()]
+    assert ids[:2] == [BUILTIN_ID, "sayso-base-v2"] and ids.count("sayso-base-v2") == 1
+    entry = reg.get("sayso-base-v2")
+    assert entry.builtin and entry.read_only and entry.path == second and entry.name == "sayso-base v2"
+    assert entry.notes == "Short sentences of digits, letters and commands."
+    assert entry.config["parameters"] == PARAMS
+    with pytest.raises(RegistryError, match="sayso-base-v2 is a bundled model and cannot be removed"):
+        reg.remove("sayso-base-v2")
+    with pytest.raises(RegistryError, match="already in the registry"):
+        reg.register(copy_checkpoint(tmp_path / "mine"), "mine", model_id="sayso-base-v2")
+    reg.set_active("sayso-base-v2")
+    again = ModelRegistry(tmp_path / "reg", bundled=base, beside=[second])
+    assert again.active().id == "sayso-base-v2"
+    assert again.recognizer().transcribe_file(SAMPLES / "sc_yes_03401e93.wav").text == "yes"
+    assert not (second / "entry.json").exists()  # a bundled folder is never written
+    # the default registry lists what ships in resources/models (the test's own copies are not there)
+    assert [e.id for e in ModelRegistry(tmp_path / "default").list()][:len(BUILTINS)] == BUILTINS
+
+
 def test_remove(tmp_path, checkpoint):
     reg = ModelRegistry(tmp_path / "reg")
     linked = reg.register(checkpoint, "linked")

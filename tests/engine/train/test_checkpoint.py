@@ -44,6 +44,26 @@ def test_round_trip_is_exact_and_pickle_free(tmp_path):
     assert b"pickle" not in (path / "model.safetensors").read_bytes()[:200]
 
 
+def test_float16_weights_take_half_the_space_and_decode_the_same(tmp_path):
+    from engine.checkpoint_layout import read_header
+    from engine.decode.recognizer import SaysoRecognizer
+    from tests.engine.registry.model_helpers import test_clips
+
+    model, tok, meta = load_checkpoint(bundled_model())
+    full = save_checkpoint(tmp_path / "full", model, tok, meta)
+    half = save_checkpoint(tmp_path / "half", model, tok, meta, float16=True)
+    assert (half / "model.safetensors").stat().st_size < 0.51 * (full / "model.safetensors").stat().st_size
+    dtypes = {v["dtype"] for k, v in read_header(half).items() if k != "__metadata__"}
+    assert dtypes == {"F16", "I64"}  # floats halved; BatchNorm's step counter stays an integer
+    back, _, back_meta = load_checkpoint(half)
+    assert back_meta == meta
+    for (k, a), (_, b) in zip(model.state_dict().items(), back.state_dict().items()):
+        assert b.dtype == a.dtype and torch.equal(b, a.half().to(a.dtype) if a.is_floating_point() else a), k
+    clips = test_clips()
+    texts = [SaysoRecognizer.from_checkpoint(p).transcribe_file(c.audio_path).text for p in (full, half) for c in clips]
+    assert texts[:len(clips)] == texts[len(clips):] == [c.text for c in clips]
+
+
 def test_overwrite_keeps_one_folder_and_survives_interrupted_swap(tmp_path):
     m = CrossModalModel(SMALL)
     save_checkpoint(tmp_path / "last", m, CharTokenizer(), meta={"v": 1})
