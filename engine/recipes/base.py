@@ -259,7 +259,7 @@ scratch on this project's own recipe, on CPU.{' ' + meta['good_at'] if meta.get(
 - **Recipe:** `sayso train --recipe base` (or `make base-model`): {len(meta['history'])} epochs in all
   ({meta.get('stages', 'a second, lower-rate stage with stronger channel augmentation follows the first')}); the
   checkpoint with the best validation WER ({100 * meta['dev_wer']:.2f} %, greedy, open vocabulary) is
-  kept; {meta.get('train_minutes', '?')} min on 2 CPU cores.
+  kept; {meta.get('train_minutes', '?')} min on a 2-core CPU.
 
 ## Figures (speakers and voices never seen in training)
 

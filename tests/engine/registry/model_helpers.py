@@ -10,9 +10,10 @@ from engine.registry.index import BUILTIN_ID, BUNDLED_PREFIX, shipped_beside
 from engine.whisper.sources import installed_packaged
 from tests.helpers import SAMPLES, bundled_model
 
-BUILTINS = [BUILTIN_ID, *(BUNDLED_PREFIX + f.name for f in shipped_beside()), *installed_packaged()]
-"""The built-in entries every registry lists: the bundled model, those shipped beside it, then the installed
-offline Whisper packages'."""
+BUNDLED = [BUILTIN_ID, *(BUNDLED_PREFIX + f.name for f in shipped_beside())]
+"""The bundled Sayso models: ``sayso-base``, then those shipped beside it (``resources/models/``)."""
+BUILTINS = [*BUNDLED, *installed_packaged()]
+"""The built-in entries every registry lists: the bundled models, then the installed offline Whisper packages'."""
 
 TEST_CLIPS = [("sc_yes_03401e93.wav", "yes"), ("sc_stop_18f8afd5.wav", "stop"), ("sc_down_0f250098.wav", "down"),
               ("fsdd_7_nicolas_0.wav", "seven")]

@@ -22,7 +22,7 @@ from engine.registry.index import (
     test_set_name,
 )
 from engine.resources import BUNDLED_MODEL
-from tests.engine.registry.model_helpers import BUILTINS, copy_checkpoint
+from tests.engine.registry.model_helpers import BUILTINS, BUNDLED, copy_checkpoint
 from tests.helpers import ROOT, SAMPLES
 
 PARAMS = 5_297_744  # the bundled model's parameter count (MODEL_CARD: 5.30M)
@@ -31,7 +31,7 @@ PARAMS = 5_297_744  # the bundled model's parameter count (MODEL_CARD: 5.30M)
 def test_register_list_get_and_active_persist_across_instances(tmp_path, checkpoint):
     root = tmp_path / "reg"
     reg = ModelRegistry(root, packaged=())  # no Whisper package: the bundled model is the default
-    assert [e.id for e in reg.list()] == [BUILTIN_ID] and reg.active().id == BUILTIN_ID
+    assert [e.id for e in reg.list()] == BUNDLED and reg.active().id == BUILTIN_ID
     reg = ModelRegistry(root)
     assert [e.id for e in reg.list()] == BUILTINS
     a = reg.register(checkpoint, "My voice", parent=BUILTIN_ID, notes="first try")

@@ -14,7 +14,7 @@ import pytest
 from engine.registry.index import BUILTIN_ID, INDEX_NAME, ModelRegistry, RegistryError
 from engine.whisper.folder import WHISPER_FAMILY, check_folder, sha256_file
 from engine.whisper.sources import PACKAGED
-from tests.engine.registry.model_helpers import BUILTINS, copy_checkpoint
+from tests.engine.registry.model_helpers import BUILTINS, BUNDLED, copy_checkpoint
 from tests.engine.whisper.hub_server import HubServer
 from tests.helpers import ROOT, SAMPLES
 
@@ -38,7 +38,7 @@ def hf_snapshot(cache: Path, repo: str, folder: Path) -> Path:
 def test_offline_packages_are_built_in_entries_assembled_on_first_use(tmp_path):
     reg = ModelRegistry(tmp_path / "reg")
     entries = {e.id: e for e in reg.list()}
-    assert list(entries) == BUILTINS == [BUILTIN_ID, "whisper-tiny.en", "whisper-base"]
+    assert list(entries) == BUILTINS == [BUILTIN_ID, "sayso-base-v2", "whisper-tiny.en", "whisper-base"]
     tiny, base = entries["whisper-tiny.en"], entries["whisper-base"]
     assert (tiny.family, base.family, entries[BUILTIN_ID].family) == (WHISPER_FAMILY, WHISPER_FAMILY, "sayso")
     assert tiny.builtin and tiny.read_only and tiny.packaged and tiny.available and not tiny.stored
@@ -72,7 +72,7 @@ def test_offline_packages_are_built_in_entries_assembled_on_first_use(tmp_path):
     index = json.loads((tmp_path / "reg" / INDEX_NAME).read_text())
     assert index["version"] == 2 and index["models"] == [] and "whisper-base" in index["read_only_metrics"]
     # without the packages (another machine), only an assembled model is still listed
-    assert [e.id for e in ModelRegistry(tmp_path / "reg", packaged=()).list()] == [BUILTIN_ID, "whisper-tiny.en"]
+    assert [e.id for e in ModelRegistry(tmp_path / "reg", packaged=()).list()] == [*BUNDLED, "whisper-tiny.en"]
 
 
 def test_a_new_user_gets_the_best_general_model_and_it_is_the_teacher(tmp_path, checkpoint):
