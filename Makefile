@@ -45,6 +45,7 @@ system-deps:
 
 bench: setup
 	$(PY) benchmarks/wer.py
+	$(PY) benchmarks/wer.py --model resources/models/base-v2
 	$(PY) benchmarks/whisper_wer.py --vocabulary --long --direct
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/whisper_studio.py
 	$(PY) benchmarks/whisper_live.py
@@ -52,6 +53,7 @@ bench: setup
 	$(PY) benchmarks/vocabulary_scale.py
 	$(PY) benchmarks/transcribe_rtf.py
 	$(PY) benchmarks/live_latency.py
+	$(PY) benchmarks/live_latency.py --model resources/models/base-v2
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/live_fps.py --with-training
 	$(PY) benchmarks/few_shot.py
 	$(PY) benchmarks/few_shot.py --speaker jason
