@@ -13,7 +13,7 @@ utterances per set. The speakers are split in two halves by a hash of their id;
 a table fitted on one half is checked on the other and vice versa, and the
 expected calibration error (ECE, 10 bins) is reported raw vs calibrated
 (speaker-disjoint 2-fold cross-validation). The shipped table is fitted on all
-the words, with that cross-validated ECE. ``--write`` stores it: in the bundled Sayso
+the words, with that cross-validated ECE. ``--write`` stores it: in a bundled Sayso
 checkpoint's config.json (``meta["calibration"]``) or in
 resources/calibration/<model>.json for the packaged Whisper models.
 """
@@ -37,7 +37,7 @@ from engine.decode.confidence import (  # noqa: E402
     word_hits,
 )
 from engine.recipes.datasets import speaker_bucket  # noqa: E402
-from engine.resources import BUNDLED_MODEL, CALIBRATIONS  # noqa: E402
+from engine.resources import CALIBRATIONS  # noqa: E402
 from engine.text.normalize import normalize_text  # noqa: E402
 
 CALIBRATION_SETS = ("fsdd-heldout (open)", "fsdd-heldout (10 digits)", "sc-commands-heldout (open)",
@@ -81,7 +81,14 @@ def load(name: str):
     from engine.decode.recognizer import SaysoRecognizer
 
     torch.set_num_threads(2)
-    return SaysoRecognizer.from_checkpoint(BUNDLED_MODEL, calibration=UNCALIBRATED)
+    return SaysoRecognizer.from_checkpoint(sayso_folder(name), calibration=UNCALIBRATED)
+
+
+def sayso_folder(name: str) -> Path:
+    """The folder of a Sayso model shipped with Sayso (``sayso-base``, ``sayso-base-v2``)."""
+    from engine.registry.index import ModelRegistry
+
+    return ModelRegistry().get(name).path
 
 
 def scored_words(rec, sets) -> list[tuple[float, bool, str]]:
@@ -103,7 +110,7 @@ def write(name: str, table) -> Path:
         with atomic_write(path) as fh:
             fh.write(json.dumps(table.to_json(), indent=1) + "\n")
         return path
-    path = BUNDLED_MODEL / "config.json"
+    path = sayso_folder(name) / "config.json"
     config = json.loads(path.read_text())
     config["meta"]["calibration"] = table.to_json()
     with atomic_write(path) as fh:
