@@ -37,3 +37,12 @@ def test_deepen_refuses_to_shrink(tmp_path):
     with pytest.raises(ValueError, match="already has 8 encoder layers; grow it to more than 8, not 8"):
         deepen(bundled_model(), tmp_path / "same", 8)
     assert not (tmp_path / "same").exists()
+
+
+def test_the_recipe_grows_only_a_checkpoint_it_starts_from(capsys):
+    from engine.recipes.base import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--encoder-layers", "12"])
+    assert exit_info.value.code == 2
+    assert "--encoder-layers grows the --init-from checkpoint: give --init-from too" in capsys.readouterr().err
