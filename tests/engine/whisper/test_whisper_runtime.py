@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from engine.whisper.runtime import RUNTIME_MODULES, WHISPER_EXTRA, whisper_missing
+from tests.engine.registry.model_helpers import BUNDLED
 from tests.helpers import ROOT, SAMPLES
 
 SHIM = "import sys\nfor _m in " + repr(tuple(RUNTIME_MODULES)) + ":\n    sys.modules[_m] = None\n"
@@ -42,7 +43,7 @@ def test_the_cli_transcribes_with_the_bundled_model_and_lists_no_whisper_model(t
     assert lines[0] == "yes"
     assert lines[-1] == "rc 0 0 False"
     listed = [line.split()[1] for line in lines[2:] if line.startswith(("   ", " * ")) and "sayso" in line]
-    assert listed == ["sayso-base"] and "whisper" not in "\n".join(lines[1:-2])
+    assert listed == BUNDLED and "whisper" not in "\n".join(lines[1:-2])
     assert f"(no Whisper models: {WHISPER_EXTRA} adds them)" in lines
     assert "Traceback" not in out.stderr
 
@@ -80,5 +81,5 @@ def test_the_registry_defaults_to_the_bundled_model_and_hides_registered_whisper
         tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     listing, error = out.stdout.splitlines()
-    assert listing == "['sayso-base'] sayso-base sayso-base None"
+    assert listing == f"{BUNDLED} sayso-base sayso-base None"
     assert error.startswith("Model 'my-whisper' is a Whisper model.") and WHISPER_EXTRA in error
