@@ -362,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="start from this checkpoint and run stage 2 only (e.g. the v1 base model; said in the card)")
     p.add_argument("--encoder-layers", type=int, default=None, metavar="N",
                    help="with --init-from: grow its encoder to N Conformer layers first (engine.recipes.grow)")
+    p.add_argument("--grow-method", choices=("identity", "duplicate"), default="identity",
+                   help="how --encoder-layers starts each added layer (engine.recipes.grow)")
     p.add_argument("--weight", action="append", default=[], metavar="SOURCE=W",
                    help=f"override a source's weight (sources: {', '.join(SOURCE_WEIGHTS)})")
     p.add_argument("--pseudo-labels", type=Path, action="append", default=[], metavar="MANIFEST",
@@ -402,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
 
     noises = background_noises()
     history = []
-    grown = f", its encoder grown to {args.encoder_layers} layers by layer duplication" if args.encoder_layers else ""
+    grown = (f", its encoder grown to {args.encoder_layers} layers ({args.grow_method} growth)"
+             if args.encoder_layers else "")
     if args.publish_only:
         history, best, stages = _finished_runs(args.work, args.init_from)
         stages += grown
@@ -412,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.encoder_layers:
             from engine.recipes.grow import deepen
 
-            best = deepen(args.init_from, args.work / "grown", args.encoder_layers)
+            best = deepen(args.init_from, args.work / "grown", args.encoder_layers, args.grow_method)
             stages += grown
     else:
         cfg = TrainConfig(epochs=args.epochs, threads=args.threads)
