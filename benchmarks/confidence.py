@@ -1,6 +1,6 @@
 """Confidence calibration: fit each model's table on held-out speakers and check it on others.
 
-Usage: python benchmarks/confidence.py [--models sayso-base whisper-base whisper-tiny.en]
+Usage: python benchmarks/confidence.py [--models sayso-base sayso-base-v2 whisper-base whisper-tiny.en]
                                        [--limit 80] [--write]
 
 For each model, every word it outputs on the held-out sets gets its raw score
@@ -120,7 +120,7 @@ def write(name: str, table) -> Path:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["sayso-base", "whisper-base", "whisper-tiny.en"])
+    p.add_argument("--models", nargs="+", default=["sayso-base", "sayso-base-v2", "whisper-base", "whisper-tiny.en"])
     p.add_argument("--limit", type=int, default=80, help="utterances per set")
     p.add_argument("--write", action="store_true", help="store the fitted tables (see the module docstring)")
     args = p.parse_args()
