@@ -117,10 +117,10 @@ def load(name: str, threads: int, phrase_window_s: int = 30):
     import torch
 
     from engine.decode.families import load_recognizer
-    from engine.resources import BUNDLED_MODEL
+    from engine.registry.index import ModelRegistry
 
     torch.set_num_threads(threads)
-    return load_recognizer(BUNDLED_MODEL)
+    return load_recognizer(ModelRegistry().get(name).path)  # sayso-base, sayso-base-v2 (shipped with Sayso)
 
 
 def run(rec, clips: list[tuple[str, str]], vocabulary: Vocabulary | None = None) -> dict:
