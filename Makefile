@@ -46,7 +46,7 @@ system-deps:
 bench: setup
 	$(PY) benchmarks/wer.py
 	$(PY) benchmarks/wer.py --model resources/models/base-v2
-	$(PY) benchmarks/whisper_wer.py --vocabulary --long --direct --models whisper-tiny.en,whisper-base,sayso-base,sayso-base-v2
+	$(PY) benchmarks/whisper_wer.py --vocabulary --long --direct
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/whisper_studio.py
 	$(PY) benchmarks/whisper_live.py
 	$(PY) benchmarks/long_file_memory.py

@@ -186,7 +186,7 @@ def subset(result: dict, idx: list[int], key: str) -> tuple[list[str], list[str]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="whisper-tiny.en,whisper-base,sayso-base")
+    ap.add_argument("--models", default="whisper-tiny.en,whisper-base,sayso-base,sayso-base-v2")
     ap.add_argument("--per-speaker", type=int, default=1, help="utterances of each kind per speaker")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--vocabulary", action="store_true", help="also the vocabulary-constrained figures")
