@@ -240,6 +240,7 @@ def write_model_card(path: Path, config: dict) -> None:
     pseudo_text = (f"\n- **Pseudo-labels** (sequence-level distillation, Kim & Rush 2016): {pseudo['utterances']} utterances "
                    f"transcribed by {pseudo['teacher']} ({', '.join(pseudo['sources'])}); LibriSpeech (Panayotov et al. 2015, "
                    "CC BY 4.0). No figure is measured against pseudo-labels." if pseudo else "")
+    model_arg = "" if meta.get("name", "sayso-base") == "sayso-base" else f" --model resources/models/{path.parent.name}"
     path.write_text(f"""# {meta.get('name', 'sayso-base')}
 
 A recognizer bundled with Sayso: a cross-modal (audio ↔ text) model trained from
@@ -269,7 +270,7 @@ scratch on this project's own recipe, on CPU.{' ' + meta['good_at'] if meta.get(
 
 "(10 digits)", "(10 commands)" and "(AN4 vocabulary)" (the 99 words of the AN4 transcripts) decode
 with that vocabulary (`--vocabulary`); "(open)" is
-open-vocabulary character decoding. Reproduce with `python benchmarks/wer.py`.
+open-vocabulary character decoding. Reproduce with `python benchmarks/wer.py{model_arg}`.
 
 ## Training data
 
