@@ -862,8 +862,6 @@ class ModelRegistry:
             RegistryError: a read-only entry (``sayso-base``, an offline package's model, one in the
                 Hugging Face cache: never removed here) or no such model.
         """
-        if model_id in {BUILTIN_ID, *self.beside}:
-            raise RegistryError(f"{model_id} is a bundled model and cannot be removed.")
         with self._locked() as index:
             entry = self._find(index, model_id)
             if entry.read_only:
