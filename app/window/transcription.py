@@ -87,12 +87,11 @@ class TranscriptionWiring:
             from engine.whisper.runtime import WHISPER_EXTRA, whisper_missing
 
             extra = f" For sentences, {WHISPER_EXTRA} adds Whisper." if whisper_missing() else ""
-            w.panel.set_model_hint(f"{entry.name} knows digits, commands and a few words: load a vocabulary of "
-                                   f"your words for the best results.{extra}")
+            w.panel.set_model_hint(f"{entry.name} is made for {made_for(entry)}: load a vocabulary of your words "
+                                   f"for the best results.{extra}")
             return
-        w.panel.set_model_hint(f"{entry.name} is a small model for digits, commands and your own words (best with "
-                               f"a vocabulary); for sentences, {general.name} transcribes any English.",
-                               (general.id, general.name))
+        w.panel.set_model_hint(f"{entry.name} is made for {made_for(entry)}; for other sentences, {general.name} "
+                               "transcribes any English.", (general.id, general.name))
 
     def _on_failed(self, message: str) -> None:
         w = self.window
@@ -100,3 +99,22 @@ class TranscriptionWiring:
         w.panel.show_error(message)
         w.statusBar().showMessage(message.splitlines()[0], 10000)
         w.commands.update()
+
+
+GENERIC_MADE_FOR = "digits, commands and your own words, best with a vocabulary"
+"""What a Sayso model without a card of its own (one trained or personalized here) is made for."""
+
+
+def made_for(entry) -> str:
+    """What a Sayso model is made for, in a phrase: a bundled model's card (the first clause of its "good at"
+    notes, lower-cased, any parenthesis dropped), else :data:`GENERIC_MADE_FOR` (a user's notes are theirs,
+    not a claim about the model)."""
+    import re
+
+    if not entry.builtin or not entry.notes:
+        return GENERIC_MADE_FOR
+    clause = re.split(r"[.:;](?:\s|$)", entry.notes.strip(), maxsplit=1)[0]
+    clause = re.sub(r"\s*\([^)]*\)", "", clause).strip()
+    if not clause:
+        return GENERIC_MADE_FOR
+    return clause[0].lower() + clause[1:] if not clause[:2].isupper() else clause

@@ -145,7 +145,7 @@ def test_the_small_model_says_what_it_is_for_and_offers_whisper_for_sentences(qt
     with qtbot.waitSignal(window.recognizer.finished, timeout=180_000):
         window.commands.transcribe.trigger()
     hint = window.panel.model_hint
-    assert hint.isVisible() and "small model for digits, commands" in hint.text() and "Use whisper-base" in hint.text()
+    assert hint.isVisible() and "sayso-base is made for digits, the 35 Speech Commands words" in hint.text() and "Use whisper-base" in hint.text()
     with qtbot.waitSignal(window.active_model.model_changed, timeout=60_000):
         hint.linkActivated.emit("use:whisper-base")  # the link under the transcript
     assert window.active_model.entry.id == "whisper-base" and ModelRegistry().active().id == "whisper-base"
