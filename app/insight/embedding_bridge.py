@@ -45,12 +45,12 @@ class EmbeddingBridge(WorkerBridge):
         """True while a map run is under way."""
         return self.map_request is not None
 
-    def start_map(self, items, cache_path, method: str) -> None:
+    def start_map(self, items, project_folder, method: str) -> None:
         """Embed and project ``items`` (:class:`~engine.insight.embedding.EmbedItem`); replaces a running map run."""
         if self.map_request is not None:
             self.worker.cancel(self.map_request)
             self.forget([self.map_request])
-        self.map_request = self.follow(self.worker.map(items, cache_path, method), self._on_map)
+        self.map_request = self.follow(self.worker.map(items, project_folder, method), self._on_map)
 
     def cancel(self) -> None:
         """Stop the map run (what is embedded stays cached)."""

@@ -41,7 +41,7 @@ from app.settings import StudioSettings
 from engine.audio.errors import AudioError
 from engine.audio.io import SAMPLE_RATE, load_segment
 from engine.data.errors import ProjectError
-from engine.insight.embedding import cache_file, model_hash, project_items, project_rows
+from engine.insight.embedding import project_items, project_rows
 from engine.insight.projection import METHODS
 
 COLOUR_BY = {"transcript": "Transcript", "speaker": "Speaker", "split": "Split", "status": "Status"}
@@ -212,12 +212,8 @@ class EmbeddingPage(QWidget):
         try:
             self.rows = project_rows(self.project)
             self.items = project_items(self.project, self.rows)
-            model = model_hash(self.embedder.model_path)
         except ProjectError as exc:
             self.status.setText(str(exc))
-            return
-        except FileNotFoundError as exc:
-            self.status.setText(f"The model cannot be used for the map: {exc}")
             return
         if not self.items:
             self.status.setText("The project has no utterances yet: record or import some in the Dataset tab.")
@@ -225,7 +221,7 @@ class EmbeddingPage(QWidget):
             return
         self._row_of = {r.id: r for r in self.rows}
         self._stale = False
-        self.embedder.start_map(self.items, cache_file(self.project.folder, model), self.method.currentData())
+        self.embedder.start_map(self.items, self.project.folder, self.method.currentData())
         self._busy(True)
         self.status.setText(f"Embedding {len(self.items)} utterances with {self.embedder.model_path.name}…")
 

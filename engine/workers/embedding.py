@@ -64,7 +64,7 @@ PROGRESS_INTERVAL_S = 0.1
 class _MapRequest:
     request_id: int
     items: tuple[EmbedItem, ...]
-    cache_path: str
+    project_folder: str
     method: str
 
 
@@ -223,14 +223,15 @@ class _Server:
         self.child.send(EmbedProgress(rid, stage, done, total))
 
     def make_map(self, req: _MapRequest) -> MapResult | EmbedFailure:
-        from engine.insight.embedding import EmbeddingCache, embed_items
+        from engine.insight.embedding import EmbeddingCache, cache_file, embed_items
         from engine.insight.projection import project
 
         t0 = time.perf_counter()
         rid = req.request_id
         if not req.items:
             return EmbedFailure(rid, "empty", "The project has no utterances to embed yet.")
-        cache = EmbeddingCache.load(req.cache_path, self.model)
+        cache_path = cache_file(req.project_folder, self.model)  # the model's hash: read here, never on the GUI thread
+        cache = EmbeddingCache.load(cache_path, self.model)
         emb = embed_items(self.recognizer, req.items, cache, lambda s, d, t: self.progress(rid, s, d, t),
                           lambda: self.service(rid))
         if len(emb.ids) == 0:
@@ -240,7 +241,7 @@ class _Server:
         kept = set(emb.ids.tolist())
         key = hashlib.sha1("\n".join([it.key for it in req.items if it.utterance_id in kept]
                                      + emb.texts).encode()).hexdigest()
-        proj_path = Path(req.cache_path).with_suffix(f".{req.method}.npz")
+        proj_path = cache_path.with_suffix(f".{req.method}.npz")
         xy = _load_projection(proj_path, key, len(points))
         cached = xy is not None
         if xy is None:
@@ -300,8 +301,10 @@ class EmbeddingWorker(WorkerProcess):
     def settles(self, answer: object) -> int | None:
         return None if isinstance(answer, EmbedProgress) else answer.request_id
 
-    def map(self, items: list[EmbedItem], cache_path: str | os.PathLike, method: str = "pca") -> int:
-        """Embed ``items`` (cached in ``cache_path``) and project them with ``method``; returns the request id.
+    def map(self, items: list[EmbedItem], project_folder: str | os.PathLike, method: str = "pca") -> int:
+        """Embed ``items`` of the project in ``project_folder`` (cached in its
+        :func:`~engine.insight.embedding.cache_file` for the worker's model, whose weights the
+        worker hashes) and project them with ``method``; returns the request id.
 
         Progress events (:class:`EmbedProgress`) follow, then a :class:`MapResult`
         or :class:`EmbedFailure`; :meth:`~engine.workers.process.WorkerProcess.cancel`
@@ -314,7 +317,7 @@ class EmbeddingWorker(WorkerProcess):
 
         if method not in METHODS:
             raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
-        return self.request(lambda rid: _MapRequest(rid, tuple(items), str(cache_path), method))
+        return self.request(lambda rid: _MapRequest(rid, tuple(items), str(project_folder), method))
 
     def texts(self, texts: list[str] | tuple[str, ...]) -> int:
         """Embed typed ``texts`` (normalized as transcripts are); returns the request id (a :class:`TextResult` follows)."""

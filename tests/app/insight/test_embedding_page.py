@@ -105,3 +105,19 @@ def test_clear_messages_without_project_model_or_utterances(qtbot, tmp_path, mod
     assert "no utterances yet" in p.status.text()
     p.shutdown()
     empty.close()
+
+
+def test_the_model_is_hashed_in_the_worker_never_on_the_gui_thread(qtbot, page, project, model_path, monkeypatch):
+    """A multi-GB Whisper model's SHA-256 takes seconds: the worker process (spawned, so the patch
+    below does not reach it) names the cache, the GUI only hands it the project folder."""
+    from engine.insight import embedding
+
+    real_hash = embedding.model_hash(model_path)
+
+    def on_gui_thread(*_a, **_k):
+        raise AssertionError("a model's weights hashed in the studio's process")
+
+    monkeypatch.setattr(embedding, "_file_digest", on_gui_thread)  # model_hash reads weights through it
+    result = open_map(qtbot, page, project)
+    assert len(result.embeddings.ids) == project.count()
+    assert embedding.cache_file(project.folder, real_hash).is_file()  # the cache the worker wrote

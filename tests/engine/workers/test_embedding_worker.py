@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pytest
 
-from engine.insight.embedding import cache_file, model_hash, project_items
+from engine.insight.embedding import project_items
 from engine.workers.embedding import EmbeddingWorker, EmbedFailure, EmbedProgress, MapResult, TextResult
 from tests.engine.insight.embedding_support import SC_WORDS, real_project
 
@@ -43,7 +43,7 @@ def collect(worker, rid, timeout=120.0):
 
 def test_map_reports_progress_caches_and_search_text(worker, project, model_path):
     items = project_items(project)
-    path = cache_file(project.folder, model_hash(model_path))
+    path = project.folder
     events = collect(worker, worker.map(items, path, "tsne"))
     result = events[-1]
     assert isinstance(result, MapResult), getattr(result, "message", result)
@@ -69,7 +69,7 @@ def test_map_reports_progress_caches_and_search_text(worker, project, model_path
 
 def test_cancel_stops_the_run_and_keeps_the_work(worker, project, model_path):
     items = project_items(project)
-    path = cache_file(project.folder, model_hash(model_path))
+    path = project.folder
     rid = worker.map(items, path, "pca")
     while True:  # wait for the first utterances, then cancel
         e = worker.poll(timeout=0.05)
@@ -85,7 +85,7 @@ def test_cancel_stops_the_run_and_keeps_the_work(worker, project, model_path):
 
 def test_a_text_query_is_answered_during_a_map_run(worker, project, model_path):
     items = project_items(project) * 3  # a longer run
-    rid = worker.map(items, cache_file(project.folder, model_hash(model_path)), "pca")
+    rid = worker.map(items, project.folder, "pca")
     tid = worker.texts(["yes"])
     order = [a.request_id for a in collect(worker, rid) if not isinstance(a, EmbedProgress)]
     assert order == [tid, rid]
@@ -100,7 +100,7 @@ def test_a_bad_model_is_a_clear_failure(tmp_path, project):
 
 def test_a_killed_worker_fails_its_request_and_restarts(worker, project, model_path):
     assert isinstance(worker.wait(worker.texts(["yes"]), timeout=60), TextResult)
-    rid = worker.map(project_items(project), cache_file(project.folder, model_hash(model_path)), "pca")
+    rid = worker.map(project_items(project), project.folder, "pca")
     os.kill(worker.pid, signal.SIGKILL)
     answer = worker.wait(rid, timeout=30)
     assert isinstance(answer, EmbedFailure) and answer.kind == "crashed" and "SIGKILL" in answer.message
@@ -114,7 +114,7 @@ def test_a_whisper_model_maps_audio_only_and_refuses_text_in_one_line(project, t
     items = project_items(project)
     worker = EmbeddingWorker(tiny_folder, threads=1)
     try:
-        result = worker.wait(worker.map(items, cache_file(project.folder, model_hash(tiny_folder)), "pca"), 300)
+        result = worker.wait(worker.map(items, project.folder, "pca"), 300)
         assert isinstance(result, MapResult), getattr(result, "message", result)
         assert result.audio_xy.shape == (len(items), 2) and result.text_xy.shape == (0, 2)
         assert not result.embeddings.text_space and result.embeddings.audio.shape == (len(items), 384)
