@@ -449,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     config = read_config(args.out)
     config["meta"].update({
         "name": args.name, "figures": figures, **({"good_at": args.good_at} if args.good_at else {}),
+        **({"parent": read_config(args.init_from)["meta"].get("name")} if args.init_from else {}),
         "train_minutes": round(sum(h.seconds for h in history) / 60 if args.publish_only else (time.time() - t0) / 60, 1),
         "stages": stages,
         "data": {"train_utterances": len(train), "real": len(splits.train), "synthetic": len(synth_train),

