@@ -1,0 +1,42 @@
+"""Waveform augmentation (``engine/train/augment.py``) on a real 16 kHz Speech Commands clip."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.audio.io import SAMPLE_RATE, load_audio
+from engine.train.augment import AugmentConfig, WaveAugment, coloured_noises
+from tests.helpers import SAMPLES
+
+CLIP = SAMPLES / "sc_left_03401e93.wav"
+NONE = dict(speed_factors=(1.0,), noise_prob=0.0, lowpass_prob=0.0, telephone_prob=0.0, highpass_prob=0.0,
+            gain_db=(0.0, 0.0))
+
+
+def share_above(x: np.ndarray, hz: float) -> float:
+    """Fraction of ``x``'s energy above ``hz``."""
+    power = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1 / SAMPLE_RATE)
+    return float(power[freqs > hz].sum() / power.sum())
+
+
+def test_the_telephone_channel_band_limits_the_noise_too():
+    """An 8 kHz recording has nothing above 4 kHz, its background noise included: noise is mixed in first
+    and the channel filters both (white noise at 5 dB SNR would otherwise fill the empty band)."""
+    speech = load_audio(CLIP)
+    white = coloured_noises(seconds=2.0)[0]
+    noisy = AugmentConfig(**{**NONE, "noise_prob": 1.0, "snr_db": (5.0, 5.0)})
+    assert share_above(WaveAugment(noisy, [white], seed=1)(speech), 4200) > 0.1  # white noise fills the band
+    out = WaveAugment(AugmentConfig(**{**noisy.to_json(), "telephone_prob": 1.0}), [white], seed=1)(speech)
+    assert out.shape == speech.shape and out.dtype == np.float32
+    assert share_above(out, 4200) < 1e-3
+    assert np.mean((out - speech) ** 2) > 0.05 * np.mean(speech ** 2)  # the noise is in it
+
+
+def test_without_augmentation_the_clip_is_unchanged_and_a_seed_repeats_itself():
+    speech = load_audio(CLIP)
+    assert np.array_equal(WaveAugment(AugmentConfig(**NONE), seed=3)(speech), np.clip(speech, -1, 1))
+    noises = coloured_noises(seconds=2.0)
+    a, b = WaveAugment(AugmentConfig(), noises, seed=7), WaveAugment(AugmentConfig(), noises, seed=7)
+    for _ in range(5):
+        x, y = a(speech), b(speech)
+        assert np.array_equal(x, y) and np.abs(x).max() <= 1.0
