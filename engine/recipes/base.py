@@ -365,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --init-from: grow its encoder to N Conformer layers first (engine.recipes.grow)")
     p.add_argument("--grow-method", choices=("identity", "duplicate"), default="identity",
                    help="how --encoder-layers starts each added layer (engine.recipes.grow)")
+    p.add_argument("--pad-prob", type=float, default=0.0, metavar="P",
+                   help="second stage: the chance of up to 0.6 s of silence added before and after a clip")
     p.add_argument("--weight", action="append", default=[], metavar="SOURCE=W",
                    help=f"override a source's weight (sources: {', '.join(SOURCE_WEIGHTS)})")
     p.add_argument("--pseudo-labels", type=Path, action="append", default=[], metavar="MANIFEST",
@@ -429,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         # the recording conditions of the few real speakers.
         cfg2 = TrainConfig(epochs=args.stage2_epochs, threads=args.threads, peak_lr=5e-4, warmup_steps=100, init_from=str(best),
                            augment=AugmentConfig(speed_factors=(0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15),
-                                                 telephone_prob=0.35, lowpass_prob=0.3))
+                                                 telephone_prob=0.35, lowpass_prob=0.3, pad_prob=args.pad_prob))
         history += Trainer(cfg2, args.work / "run2", on_event=progress_printer(log_lines=False)).fit(train, dev, noises, resume=args.resume)
         if args.init_from or _dev_wer(args.work / "run2" / "best") <= _dev_wer(best):
             best = args.work / "run2" / "best"

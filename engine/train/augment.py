@@ -29,6 +29,11 @@ class AugmentConfig:
     telephone_prob: float = 0.15
     highpass_prob: float = 0.2
     gain_db: tuple[float, float] = (-12.0, 6.0)
+    pad_prob: float = 0.0
+    """Chance of silence added before and after the clip (each side 0 … :attr:`pad_s` seconds, then the noise
+    and channel as for the rest): a take recorded in the studio has more silence around the words than a
+    trimmed corpus clip, and per-utterance feature normalization sees it."""
+    pad_s: float = 0.6
     vtlp: tuple[float, float] | None = (0.9, 1.1)
     """Range of the per-utterance VTLP warp factor (feature level), or None for none."""
     freq_masks: int = 2
@@ -48,7 +53,8 @@ class AugmentConfig:
 
 
 class WaveAugment:
-    """Random speed, noise, channel and gain, in that order, for one ``(samples,)`` float32 16 kHz waveform."""
+    """Random speed, silence around the clip, noise, channel and gain, in that order, for one ``(samples,)``
+    float32 16 kHz waveform (longer than the input when silence is added)."""
 
     def __init__(self, cfg: AugmentConfig, noises: list[np.ndarray] | None = None, seed: int = 0) -> None:
         self.cfg = cfg
@@ -61,6 +67,9 @@ class WaveAugment:
         factor = rng.choice(cfg.speed_factors)
         if factor != 1.0:  # play back faster/slower: pitch and tempo change together
             x = AF.resample(x, int(SAMPLE_RATE * factor), SAMPLE_RATE)
+        if rng.random() < cfg.pad_prob:
+            before, after = (int(rng.uniform(0.0, cfg.pad_s) * SAMPLE_RATE) for _ in range(2))
+            x = torch.nn.functional.pad(x, (before, after))
         if self.noises and rng.random() < cfg.noise_prob:  # the room's noise reaches the microphone with the voice …
             noise = self.noises[rng.randrange(len(self.noises))]
             x = torch.from_numpy(add_noise(x.numpy(), noise, rng.uniform(*cfg.snr_db), rng))

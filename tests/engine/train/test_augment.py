@@ -40,3 +40,19 @@ def test_without_augmentation_the_clip_is_unchanged_and_a_seed_repeats_itself():
     for _ in range(5):
         x, y = a(speech), b(speech)
         assert np.array_equal(x, y) and np.abs(x).max() <= 1.0
+
+
+def test_silence_is_added_around_a_clip_and_the_clip_is_kept_whole():
+    speech = load_audio(CLIP)
+    cfg = AugmentConfig(**{**NONE, "pad_prob": 1.0, "pad_s": 0.6})
+    aug = WaveAugment(cfg, seed=2)
+    lengths = set()
+    for _ in range(5):
+        out = aug(speech)
+        extra = out.size - speech.size
+        assert 0 <= extra <= 2 * 0.6 * SAMPLE_RATE
+        start = int(np.flatnonzero(out)[0]) - int(np.flatnonzero(speech)[0])  # where the clip now begins
+        assert np.array_equal(out[start: start + speech.size], speech)
+        assert not out[:start].any() and not out[start + speech.size:].any()
+        lengths.add(out.size)
+    assert len(lengths) > 1  # random amounts
