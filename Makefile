@@ -46,6 +46,7 @@ system-deps:
 bench: setup
 	$(PY) benchmarks/wer.py
 	$(PY) benchmarks/wer.py --model resources/models/base-v2
+	$(PY) benchmarks/silence_around.py --every 3
 	$(PY) benchmarks/whisper_wer.py --vocabulary --long --direct
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/whisper_studio.py
 	$(PY) benchmarks/whisper_live.py
