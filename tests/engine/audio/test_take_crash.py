@@ -82,17 +82,27 @@ def device_report(mic, proc: subprocess.Popen | None = None) -> str:
     return "\n".join(lines)
 
 
-def mic_delivers_here(mic) -> bool:
-    """True if a recorder in this process receives audio from the virtual mic within 10 s."""
-    rec = Recorder(device=mic.device, device_rate=SAMPLE_RATE)
-    rec.start()
-    try:
-        deadline = time.monotonic() + 10
-        while rec.duration < 0.2 and rec.error is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return rec.duration >= 0.2
-    finally:
-        rec.stop()
+def mic_delivers_here(mic, attempts: int = 3) -> tuple[bool, str]:
+    """Whether a recorder in this process receives audio from the virtual mic within 10 s, trying
+    ``attempts`` times (the device found by name each time), and what each failed attempt saw."""
+    import sounddevice as sd
+
+    seen = []
+    for _ in range(attempts):
+        index = next((d["index"] for d in sd.query_devices()
+                      if d["name"] == mic.device_name and d["max_input_channels"] > 0), mic.device)
+        rec = Recorder(device=index, device_rate=SAMPLE_RATE)
+        rec.start()
+        try:
+            deadline = time.monotonic() + 10
+            while rec.duration < 0.2 and rec.error is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if rec.duration >= 0.2:
+                return True, ""
+            seen.append(f"device {index}: {rec.duration:.2f} s in 10 s, error {rec.error!r}")
+        finally:
+            rec.stop()
+    return False, "\n".join(seen)
 
 
 def start_recording_process(mic, takes: Path) -> tuple[subprocess.Popen | None, Path | None, str]:
@@ -123,7 +133,8 @@ def test_kill_9_mid_take_loses_at_most_a_second(virtual_mic, tmp_path):
     phrase = speech_phrase()  # "yes no up down": ~4 s of real speech, int16
     clip_seconds = len(phrase) / SAMPLE_RATE
     takes = tmp_path / "takes"
-    assert mic_delivers_here(virtual_mic), "the virtual mic delivers no audio:\n" + device_report(virtual_mic)
+    delivers, seen = mic_delivers_here(virtual_mic)
+    assert delivers, f"the virtual mic delivers no audio:\n{seen}\n" + device_report(virtual_mic)
     # The property under test is what a kill -9 loses, not how fast a device
     # starts (test_capture.py covers that): a recording process whose device
     # delivered nothing at all is reported and replaced, ATTEMPTS times at most.
