@@ -30,8 +30,8 @@ class AugmentConfig:
     highpass_prob: float = 0.2
     gain_db: tuple[float, float] = (-12.0, 6.0)
     pad_prob: float = 0.0
-    """Chance of silence added before and after the clip (each side 0 … :attr:`pad_s` seconds, then the noise
-    and channel as for the rest): a take recorded in the studio has more silence around the words than a
+    """Chance of silence added before and after the clip (each side 0 … :attr:`pad_s` seconds, then the channel
+    and noise as for the rest): a take recorded in the studio has more silence around the words than a
     trimmed corpus clip, and per-utterance feature normalization sees it."""
     pad_s: float = 0.6
     vtlp: tuple[float, float] | None = (0.9, 1.1)
